@@ -1,0 +1,87 @@
+/**
+ * Stable error codes. Scripts and the CLI branch on these, so never rename one.
+ */
+export const ERROR_CODES = [
+  "GRID_INVALID",
+  "COMPAS_NOT_FOUND",
+  "COMPAS_FLAG_UNKNOWN",
+  "COMPAS_FAILED",
+  "AXIS_INERT",
+  "OPTIONS_INVALID",
+  "OUTPUT_INCOMPLETE",
+  "HDF5_UNREADABLE",
+  "HDF5_COLUMN_MISSING",
+  "PLAN_MISMATCH",
+  "METADATA_INVALID",
+  "METADATA_CONFLICT",
+  "STORE_ACCESS",
+  "STORE_KEY_UNSAFE",
+  "TASK_FAILED",
+  "TASK_TIMEOUT",
+  "CANCELLED",
+  "SSH_HOST_UNREACHABLE",
+  "SSH_HOST_KEY",
+  "BATCH_API",
+  "SLURM",
+] as const;
+
+/** One of the stable error codes in {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes whose errors are the user's to fix (bad input); the CLI exits 2 for these. */
+const USER_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "GRID_INVALID",
+  "COMPAS_NOT_FOUND",
+  "COMPAS_FLAG_UNKNOWN",
+  "AXIS_INERT",
+  "OPTIONS_INVALID",
+  "PLAN_MISMATCH",
+  "METADATA_INVALID",
+  "STORE_KEY_UNSAFE",
+  "SSH_HOST_KEY",
+]);
+
+/** Options for {@link CompasEnsembleError}. */
+export interface CompasEnsembleErrorOptions {
+  /** The underlying error, kept for --debug and programmatic inspection. */
+  cause?: unknown;
+  /** A short suggestion of what to do next, printed by the CLI under the message. */
+  hint?: string;
+}
+
+/**
+ * The one base error of the library: every error it throws on purpose is one of these,
+ * with a stable {@link ErrorCode} and the original error as `cause`.
+ */
+export class CompasEnsembleError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** What the user can do about it, if anything. */
+  readonly hint: string | undefined;
+
+  /**
+   * @param code - stable code from {@link ERROR_CODES}
+   * @param message - one sentence naming the file, flag or axis and what is wrong
+   * @param options - `cause` and `hint`
+   */
+  constructor(code: ErrorCode, message: string, options: CompasEnsembleErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "CompasEnsembleError";
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** True when the error is caused by user input rather than a failure while running. */
+  get isUserError(): boolean {
+    return USER_ERROR_CODES.has(this.code);
+  }
+}
+
+/**
+ * Type guard for library errors, optionally of one code.
+ * @param err - anything caught
+ * @param code - if given, also require this code
+ */
+export function isCompasEnsembleError(err: unknown, code?: ErrorCode): err is CompasEnsembleError {
+  return err instanceof CompasEnsembleError && (code === undefined || err.code === code);
+}
