@@ -1,0 +1,27 @@
+import { z } from "zod";
+
+/** The five physics axes, in the predecessor's order (alpha outermost, fa innermost). */
+export const AXES = ["alpha_ce", "lambda_ce", "kick_sigma", "metallicity", "mass_transfer_fa"] as const;
+
+/** Name of one grid axis. */
+export type AxisName = (typeof AXES)[number];
+
+/** The five parameters of one grid point, as recorded in the manifest's `params`. */
+export const ParamsSchema = z.strictObject({
+  alpha_ce: z.number(),
+  lambda_ce: z.number(),
+  kick_sigma: z.number(),
+  metallicity: z.number(),
+  mass_transfer_fa: z.number(),
+});
+/** The five parameters of one grid point. */
+export type Params = z.infer<typeof ParamsSchema>;
+
+/** One grid point: its index k in the grid, its run id and its parameters. */
+export const GridPointSchema = z.strictObject({
+  index: z.number().int().nonnegative(),
+  run_id: z.string().min(1),
+  params: ParamsSchema,
+});
+/** One grid point. */
+export type GridPoint = z.infer<typeof GridPointSchema>;

@@ -1,0 +1,134 @@
+import { z } from "zod";
+import { GridPointSchema, ParamsSchema } from "../grid/schema.js";
+
+/** How the COMPAS binary that produced (or will produce) the outputs is identified. */
+export const CompasIdentitySchema = z.strictObject({
+  /** Absolute path of the binary on the machine that planned the ensemble. */
+  binary: z.string(),
+  /** What `COMPAS --version` printed, trimmed (e.g. "03.07.00"). */
+  version: z.string(),
+  /** sha256 of the binary file, hex. */
+  sha256: z.string(),
+});
+export type CompasIdentity = z.infer<typeof CompasIdentitySchema>;
+
+/** One task: one COMPAS process for one chunk of one run. */
+export const TaskSchema = z.strictObject({
+  /** Stable id, `<run_id>` for an unchunked run, `<run_id>.c<chunk>` otherwise. */
+  task_id: z.string().min(1),
+  run_id: z.string().min(1),
+  grid_index: z.number().int().nonnegative(),
+  chunk_index: z.number().int().nonnegative(),
+  n_chunks: z.number().int().positive(),
+  /** Index of the chunk's first system within the run. */
+  first_system: z.number().int().nonnegative(),
+  n_systems: z.number().int().positive(),
+  /** --random-seed of this task; system i of the task has SEED = seed + i. */
+  seed: z.number().int().nonnegative(),
+  /**
+   * COMPAS arguments without the binary and without --output-path/--output-container,
+   * which the worker adds for its own scratch folder.
+   */
+  args: z.array(z.string()),
+  /** Store key of the task's own COMPAS_Output.h5 (the run's file when n_chunks is 1). */
+  output_key: z.string(),
+});
+export type Task = z.infer<typeof TaskSchema>;
+
+/** One run (grid point) and the tasks that make it. */
+export const PlanRunSchema = z.strictObject({
+  run_id: z.string(),
+  grid_index: z.number().int().nonnegative(),
+  params: ParamsSchema,
+  seed: z.number().int().nonnegative(),
+  n_systems: z.number().int().positive(),
+  task_ids: z.array(z.string()).min(1),
+  /** Store key of the run's merged COMPAS_Output.h5. */
+  output_key: z.string(),
+});
+export type PlanRun = z.infer<typeof PlanRunSchema>;
+
+/** The whole ensemble as plain data, written to the store before anything runs. */
+export const PlanSchema = z.strictObject({
+  schema_version: z.literal(1),
+  /** sha256 of the plan's defining content (see planHash); identifies the ensemble. */
+  ensemble_id: z.string(),
+  created_at: z.string(),
+  library_version: z.string(),
+  compas: CompasIdentitySchema,
+  profile: z.string(),
+  n_systems_per_run: z.number().int().positive(),
+  systems_per_task: z.number().int().positive(),
+  seed_base: z.number().int().nonnegative(),
+  hdf5_chunk_size: z.number().int().positive(),
+  points: z.array(GridPointSchema),
+  runs: z.array(PlanRunSchema),
+  tasks: z.array(TaskSchema),
+});
+export type Plan = z.infer<typeof PlanSchema>;
+
+/** Rows per COMPAS group found in a checked output. */
+export const RowCountsSchema = z.record(z.string(), z.number().int().nonnegative());
+
+/** Where a finished task's output lives and what it holds. */
+export const OutputInfoSchema = z.strictObject({
+  key: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+  rows: RowCountsSchema,
+});
+export type OutputInfo = z.infer<typeof OutputInfoSchema>;
+
+/** Why a task attempt failed. */
+export const TaskErrorSchema = z.strictObject({
+  code: z.string(),
+  message: z.string(),
+  exit_code: z.number().int().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  stderr_tail: z.string().optional(),
+  /** False when a retry cannot help (bad flag, bad input). */
+  retryable: z.boolean(),
+});
+export type TaskError = z.infer<typeof TaskErrorSchema>;
+
+/** Written once per task attempt that ends, by the one worker that ran it. */
+export const FragmentSchema = z.strictObject({
+  schema_version: z.literal(1),
+  ensemble_id: z.string(),
+  task_id: z.string(),
+  run_id: z.string(),
+  attempt: z.number().int().positive(),
+  status: z.enum(["success", "failed"]),
+  host: z.string(),
+  started_at: z.string(),
+  finished_at: z.string(),
+  duration_s: z.number().nonnegative(),
+  seed: z.number().int().nonnegative(),
+  n_systems: z.number().int().positive(),
+  argv: z.array(z.string()),
+  compas: CompasIdentitySchema,
+  library_version: z.string(),
+  output: OutputInfoSchema.nullable(),
+  error: TaskErrorSchema.nullable(),
+});
+export type Fragment = z.infer<typeof FragmentSchema>;
+
+/** One run in `ensemble_metadata.json`: the predecessor's fields plus provenance. */
+export const ManifestRunSchema = z.looseObject({
+  run_id: z.string(),
+  params: ParamsSchema.extend({ run_id: z.string() }),
+  output_file: z.string(),
+  status: z.enum(["success", "failed"]),
+  timestamp: z.string(),
+  error: z.string().optional(),
+});
+export type ManifestRun = z.infer<typeof ManifestRunSchema>;
+
+/** `ensemble_metadata.json`: a superset of the predecessor's format. */
+export const ManifestSchema = z.looseObject({
+  creation_time: z.string(),
+  compas_binary: z.string(),
+  n_systems_per_run: z.number().int().positive(),
+  runs: z.array(ManifestRunSchema),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
