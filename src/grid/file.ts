@@ -1,0 +1,114 @@
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { CompasEnsembleError } from "../errors.js";
+import { linspace, logspaceBetween } from "./axes.js";
+import type { GridSpec } from "./presets.js";
+import { AXES } from "./schema.js";
+import { validateGridSpec } from "./validate.js";
+
+const Num = z.number();
+const Count = z.number().int().min(1);
+
+/**
+ * One axis in a grid file: a number, a list, `{values: [...]}`,
+ * `{linspace: {start, stop, num}}` or `{logspace: {min, max, num}}` (numpy
+ * `logspace(log10(min), log10(max), num)`, the predecessor's alpha axis).
+ */
+export const AxisInputSchema = z.union([
+  Num,
+  z.array(Num),
+  z.strictObject({ values: z.array(Num) }),
+  z.strictObject({ linspace: z.strictObject({ start: Num, stop: Num, num: Count }) }),
+  z.strictObject({ logspace: z.strictObject({ min: Num.positive(), max: Num.positive(), num: Count }) }),
+]);
+/** One axis as written in a grid file. */
+export type AxisInput = z.infer<typeof AxisInputSchema>;
+
+/** A custom grid file: exactly the five axes. */
+export const GridFileSchema = z.strictObject(
+  Object.fromEntries(AXES.map((a) => [a, AxisInputSchema])) as Record<(typeof AXES)[number], typeof AxisInputSchema>,
+);
+/** A custom grid as written in a file. */
+export type GridFile = z.infer<typeof GridFileSchema>;
+
+function axisValues(input: AxisInput): number[] {
+  if (typeof input === "number") return [input];
+  if (Array.isArray(input)) return [...input];
+  if ("values" in input) return [...input.values];
+  if ("linspace" in input) return linspace(input.linspace.start, input.linspace.stop, input.linspace.num);
+  return logspaceBetween(input.logspace.min, input.logspace.max, input.logspace.num);
+}
+
+/**
+ * Turns a parsed grid file into a validated {@link GridSpec}.
+ * @param data - the parsed JSON or YAML
+ * @param source - name of the file, for messages
+ */
+export function gridSpecFromObject(data: unknown, source = "grid file"): GridSpec {
+  const parsed = GridFileSchema.safeParse(data);
+  if (!parsed.success) throw zodToGridError(parsed.error, data, source);
+  const spec = Object.fromEntries(AXES.map((a) => [a, axisValues(parsed.data[a])])) as GridSpec;
+  validateGridSpec(spec, source);
+  return spec;
+}
+
+/**
+ * Reads a custom grid from a JSON or YAML file (by extension; YAML otherwise) and validates it.
+ * @param path - the grid file
+ */
+export function loadGridFile(path: string): GridSpec {
+  const source = `grid file ${path}`;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new CompasEnsembleError("GRID_INVALID", `${source} cannot be read; check the path.`, { cause });
+  }
+  let data: unknown;
+  try {
+    data = extname(path).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
+  } catch (cause) {
+    const what = extname(path).toLowerCase() === ".json" ? "JSON" : "YAML";
+    throw new CompasEnsembleError("GRID_INVALID", `${source} is not valid ${what}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return gridSpecFromObject(data, source);
+}
+
+function zodToGridError(error: z.ZodError, data: unknown, source: string): CompasEnsembleError {
+  const issue = error.issues[0]!;
+  if (issue.code === "unrecognized_keys") {
+    return new CompasEnsembleError(
+      "GRID_INVALID",
+      `${source}: unknown key ${[...issue.path, issue.keys[0]].join(".")}; the axes are ${AXES.join(", ")}.`,
+      { cause: error },
+    );
+  }
+  const path = issue.path.join(".");
+  if (issue.path.length === 1 && valueAt(data, issue.path) === undefined) {
+    return new CompasEnsembleError(
+      "GRID_INVALID",
+      `${source}: axis ${path} is missing; give its values as a list, e.g. ${path}: [1.0].`,
+      { cause: error },
+    );
+  }
+  const value = JSON.stringify(valueAt(data, issue.path));
+  return new CompasEnsembleError(
+    "GRID_INVALID",
+    `${source}: ${path || "the file"} = ${value} is not a valid axis; write a number, a list of numbers, ` +
+      `{values: [...]}, {linspace: {start, stop, num}} or {logspace: {min, max, num}}.`,
+    { cause: error },
+  );
+}
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = data;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
