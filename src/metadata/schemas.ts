@@ -91,6 +91,20 @@ export const TaskErrorSchema = z.strictObject({
 });
 export type TaskError = z.infer<typeof TaskErrorSchema>;
 
+/**
+ * Where a task sits in its plan, copied into the fragment by the worker so that fragments
+ * describe themselves and can be merged into a manifest when plan.json is not at hand.
+ */
+export const FragmentContextSchema = z.strictObject({
+  grid_index: z.number().int().nonnegative(),
+  params: ParamsSchema,
+  chunk_index: z.number().int().nonnegative(),
+  n_chunks: z.number().int().positive(),
+  /** Store key of the run's (merged) COMPAS_Output.h5. */
+  run_output_key: z.string(),
+});
+export type FragmentContext = z.infer<typeof FragmentContextSchema>;
+
 /** Written once per task attempt that ends, by the one worker that ran it. */
 export const FragmentSchema = z.strictObject({
   schema_version: z.literal(1),
@@ -110,6 +124,8 @@ export const FragmentSchema = z.strictObject({
   library_version: z.string(),
   output: OutputInfoSchema.nullable(),
   error: TaskErrorSchema.nullable(),
+  /** Optional (added by the metadata module): needed only to merge without the plan. */
+  context: FragmentContextSchema.optional(),
 });
 export type Fragment = z.infer<typeof FragmentSchema>;
 
