@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import { assembleSbiDataset } from "../../src/hdf5/dataset-assemble.js";
+import type { SbiDataset } from "../../src/hdf5/dataset-types.js";
 import type { Channel, DcoTable, DcoType } from "../../src/hdf5/dco-table.js";
 
 /** One hand-made DCO; fields left out get plausible values derived from the masses. */
@@ -66,4 +69,46 @@ export function makeDcoTable(rows: DcoRow[]): DcoTable {
     t.pessimistic_ce[i] = r.pessimistic_ce ?? 0;
   });
   return t;
+}
+
+/** Two runs (one with DCOs of every type and channel, one without DCOs) assembled into a dataset. */
+export function makeDataset(options: { mergingOnly?: boolean } = {}): SbiDataset {
+  const runA = makeDcoTable([
+    { seed: 100n, type: "BBH", m1: 35.5, m2: 20.25, chi_eff: 0.125, chi2: 0.4, tilt2: 0.3, channel: "I" },
+    { seed: 101n, type: "BHNS", m1: 9, m2: 1.35, merges: 0, channel: "IV", pessimistic_ce: 1 },
+    { seed: 18446744073709551615n, type: "BNS", m1: 1.4, m2: 1.25, channel: "unknown", t_coal: 2e4, merges: 0 },
+  ]);
+  const runB = makeDcoTable([]);
+  const runC = makeDcoTable([{ seed: 7n, type: "BBH", channel: "V", chi_eff: -0.5, tilt1: 2.5 }]);
+  const params = (alpha: number, z: number) => ({
+    alpha_ce: alpha,
+    lambda_ce: 0.1,
+    kick_sigma: 217,
+    metallicity: z,
+    mass_transfer_fa: 0.5,
+  });
+  return assembleSbiDataset(
+    [
+      { run_id: "alpha0.100_lambda0.10_kick217_Z0.00010_fa0.50", params: params(0.1, 1e-4), n_systems: 5000, table: runA },
+      { run_id: "alpha5.000_lambda0.10_kick217_Z0.01420_fa0.50", params: params(5, 0.0142), n_systems: 10000, table: runB },
+      { run_id: "alpha1.000_lambda0.10_kick217_Z0.00010_fa0.50", params: params(1, 1e-4), n_systems: 2000, table: runC },
+    ],
+    {
+      spinModel: { name: "bavera2021", params: { chi_natal: 0 }, constants: { Msol_kg: 1.98892e30 } },
+      provenance: {
+        library_version: "9.9.9-test",
+        source: "/nowhere/ensemble_metadata.json",
+        created_at: "2026-01-02T03:04:05.000Z",
+      },
+      mergingOnly: options.mergingOnly ?? false,
+    },
+  );
+}
+
+/** Runs Debian's python3 (the one with h5py and numpy) on a script and parses the JSON it prints. */
+export function runPython(script: string, args: string[]): unknown {
+  const r = spawnSync("/usr/bin/python3", ["-c", script, ...args], { encoding: "utf8" });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`/usr/bin/python3 exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 }

@@ -1,0 +1,119 @@
+import { CompasEnsembleError } from "../errors.js";
+import type { Params } from "../grid/schema.js";
+import { DCO_COLUMNS, type DcoTable } from "./dco-table.js";
+import {
+  THETA_COLUMNS,
+  type SbiDataset,
+  type SbiDcoTable,
+  type SbiProvenance,
+  type SpinModelRecord,
+} from "./dataset-types.js";
+import { computeSummary, type SummaryBins } from "./summary.js";
+
+/** One run's extracted DCOs and what the dataset records about it. */
+export interface AssembleRun {
+  run_id: string;
+  params: Params;
+  /** Simulated binaries in the run. */
+  n_systems: number;
+  /** All DCOs of the run (the summary needs the non-merging ones too). */
+  table: DcoTable;
+  diagnostics?: unknown;
+}
+
+/** Everything about a dataset that is not per run. */
+export interface AssembleOptions {
+  spinModel: SpinModelRecord;
+  provenance: SbiProvenance;
+  /** Keep only merging DCOs in the stacked table (x is computed from all DCOs either way). */
+  mergingOnly?: boolean;
+  bins?: Partial<SummaryBins>;
+}
+
+/**
+ * Builds an {@link SbiDataset} from runs already extracted: theta from the parameters, x from
+ * {@link computeSummary}, and the DCO tables stacked in run order with `run_index`.
+ * @param runs - the runs, in the order they get in theta and x
+ * @param options - spin model, provenance, merging-only flag and bins
+ */
+export function assembleSbiDataset(runs: readonly AssembleRun[], options: AssembleOptions): SbiDataset {
+  if (runs.length === 0) {
+    throw new CompasEnsembleError("OUTPUT_INCOMPLETE", `No successful run to build an SBI dataset from (${options.provenance.source}).`, {
+      hint: "Run the ensemble (or the failed runs) first; only runs with status success are used.",
+    });
+  }
+  const summary = computeSummary(
+    runs.map((r) => r.table),
+    runs.map((r) => r.n_systems),
+    { bins: options.bins ?? {} },
+  );
+  const mergingOnly = options.mergingOnly ?? false;
+  return {
+    runIds: runs.map((r) => r.run_id),
+    nSystems: runs.map((r) => r.n_systems),
+    theta: runs.map((r) => Float64Array.from(THETA_COLUMNS, (c) => r.params[c as keyof Params])),
+    thetaColumns: [...THETA_COLUMNS],
+    x: summary.x,
+    xColumns: summary.columns,
+    bins: summary.bins,
+    dco: stackDcoTables(
+      runs.map((r) => r.table),
+      mergingOnly,
+    ),
+    mergingOnly,
+    spinModel: options.spinModel,
+    diagnostics: runs.map((r) => ({ run_id: r.run_id, diagnostics: r.diagnostics ?? null })),
+    provenance: options.provenance,
+  };
+}
+
+type NumberColumn = Exclude<(typeof DCO_COLUMNS)[number], "seed" | "type" | "channel">;
+
+/**
+ * Concatenates DCO tables in order and adds `run_index` (position of the source table).
+ * @param tables - one table per run
+ * @param mergingOnly - keep only rows with merges_hubble_time = 1
+ */
+export function stackDcoTables(tables: readonly DcoTable[], mergingOnly = false): SbiDcoTable {
+  const keep = tables.map((t) => {
+    const rows: number[] = [];
+    for (let i = 0; i < t.length; i++) if (!mergingOnly || t.merges_hubble_time[i] === 1) rows.push(i);
+    return rows;
+  });
+  const n = keep.reduce((a, rows) => a + rows.length, 0);
+  const out: SbiDcoTable = {
+    length: n,
+    run_index: new Int32Array(n),
+    seed: new BigUint64Array(n),
+    m1: new Float64Array(n),
+    m2: new Float64Array(n),
+    q: new Float64Array(n),
+    chirp_mass: new Float64Array(n),
+    type: new Array(n),
+    t_form: new Float64Array(n),
+    t_coal: new Float64Array(n),
+    t_delay: new Float64Array(n),
+    merges_hubble_time: new Uint8Array(n),
+    chi1: new Float64Array(n),
+    chi2: new Float64Array(n),
+    tilt1: new Float64Array(n),
+    tilt2: new Float64Array(n),
+    chi_eff: new Float64Array(n),
+    chi_p: new Float64Array(n),
+    channel: new Array(n),
+    pessimistic_ce: new Uint8Array(n),
+  };
+  const numeric = DCO_COLUMNS.filter((c): c is NumberColumn => c !== "seed" && c !== "type" && c !== "channel");
+  let at = 0;
+  tables.forEach((t, run) => {
+    for (const i of keep[run] as number[]) {
+      out.run_index[at] = run;
+      out.seed[at] = t.seed[i] as bigint;
+      for (const c of numeric) out[c][at] = t[c][i] as number;
+      out.type[at] = t.type[i] as DcoTable["type"][number];
+      out.channel[at] = t.channel[i] as DcoTable["channel"][number];
+      at++;
+    }
+  });
+  return out;
+}

@@ -1,0 +1,120 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DCO_UNITS } from "./dco-table.js";
+import { SBI_DCO_COLUMNS, type SbiDataset } from "./dataset-types.js";
+
+/** Minimum width of the DCO string columns ('<U7' holds every type and channel label). */
+const MIN_DCO_STRING_WIDTH = 7;
+
+/**
+ * Encodes an array in NumPy's .npy format, version 1.0: magic, header length, a Python dict
+ * literal padded with spaces to a 64-byte boundary (what numpy itself writes), then raw data
+ * in C order.
+ * @param descr - NumPy dtype string, e.g. '<f8', '|u1', '<U7'
+ * @param shape - array shape
+ * @param data - little-endian element bytes, C order
+ */
+export function encodeNpy(descr: string, shape: readonly number[], data: Uint8Array): Uint8Array {
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  const preamble = 10; // 6 magic + 2 version + 2 header length
+  const unpadded = preamble + dict.length + 1; // + '\n'
+  const headerLength = dict.length + 1 + ((64 - (unpadded % 64)) % 64);
+  if (headerLength > 0xffff) throw new RangeError(`npy header of ${headerLength} bytes does not fit version 1.0`);
+  const out = new Uint8Array(preamble + headerLength + data.byteLength);
+  out.set([0x93, ...Buffer.from("NUMPY", "latin1"), 1, 0]);
+  new DataView(out.buffer).setUint16(8, headerLength, true);
+  out.set(Buffer.from(dict.padEnd(headerLength - 1, " ") + "\n", "latin1"), preamble);
+  out.set(data, preamble + headerLength);
+  return out;
+}
+
+/** Raw bytes of a typed array (the machine is little-endian, like every platform Node runs on). */
+function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * Encodes strings as NumPy fixed-width unicode ('<U<width>', UTF-32LE, zero-padded).
+ * @param values - strings
+ * @param minWidth - lower bound on the width in characters
+ */
+export function encodeNpyStrings(values: readonly string[], minWidth = 1): Uint8Array {
+  const codePoints = values.map((v) => Array.from(v, (ch) => ch.codePointAt(0) as number));
+  const width = codePoints.reduce((w, cps) => Math.max(w, cps.length), Math.max(1, minWidth));
+  const data = new Uint32Array(values.length * width);
+  codePoints.forEach((cps, i) => data.set(cps, i * width));
+  return encodeNpy(`<U${width}`, [values.length], bytesOf(data));
+}
+
+const DESCR: [new (n: number) => ArrayBufferView, string][] = [
+  [Float64Array, "<f8"],
+  [BigUint64Array, "<u8"],
+  [BigInt64Array, "<i8"],
+  [Int32Array, "<i4"],
+  [Uint8Array, "|u1"],
+];
+
+/**
+ * Encodes a 1-D typed array as .npy.
+ * @param a - Float64Array, BigUint64Array, BigInt64Array, Int32Array or Uint8Array
+ */
+export function encodeNpyTyped(a: ArrayBufferView & { length: number }): Uint8Array {
+  const descr = DESCR.find(([ctor]) => a instanceof ctor)?.[1];
+  if (descr === undefined) throw new TypeError(`no .npy dtype for ${a.constructor.name}`);
+  return encodeNpy(descr, [a.length], bytesOf(a));
+}
+
+function encodeMatrix(rows: readonly Float64Array[], width: number): Uint8Array {
+  const flat = new Float64Array(rows.length * width);
+  rows.forEach((r, i) => flat.set(r, i * width));
+  return encodeNpy("<f8", [rows.length, width], bytesOf(flat));
+}
+
+/**
+ * Writes an SBI dataset as NumPy files in `dir` (created if needed): `theta.npy` (n_runs x 5
+ * float64), `x.npy` (n_runs x d float64), `run_id.npy` and `n_systems.npy` (per run), one
+ * `dco_<column>.npy` per DCO column (strings as fixed-width unicode, at least '<U7'), and
+ * `columns.json` naming the columns of theta and x, the DCO files with dtype and units, the
+ * bins, the spin model and the provenance.
+ * @param dataset - the dataset to write
+ * @param dir - output directory
+ */
+export async function writeSbiNpy(dataset: SbiDataset, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  // Written one by one so that only one encoded column is held besides the dataset.
+  const write = (name: string, bytes: Uint8Array) => writeFileSync(join(dir, name), bytes);
+  write("theta.npy", encodeMatrix(dataset.theta, dataset.thetaColumns.length));
+  write("x.npy", encodeMatrix(dataset.x, dataset.xColumns.length));
+  write("run_id.npy", encodeNpyStrings(dataset.runIds));
+  write("n_systems.npy", encodeNpyTyped(BigInt64Array.from(dataset.nSystems, BigInt)));
+  const dco: { column: string; file: string; dtype: string; units: string }[] = [];
+  for (const column of SBI_DCO_COLUMNS) {
+    const values = dataset.dco[column];
+    const bytes = Array.isArray(values)
+      ? encodeNpyStrings(values as string[], MIN_DCO_STRING_WIDTH)
+      : encodeNpyTyped(values as ArrayBufferView & { length: number });
+    const file = `dco_${column}.npy`;
+    write(file, bytes);
+    dco.push({ column, file, dtype: npyDescr(bytes), units: DCO_UNITS[column] });
+  }
+  const columns = {
+    format: "compas-ensemble-sbi-npy",
+    format_version: 1,
+    theta: dataset.thetaColumns,
+    x: dataset.xColumns,
+    runs: { run_id: "run_id.npy", n_systems: "n_systems.npy" },
+    dco,
+    bins: dataset.bins,
+    merging_only: dataset.mergingOnly,
+    spin_model: dataset.spinModel,
+    provenance: dataset.provenance,
+  };
+  writeFileSync(join(dir, "columns.json"), `${JSON.stringify(columns, null, 2)}\n`);
+}
+
+/** The descr written into a .npy header (read back so columns.json cannot disagree with the file). */
+function npyDescr(npy: Uint8Array): string {
+  const header = Buffer.from(npy.subarray(10, 10 + new DataView(npy.buffer, npy.byteOffset).getUint16(8, true))).toString("latin1");
+  return /'descr': '([^']+)'/.exec(header)?.[1] ?? "";
+}

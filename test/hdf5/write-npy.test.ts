@@ -1,0 +1,112 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SBI_DCO_COLUMNS, type SbiDataset } from "../../src/hdf5/dataset-types.js";
+import { DCO_UNITS } from "../../src/hdf5/dco-table.js";
+import { encodeNpy, encodeNpyStrings, writeSbiNpy } from "../../src/hdf5/write-npy.js";
+import { makeDataset, runPython } from "./dataset-helpers.js";
+
+// numpy.load on every .npy in the directory (allow_pickle=False: the files must be plain arrays).
+const LOAD_WITH_NUMPY = `
+import json, os, sys, numpy as np
+out = {}
+for name in sorted(os.listdir(sys.argv[1])):
+    if not name.endswith(".npy"):
+        continue
+    a = np.load(os.path.join(sys.argv[1], name), allow_pickle=False)
+    values = [str(v) for v in a.tolist()] if a.dtype == np.uint64 else a.tolist()
+    with open(os.path.join(sys.argv[1], name), "rb") as fh:
+        head = fh.read(10)
+    out[name] = {"shape": list(a.shape), "dtype": a.dtype.str, "values": values,
+                 "version": [head[6], head[7]], "data_offset_mod_64": (10 + int.from_bytes(head[8:10], "little")) % 64}
+print(json.dumps(out))
+`;
+
+interface NpyDump {
+  [file: string]: { shape: number[]; dtype: string; values: unknown; version: number[]; data_offset_mod_64: number };
+}
+
+describe("writeSbiNpy", () => {
+  let dir: string;
+  let dataset: SbiDataset;
+  let dump: NpyDump;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sbi-npy-"));
+    dataset = makeDataset();
+    await writeSbiNpy(dataset, join(dir, "out"));
+    dump = runPython(LOAD_WITH_NUMPY, [join(dir, "out")]) as NpyDump;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("writes version 1.0 files with 64-byte aligned data that numpy.load reads", () => {
+    const files = readdirSync(join(dir, "out")).filter((f) => f.endsWith(".npy"));
+    expect(files.sort()).toEqual(
+      ["theta.npy", "x.npy", "run_id.npy", "n_systems.npy", ...SBI_DCO_COLUMNS.map((c) => `dco_${c}.npy`)].sort(),
+    );
+    for (const f of files) {
+      expect(dump[f]!.version, f).toEqual([1, 0]);
+      expect(dump[f]!.data_offset_mod_64, f).toBe(0);
+    }
+  });
+
+  it("writes theta and x as float64 matrices equal to the in-memory dataset", () => {
+    expect(dump["theta.npy"]!.shape).toEqual([3, 5]);
+    expect(dump["theta.npy"]!.dtype).toBe("<f8");
+    expect(dump["theta.npy"]!.values).toEqual(dataset.theta.map((r) => Array.from(r)));
+    expect(dump["x.npy"]!.shape).toEqual([3, dataset.xColumns.length]);
+    expect(dump["x.npy"]!.values).toEqual(dataset.x.map((r) => Array.from(r)));
+    expect(dump["run_id.npy"]!.values).toEqual(dataset.runIds);
+    expect(dump["n_systems.npy"]!.values).toEqual([5000, 10000, 2000]);
+  });
+
+  it("writes every DCO column with the right dtype, strings as fixed-width unicode <U7", () => {
+    for (const column of SBI_DCO_COLUMNS) {
+      const got = dump[`dco_${column}.npy`]!;
+      const mem = dataset.dco[column];
+      const expected = mem instanceof BigUint64Array ? Array.from(mem, String) : Array.from(mem as ArrayLike<unknown>);
+      expect(got.values, column).toEqual(expected);
+      expect(got.shape, column).toEqual([dataset.dco.length]);
+    }
+    expect(dump["dco_type.npy"]!.dtype).toBe("<U7");
+    expect(dump["dco_channel.npy"]!.dtype).toBe("<U7");
+    expect(dump["dco_seed.npy"]!.dtype).toBe("<u8");
+    expect(dump["dco_run_index.npy"]!.dtype).toBe("<i4");
+    expect(dump["dco_merges_hubble_time.npy"]!.dtype).toBe("|u1");
+    expect(dump["dco_chi_eff.npy"]!.dtype).toBe("<f8");
+  });
+
+  it("describes the files in columns.json", () => {
+    const meta = JSON.parse(readFileSync(join(dir, "out", "columns.json"), "utf8"));
+    expect(meta.theta).toEqual(dataset.thetaColumns);
+    expect(meta.x).toEqual(dataset.xColumns);
+    expect(meta.bins).toEqual(dataset.bins);
+    expect(meta.spin_model).toEqual(dataset.spinModel);
+    expect(meta.provenance).toEqual(dataset.provenance);
+    const byColumn = Object.fromEntries(meta.dco.map((d: { column: string }) => [d.column, d]));
+    for (const column of SBI_DCO_COLUMNS) {
+      expect(byColumn[column].file).toBe(`dco_${column}.npy`);
+      expect(byColumn[column].units).toBe(DCO_UNITS[column]);
+      expect(byColumn[column].dtype).toBe(dump[`dco_${column}.npy`]!.dtype);
+    }
+  });
+
+  it("encodes empty arrays, non-ASCII strings and a header that needs padding", () => {
+    const d = mkdtempSync(join(tmpdir(), "sbi-npy-edge-"));
+    try {
+      writeFileSync(join(d, "empty.npy"), encodeNpy("<f8", [0], new Uint8Array(0)));
+      writeFileSync(join(d, "empty2d.npy"), encodeNpy("<f8", [0, 5], new Uint8Array(0)));
+      writeFileSync(join(d, "emptystr.npy"), encodeNpyStrings([], 7));
+      writeFileSync(join(d, "unicode.npy"), encodeNpyStrings(["αβ", "x", "𝛘_eff"]));
+      const got = runPython(LOAD_WITH_NUMPY, [d]) as NpyDump;
+      expect(got["empty.npy"]!.shape).toEqual([0]);
+      expect(got["empty2d.npy"]!.shape).toEqual([0, 5]);
+      expect(got["emptystr.npy"]!.dtype).toBe("<U7");
+      expect(got["unicode.npy"]!.values).toEqual(["αβ", "x", "𝛘_eff"]);
+      expect(got["unicode.npy"]!.dtype).toBe("<U5");
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
