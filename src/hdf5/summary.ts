@@ -29,8 +29,11 @@ export function linearEdges(min: number, max: number, n: number): number[] {
       `Histogram bins from ${min} to ${max} in ${n} steps are invalid: need max > min and a positive integer count.`,
     );
   }
-  // Computed from the index rather than accumulated so that the last edge is exactly `max`.
-  return Array.from({ length: n + 1 }, (_, i) => (i === n ? max : min + ((max - min) * i) / n));
+  // From the index rather than accumulated, rounded to 12 significant digits so that the
+  // recorded edges read as the decimals a user expects (0.02, not 0.020000000000000018).
+  return Array.from({ length: n + 1 }, (_, i) =>
+    i === 0 ? min : i === n ? max : Number.parseFloat((min + ((max - min) * i) / n).toPrecision(12)),
+  );
 }
 
 /**

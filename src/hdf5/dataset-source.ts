@@ -1,0 +1,135 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { CompasEnsembleError } from "../errors.js";
+import type { Params } from "../grid/schema.js";
+import { ManifestSchema, type Manifest } from "../metadata/schemas.js";
+
+/** File name of the manifest inside an ensemble's output directory. */
+export const MANIFEST_FILE = "ensemble_metadata.json";
+
+/** One successful run, with its COMPAS output located on disk. */
+export interface SourceRun {
+  run_id: string;
+  params: Params;
+  /** Simulated binaries: the run's own `n_systems` if the manifest has it, else `n_systems_per_run`. */
+  n_systems: number;
+  /** Absolute path of the run's COMPAS_Output.h5. */
+  output_path: string;
+}
+
+/** A manifest and its successful runs. */
+export interface DatasetSource {
+  /** Absolute path of the manifest. */
+  manifestPath: string;
+  manifest: Manifest;
+  runs: SourceRun[];
+  /** Runs the manifest lists as failed (left out of the dataset). */
+  failedRunIds: string[];
+}
+
+/**
+ * Reads an ensemble's manifest and locates the COMPAS output of every successful run.
+ *
+ * `output_file` may be absolute or relative to the manifest's directory. The predecessor wrote
+ * absolute paths of the machine that ran it, so when that path does not exist the run is looked
+ * for at `<manifest dir>/runs/<run_id>/COMPAS_Output/COMPAS_Output.h5` (the store layout), which
+ * is where a copied or synced ensemble has it. A path naming a directory is searched for
+ * `COMPAS_Output.h5` and `COMPAS_Output/COMPAS_Output.h5`.
+ * @param source - a manifest file, or an output directory containing `ensemble_metadata.json`
+ */
+export function readDatasetSource(source: string): DatasetSource {
+  const manifestPath = locateManifest(source);
+  const manifest = parseManifest(manifestPath);
+  const dir = dirname(manifestPath);
+  const seen = new Set<string>();
+  const runs: SourceRun[] = [];
+  for (const run of manifest.runs) {
+    if (run.status !== "success") continue;
+    if (seen.has(run.run_id)) {
+      throw new CompasEnsembleError(
+        "METADATA_CONFLICT",
+        `Manifest ${manifestPath} lists run ${run.run_id} as successful more than once.`,
+        { hint: "Rebuild the manifest from the task fragments, or remove the duplicate entry." },
+      );
+    }
+    seen.add(run.run_id);
+    const { run_id: _runId, ...params } = run.params;
+    runs.push({
+      run_id: run.run_id,
+      params,
+      n_systems: runSystems(run as Record<string, unknown>, manifest.n_systems_per_run, manifestPath),
+      output_path: locateOutput(dir, run.run_id, run.output_file, manifestPath),
+    });
+  }
+  const failedRunIds = manifest.runs.filter((r) => r.status !== "success").map((r) => r.run_id);
+  return { manifestPath, manifest, runs, failedRunIds };
+}
+
+function locateManifest(source: string): string {
+  const path = resolve(source);
+  if (!existsSync(path)) {
+    throw new CompasEnsembleError("METADATA_INVALID", `Ensemble source ${path} does not exist.`, {
+      hint: `Pass an ensemble output directory or its ${MANIFEST_FILE}.`,
+    });
+  }
+  if (!statSync(path).isDirectory()) return path;
+  const inside = join(path, MANIFEST_FILE);
+  if (!existsSync(inside)) {
+    throw new CompasEnsembleError("METADATA_INVALID", `Directory ${path} has no ${MANIFEST_FILE}.`, {
+      hint: "Pass the ensemble's output directory (where the manifest is written), or the manifest file itself.",
+    });
+  }
+  return inside;
+}
+
+function parseManifest(path: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new CompasEnsembleError("METADATA_INVALID", `Manifest ${path} is not valid JSON.`, { cause });
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "unknown problem";
+    throw new CompasEnsembleError("METADATA_INVALID", `Manifest ${path} does not match the manifest format (${where}).`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+function runSystems(run: Record<string, unknown>, perRun: number, manifestPath: string): number {
+  const own = run.n_systems;
+  if (own === undefined) return perRun;
+  if (typeof own === "number" && Number.isInteger(own) && own > 0) return own;
+  throw new CompasEnsembleError(
+    "METADATA_INVALID",
+    `Manifest ${manifestPath}: run ${String(run.run_id)} has n_systems ${JSON.stringify(own)}; expected a positive integer.`,
+  );
+}
+
+function locateOutput(dir: string, runId: string, outputFile: string, manifestPath: string): string {
+  const candidates = [isAbsolute(outputFile) ? outputFile : resolve(dir, outputFile), join(dir, "runs", runId, "COMPAS_Output", "COMPAS_Output.h5")];
+  const tried: string[] = [];
+  for (const candidate of candidates) {
+    for (const path of expand(candidate)) {
+      tried.push(path);
+      if (existsSync(path) && statSync(path).isFile()) return path;
+    }
+  }
+  throw new CompasEnsembleError(
+    "OUTPUT_INCOMPLETE",
+    `COMPAS output of run ${runId} (manifest ${manifestPath}) not found; tried ${[...new Set(tried)].join(", ")}.`,
+    { hint: "Sync the run outputs next to the manifest (runs/<run_id>/COMPAS_Output/COMPAS_Output.h5), or fix output_file." },
+  );
+}
+
+/** A path, or the places COMPAS_Output.h5 can sit under it when it names a directory. */
+function expand(path: string): string[] {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    return [join(path, "COMPAS_Output.h5"), join(path, "COMPAS_Output", "COMPAS_Output.h5")];
+  }
+  return [path];
+}
