@@ -1,0 +1,276 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
+import { isAbort } from "./_abort.js";
+import type { S3StoreOptions } from "./_s3-client.js";
+import { unsafeKeyReason } from "./keys.js";
+import { LocalStore } from "./local.js";
+import { S3Store } from "./s3.js";
+import type { Store, StoreHead } from "./types.js";
+
+/** Parallel transfers unless `concurrency` says otherwise. */
+export const DEFAULT_SYNC_CONCURRENCY = 4;
+
+/** One event per key, in completion order. */
+export interface SyncProgress {
+  /** What happened to the key ("transferred" in a dry run means it would be). */
+  kind: "transferred" | "skipped" | "refused" | "failed";
+  key: string;
+  /** Bytes moved for this key (its size in a dry run; 0 when skipped, refused or failed). */
+  bytes: number;
+  /** Keys handled so far, this one included. */
+  completed: number;
+  /** Keys in the source listing. */
+  total: number;
+  /** Why a key was refused or failed. */
+  reason?: string;
+}
+
+/** Options of {@link sync}. */
+export interface SyncOptions {
+  /** Only keys starting with this prefix (relative to both stores). */
+  prefix?: string;
+  /** Compare and report, but write nothing. */
+  dryRun?: boolean;
+  /** Called once per key. */
+  onProgress?: (event: SyncProgress) => void;
+  /** Stops starting new transfers and aborts running ones; a rerun resumes. */
+  signal?: AbortSignal;
+  /** Parallel transfers (default {@link DEFAULT_SYNC_CONCURRENCY}). */
+  concurrency?: number;
+}
+
+/** What a sync did. */
+export interface SyncSummary {
+  /** Keys copied (or that would be, in a dry run). */
+  transferred: number;
+  /** Keys already identical at the destination. */
+  skipped: number;
+  /** Unsafe keys that were not written, with nothing written for them anywhere. */
+  refused: string[];
+  /** Bytes copied (or that would be). */
+  bytes: number;
+  /** True when nothing was written. */
+  dryRun: boolean;
+}
+
+/**
+ * Copies every object of `src` that is missing or different at `dst` (different size, or
+ * same size but different SHA-256 or MD5 where both sides know one; unverifiable pairs are
+ * copied). Unsafe keys ('..', absolute, backslash, NUL, or escaping through a symlink) are
+ * refused and reported, never written; the rest continues. Downloads land in a temporary
+ * file renamed at the end, so an interrupted sync leaves only complete files and a rerun
+ * copies just what is still missing or different. Local checksums are cached in
+ * `.compas-sync-state.json` at the root of a local side.
+ * @param src - where objects come from
+ * @param dst - where they go: a store, or a local directory path
+ * @param options - prefix, dryRun, onProgress, signal, concurrency
+ * @throws CompasEnsembleError CANCELLED when the signal fires, STORE_ACCESS when some keys failed
+ */
+export async function sync(src: Store, dst: Store | string, options: SyncOptions = {}): Promise<SyncSummary> {
+  const target = typeof dst === "string" ? new LocalStore(dst) : dst;
+  const prefix = options.prefix ?? "";
+  const dryRun = options.dryRun ?? false;
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_SYNC_CONCURRENCY));
+  const signal = options.signal;
+  const what = `Sync from ${src.uri} to ${target.uri}`;
+
+  const [srcEntries, dstEntries] = await Promise.all([src.list(prefix), target.list(prefix)]);
+  const dstSizes = new Map(dstEntries.map((e) => [e.key, e.size]));
+  const summary: SyncSummary = { transferred: 0, skipped: 0, refused: [], bytes: 0, dryRun };
+  const failures: { key: string; error: unknown }[] = [];
+  let completed = 0;
+  const report = (kind: SyncProgress["kind"], key: string, bytes: number, reason?: string): void => {
+    completed += 1;
+    options.onProgress?.({ kind, key, bytes, completed, total: srcEntries.length, ...(reason ? { reason } : {}) });
+  };
+
+  const handle = async (key: string, size: number): Promise<void> => {
+    const unsafe = unsafeKeyReason(key);
+    if (unsafe !== null) {
+      summary.refused.push(key);
+      report("refused", key, 0, unsafe);
+      return;
+    }
+    try {
+      const srcHead = await needsTransfer(src, target, key, size, dstSizes.get(key));
+      if (srcHead === null) {
+        summary.skipped += 1;
+        report("skipped", key, 0);
+        return;
+      }
+      if (!dryRun) await transfer(src, target, key, srcHead, signal);
+      summary.transferred += 1;
+      summary.bytes += srcHead.size;
+      report("transferred", key, srcHead.size);
+    } catch (err) {
+      if (isCompasEnsembleError(err, "STORE_KEY_UNSAFE")) {
+        summary.refused.push(key);
+        report("refused", key, 0, err.message);
+      } else if (signal?.aborted || isAbort(err) || isCompasEnsembleError(err, "CANCELLED")) {
+        // Not a failure of this key: the whole sync is stopping.
+      } else {
+        failures.push({ key, error: err });
+        report("failed", key, 0, err instanceof Error ? err.message : String(err));
+      }
+    }
+  };
+
+  try {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < srcEntries.length && !signal?.aborted) {
+        const entry = srcEntries[next++] as (typeof srcEntries)[number];
+        await handle(entry.key, entry.size);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, srcEntries.length) }, worker));
+  } finally {
+    await Promise.all([src, target].map((s) => (s instanceof LocalStore && !dryRun ? s.flush() : undefined)));
+  }
+
+  summary.refused.sort();
+  if (signal?.aborted) {
+    throw new CompasEnsembleError(
+      "CANCELLED",
+      `${what} was interrupted after ${summary.transferred} transfers; run it again to resume.`,
+      { cause: signal.reason },
+    );
+  }
+  if (failures.length > 0) {
+    const first = failures[0] as (typeof failures)[number];
+    throw new CompasEnsembleError(
+      "STORE_ACCESS",
+      `${what}: ${failures.length} of ${srcEntries.length} keys failed (first: ${
+        first.error instanceof Error ? first.error.message : String(first.error)
+      }); the others were synced.`,
+      { cause: first.error, hint: "Fix the cause and run the same sync again; it copies only what is still missing." },
+    );
+  }
+  return summary;
+}
+
+/**
+ * The source's head when `key` must be copied, or null when the destination already
+ * holds the same content.
+ */
+async function needsTransfer(
+  src: Store,
+  dst: Store,
+  key: string,
+  listedSize: number,
+  dstSize: number | undefined,
+): Promise<StoreHead | null> {
+  if (dstSize === undefined || dstSize !== listedSize) {
+    return { size: listedSize };
+  }
+  const [s, d] = await Promise.all([src.head(key, { checksum: true }), dst.head(key, { checksum: true })]);
+  if (s === null) throw new CompasEnsembleError("STORE_ACCESS", `Key ${JSON.stringify(key)} vanished from ${src.uri} during the sync.`);
+  if (d === null || d.size !== s.size) return s;
+  if (s.sha256 !== undefined && d.sha256 !== undefined) return s.sha256 === d.sha256 ? null : s;
+  if (s.md5 !== undefined && d.md5 !== undefined) return s.md5 === d.md5 ? null : s;
+  return s;
+}
+
+async function transfer(src: Store, dst: Store, key: string, head: StoreHead, signal?: AbortSignal): Promise<void> {
+  const opts = signal ? { signal } : {};
+  if (src instanceof LocalStore) {
+    const from = await src.pathForRead(key);
+    if (from === null) throw new CompasEnsembleError("STORE_ACCESS", `Key ${JSON.stringify(key)} vanished from ${src.uri} during the sync.`);
+    await dst.putFile(key, from, head.sha256 ? { ...opts, sha256: head.sha256 } : opts);
+    return;
+  }
+  if (dst instanceof LocalStore) {
+    const to = await dst.pathForWrite(key);
+    const result = await src.getFile(key, to, opts);
+    await dst.rememberChecksums(key, result);
+    return;
+  }
+  // Store to store (e.g. bucket to bucket): stage through a private temporary directory.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "compas-sync-"));
+  try {
+    const staged = path.join(dir, "object");
+    const result = await src.getFile(key, staged, opts);
+    await dst.putFile(key, staged, { ...opts, sha256: result.sha256 });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Options of {@link syncCommand}: the CLI's `sync <s3-uri> <dir> [--up]` plus S3 options. */
+export interface SyncCommandOptions extends S3StoreOptions {
+  /** `s3://bucket/prefix` */
+  s3Uri: string;
+  /** Local directory (created when downloading). */
+  dir: string;
+  /** Upload `dir` to `s3Uri` instead of downloading. */
+  up?: boolean;
+  prefix?: string;
+  dryRun?: boolean;
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: SyncProgress) => void;
+}
+
+/**
+ * `compas-ensemble sync <s3-uri> <dir> [--up]`: downloads the S3 prefix into the directory
+ * (or uploads the directory with `up`), transferring only what differs.
+ * @param options - the URI, directory, direction and sync/S3 options
+ * @returns the {@link SyncSummary}; see {@link formatSyncSummary} for a printable line
+ * @throws CompasEnsembleError OPTIONS_INVALID for a bad URI or directory, plus what {@link sync} throws
+ */
+export async function syncCommand(options: SyncCommandOptions): Promise<SyncSummary> {
+  const { s3Uri, dir, up, prefix, dryRun, concurrency, signal, onProgress, ...s3Options } = options;
+  if (!/^s3:\/\//i.test(s3Uri.trim())) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `sync expects an s3:// URI as its first argument, got ${JSON.stringify(s3Uri)}.`, {
+      hint: "Usage: compas-ensemble sync s3://bucket/prefix <dir> [--up]",
+    });
+  }
+  const local = path.resolve(dir);
+  const stat = await fs.stat(local).catch(() => null);
+  if (stat !== null && !stat.isDirectory()) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `sync directory ${local} exists and is not a directory.`);
+  }
+  if (up && stat === null) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `sync --up directory ${local} does not exist.`);
+  }
+  const remote = new S3Store(s3Uri.trim(), s3Options);
+  const localStore = new LocalStore(local);
+  const syncOptions: SyncOptions = {
+    ...(prefix !== undefined ? { prefix } : {}),
+    ...(dryRun !== undefined ? { dryRun } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(signal !== undefined ? { signal } : {}),
+    ...(onProgress !== undefined ? { onProgress } : {}),
+  };
+  return up ? sync(localStore, remote, syncOptions) : sync(remote, localStore, syncOptions);
+}
+
+/**
+ * One line describing a sync result, e.g. for the CLI.
+ * @param summary - what {@link sync} returned
+ */
+export function formatSyncSummary(summary: SyncSummary): string {
+  const verb = summary.dryRun ? "would transfer" : "transferred";
+  const parts = [
+    `${verb} ${summary.transferred} file${summary.transferred === 1 ? "" : "s"} (${formatBytes(summary.bytes)})`,
+    `${summary.skipped} up to date`,
+  ];
+  if (summary.refused.length > 0) {
+    parts.push(`${summary.refused.length} refused as unsafe: ${summary.refused.map((k) => JSON.stringify(k)).join(", ")}`);
+  }
+  return parts.join(", ");
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
