@@ -54,10 +54,10 @@ export async function prepareAtomicWrite(
       await fh.close();
     }
   } catch (err) {
-    await rm(tempPath, { force: true });
+    await removeQuietly(tempPath);
     throw storeError(path, err);
   }
-  const abort = () => rm(tempPath, { force: true });
+  const abort = () => removeQuietly(tempPath);
   const commit = async () => {
     try {
       if (overwrite) await rename(tempPath, path);
@@ -152,6 +152,11 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh?.close();
   }
+}
+
+// Cleanup must not mask the error that made it necessary.
+async function removeQuietly(path: string): Promise<void> {
+  await rm(path, { force: true }).catch(() => undefined);
 }
 
 function storeError(path: string, err: unknown): CompasEnsembleError {

@@ -83,7 +83,7 @@ function firstDifference(a: PlanContent, b: PlanContent): string {
     const u = b.tasks[i];
     if (t === undefined || u === undefined || canonicalJson(t.args) === canonicalJson(u.args)) continue;
     const j = firstIndexDiffering(t.args, u.args);
-    return both(`The COMPAS arguments of task ${t.task_id}`, argAt(t.args, j), argAt(u.args, j));
+    return both(`The COMPAS command line of task ${t.task_id}`, argAt(t.args, j), argAt(u.args, j));
   }
   if (a.hdf5_chunk_size !== b.hdf5_chunk_size) return both("The HDF5 chunk size", a.hdf5_chunk_size, b.hdf5_chunk_size);
   if (a.schema_version !== b.schema_version) return both("The plan schema version", a.schema_version, b.schema_version);
