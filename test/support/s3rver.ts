@@ -31,6 +31,11 @@ export interface S3rverHandle {
   client: S3Client;
   /** Creates a bucket with a fresh unique name (or the given one) and returns its name. */
   createBucket(name?: string): Promise<string>;
+  /**
+   * Writes objects straight into s3rver's directory (its on-disk layout in 3.7.1), which is
+   * orders of magnitude faster than a PUT each when a test needs thousands of keys.
+   */
+  plant(bucket: string, keys: string[], body: string): void;
   /** Options for S3Store / openStore pointing at this server. */
   storeOptions(): { endpoint: string; forcePathStyle: true; region: string; credentials: typeof S3RVER_CREDENTIALS };
   /** Stops the server and removes its directory. */
@@ -42,6 +47,8 @@ export interface S3rverHandle {
  * @returns endpoint, bucket helper, raw client and stop()
  */
 export async function startS3rver(): Promise<S3rverHandle> {
+  // The SDK's notice that future releases need Node 22 is noise here (versions are pinned).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const S3rver = createRequire(import.meta.url)("s3rver") as S3rverCtor;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "s3rver-"));
   const server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: dir });
@@ -65,6 +72,13 @@ export async function startS3rver(): Promise<S3rverHandle> {
       const bucket = name ?? `bkt-${process.pid}-${++counter}-${randomBytes(3).toString("hex")}`;
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       return bucket;
+    },
+    plant(bucket: string, keys: string[], body: string) {
+      for (const key of keys) {
+        const file = path.join(dir, bucket, ...key.split("/"));
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(`${file}._S3rver_object`, body);
+      }
     },
     storeOptions() {
       return { endpoint, forcePathStyle: true, region: "us-east-1", credentials: S3RVER_CREDENTIALS };
@@ -100,8 +114,11 @@ export interface FaultRule {
   match: (method: string, url: string) => boolean;
   /** How many matching requests to spoil before letting them through. */
   times: number;
-  /** Answer with this S3 error instead of forwarding, or forward and cut the body in half. */
-  fault: { status: number; code: string } | "truncate-body";
+  /**
+   * Answer with this S3 error instead of forwarding, forward and cut the body in half, or
+   * forward and rewrite the (text) body, e.g. to make a listing name keys s3rver cannot hold.
+   */
+  fault: { status: number; code: string } | "truncate-body" | { rewrite: (body: string) => string };
 }
 
 /** A running fault-injecting proxy. */
@@ -109,6 +126,8 @@ export interface FaultProxy {
   endpoint: string;
   /** Requests spoiled so far, per rule index. */
   injected: number[];
+  /** Every request seen, as "METHOD url", in arrival order. */
+  requests: string[];
   stop(): Promise<void>;
 }
 
@@ -121,13 +140,15 @@ export interface FaultProxy {
 export async function startFaultProxy(target: string, rules: FaultRule[]): Promise<FaultProxy> {
   const upstream = new URL(target);
   const injected = rules.map(() => 0);
+  const requests: string[] = [];
   const server = http.createServer((req, res) => {
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
+    requests.push(`${method} ${url}`);
     const index = rules.findIndex((r, i) => r.match(method, url) && (injected[i] ?? 0) < r.times);
     const rule = index >= 0 ? rules[index] : undefined;
     if (rule) injected[index] = (injected[index] ?? 0) + 1;
-    if (rule && rule.fault !== "truncate-body") {
+    if (rule && typeof rule.fault === "object" && "status" in rule.fault) {
       const { status, code } = rule.fault;
       req.resume();
       req.on("end", () => {
@@ -139,6 +160,17 @@ export async function startFaultProxy(target: string, rules: FaultRule[]): Promi
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method, path: url, headers: req.headers },
       (up) => {
+        const fault = rule?.fault;
+        if (typeof fault === "object" && "rewrite" in fault) {
+          const chunks: Buffer[] = [];
+          up.on("data", (c: Buffer) => chunks.push(c));
+          up.on("end", () => {
+            const body = Buffer.from(fault.rewrite(Buffer.concat(chunks).toString("utf8")));
+            res.writeHead(up.statusCode ?? 502, { ...up.headers, "content-length": String(body.length) });
+            res.end(body);
+          });
+          return;
+        }
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (!rule) {
           up.pipe(res);
@@ -166,6 +198,7 @@ export async function startFaultProxy(target: string, rules: FaultRule[]): Promi
   return {
     endpoint: `http://127.0.0.1:${port}`,
     injected,
+    requests,
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
