@@ -16,11 +16,12 @@ export interface SbiDcoTable extends DcoTable {
   run_index: Int32Array;
 }
 
-/** The spin model the DCOs were extracted with, as recorded in the outputs. */
+/** The spin model the DCOs were extracted with, as recorded in the outputs (extra fields kept). */
 export interface SpinModelRecord {
   name: string;
   params: Record<string, unknown>;
   constants: Record<string, unknown>;
+  [key: string]: unknown;
 }
 
 /** Where a dataset came from. */
@@ -35,6 +36,8 @@ export interface SbiProvenance {
   manifest_creation_time?: string;
   /** The manifest's `compas_binary`, if it had one. */
   compas_binary?: string;
+  /** Runs the manifest lists as failed, left out of the dataset. */
+  failed_run_ids?: string[];
 }
 
 /** An SBI dataset in memory: per-run theta and summary x, and every run's DCOs. */

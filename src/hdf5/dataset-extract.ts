@@ -1,0 +1,104 @@
+import { resolve } from "node:path";
+import { CompasEnsembleError } from "../errors.js";
+import { buildSbiDataset } from "./dataset.js";
+import { parseSpinModelFlag } from "./dataset-spin-flag.js";
+import type { SpinModelInput } from "./spins.js";
+import type { SummaryBins } from "./summary.js";
+import { writeSbiHdf5 } from "./write-h5.js";
+import { writeSbiNpy } from "./write-npy.js";
+import { writeSbiParquet } from "./write-parquet.js";
+
+/** Output formats of `compas-ensemble extract`. */
+export const SBI_FORMATS = ["h5", "parquet", "npy"] as const;
+
+/** One output format. */
+export type SbiFormat = (typeof SBI_FORMATS)[number];
+
+/** Options of {@link extractCommand}, one per CLI flag. */
+export interface ExtractCommandOptions {
+  /** Ensemble output directory or its ensemble_metadata.json. */
+  source: string;
+  /** Output file (h5, parquet) or directory (npy). */
+  out: string;
+  /** Default: from the extension of `out` (.parquet, .h5/.hdf5), else h5. */
+  format?: SbiFormat | string;
+  /** `--spin-model` text (see {@link parseSpinModelFlag}) or a model object. */
+  spinModel?: string | SpinModelInput;
+  mergingOnly?: boolean;
+  bins?: Partial<SummaryBins>;
+  /** Library version recorded in the output. */
+  libraryVersion?: string;
+  /** Progress after each run. */
+  onRun?: (done: number, total: number, runId: string) => void;
+}
+
+/** What {@link extractCommand} wrote, for the CLI's report. */
+export interface ExtractCommandResult {
+  format: SbiFormat;
+  /** Files (or the directory, for npy) written. */
+  paths: string[];
+  nRuns: number;
+  nDco: number;
+  /** Length of each run's summary vector x. */
+  xLength: number;
+  /** Runs the manifest lists as failed (not in the dataset). */
+  failedRunIds: string[];
+  /** Extraction warnings, each prefixed with its run id (e.g. a run without BSE_RLOF). */
+  warnings: string[];
+}
+
+/**
+ * What `compas-ensemble extract <dir|manifest> --out <file> [--format h5|parquet|npy]
+ * [--spin-model ...] [--merging-only]` does: builds the SBI dataset and writes it.
+ * @param options - the command's arguments and flags
+ */
+export async function extractCommand(options: ExtractCommandOptions): Promise<ExtractCommandResult> {
+  const format = resolveFormat(options.format, options.out);
+  const spinModel = typeof options.spinModel === "string" ? parseSpinModelFlag(options.spinModel) : options.spinModel;
+  const dataset = await buildSbiDataset(options.source, {
+    ...(spinModel === undefined ? {} : { spinModel }),
+    mergingOnly: options.mergingOnly ?? false,
+    ...(options.bins === undefined ? {} : { bins: options.bins }),
+    ...(options.libraryVersion === undefined ? {} : { libraryVersion: options.libraryVersion }),
+    ...(options.onRun === undefined ? {} : { onRun: options.onRun }),
+  });
+  const out = resolve(options.out);
+  let paths: string[];
+  if (format === "h5") {
+    await writeSbiHdf5(dataset, out);
+    paths = [out];
+  } else if (format === "parquet") {
+    const written = await writeSbiParquet(dataset, out);
+    paths = [written.dco, written.runs];
+  } else {
+    await writeSbiNpy(dataset, out);
+    paths = [out];
+  }
+  const warnings = dataset.diagnostics.flatMap(({ run_id, diagnostics }) => {
+    const list = (diagnostics as { warnings?: unknown } | null)?.warnings;
+    return Array.isArray(list) ? list.map((w) => `${run_id}: ${String(w)}`) : [];
+  });
+  return {
+    format,
+    paths,
+    nRuns: dataset.runIds.length,
+    nDco: dataset.dco.length,
+    xLength: dataset.xColumns.length,
+    failedRunIds: dataset.provenance.failed_run_ids ?? [],
+    warnings,
+  };
+}
+
+function resolveFormat(format: string | undefined, out: string): SbiFormat {
+  if (format === undefined) {
+    if (/\.parquet$/i.test(out)) return "parquet";
+    return "h5";
+  }
+  const f = format.toLowerCase() === "hdf5" ? "h5" : format.toLowerCase();
+  if (!(SBI_FORMATS as readonly string[]).includes(f)) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `--format ${JSON.stringify(format)} is not one of ${SBI_FORMATS.join(", ")}.`, {
+      hint: "Use --format h5 (HDF5 for h5py), parquet (for pandas) or npy (a directory of NumPy files).",
+    });
+  }
+  return f as SbiFormat;
+}

@@ -1,0 +1,236 @@
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { parquetReadObjects } from "hyparquet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isCompasEnsembleError } from "../../src/errors.js";
+import { buildSbiDataset } from "../../src/hdf5/dataset.js";
+import { extractCommand } from "../../src/hdf5/dataset-extract.js";
+import { parseSpinModelFlag } from "../../src/hdf5/dataset-spin-flag.js";
+import { SBI_DCO_COLUMNS, type SbiDataset } from "../../src/hdf5/dataset-types.js";
+import { runPython } from "./dataset-helpers.js";
+
+const FIXTURES = "/work/shared/fixtures/compas";
+const RUN_A = "alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5000_seed100000";
+const RUN_B = "alpha5.0_lambda0.5_Z0.0142_fa0.5_kick217_N10000_seed200000";
+
+async function gunzip(from: string, to: string): Promise<void> {
+  mkdirSync(join(to, ".."), { recursive: true });
+  await pipeline(createReadStream(from), createGunzip(), createWriteStream(to));
+}
+
+const params = (alpha: number, lambda: number, z: number) => ({
+  alpha_ce: alpha,
+  lambda_ce: lambda,
+  kick_sigma: 217,
+  metallicity: z,
+  mass_transfer_fa: 0.5,
+});
+
+// Counts from the fixtures README, compared with what h5py finds in /dco and /x.
+const H5PY_SUMMARY = `
+import json, sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+d = f["dco"]
+ri = d["run_index"][()]
+types = d["type"].asstr()[()]
+merging = d["merges_hubble_time"][()]
+out = {"theta_shape": list(f["theta"].shape), "x_shape": list(f["x"].shape), "run_id": list(f["runs/run_id"].asstr()[()]),
+       "per_run": [], "x_columns": [str(c) for c in f["x"].attrs["columns"]], "x": f["x"][()].tolist()}
+for r in range(f["theta"].shape[0]):
+    sel = ri == r
+    out["per_run"].append({"n": int(sel.sum()), "merging": int(merging[sel].sum()),
+        "types": {t: int((types[sel] == t).sum()) for t in ("BBH", "BHNS", "BNS")}})
+print(json.dumps(out))
+`;
+
+interface Counts {
+  theta_shape: number[];
+  x_shape: number[];
+  run_id: string[];
+  per_run: { n: number; merging: number; types: Record<string, number> }[];
+  x_columns: string[];
+  x: number[][];
+}
+
+describe("buildSbiDataset on the real fixtures", () => {
+  let dir: string;
+  let dataset: SbiDataset;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sbi-e2e-"));
+    // Run A sits where the manifest says (absolute); run B only at the store layout's place,
+    // behind a stale absolute path like the predecessor's.
+    await gunzip(join(FIXTURES, RUN_A, "COMPAS_Output", "COMPAS_Output.h5.gz"), join(dir, "elsewhere", "a.h5"));
+    await gunzip(
+      join(FIXTURES, RUN_B, "COMPAS_Output", "COMPAS_Output.h5.gz"),
+      join(dir, "runs", "run_b", "COMPAS_Output", "COMPAS_Output.h5"),
+    );
+    const manifest = {
+      creation_time: "2025-11-26T06:00:00",
+      compas_binary: "/opt/COMPAS/bin/COMPAS",
+      n_systems_per_run: 5000,
+      runs: [
+        {
+          run_id: "run_a",
+          params: { ...params(0.1, 0.1, 0.0001), run_id: "run_a" },
+          output_file: join(dir, "elsewhere", "a.h5"),
+          status: "success",
+          timestamp: "2025-11-26T06:10:00",
+        },
+        {
+          run_id: "run_failed",
+          params: { ...params(1, 0.1, 0.0001), run_id: "run_failed" },
+          output_file: "/nowhere/run_failed.h5",
+          status: "failed",
+          timestamp: "2025-11-26T06:11:00",
+          error: "COMPAS exited 1",
+        },
+        {
+          run_id: "run_b",
+          params: { ...params(5, 0.5, 0.0142), run_id: "run_b" },
+          output_file: "/home/predecessor/ensemble/runs/run_b/COMPAS_Output/COMPAS_Output.h5",
+          status: "success",
+          timestamp: "2025-11-26T06:12:00",
+          n_systems: 10000,
+        },
+      ],
+    };
+    writeFileSync(join(dir, "ensemble_metadata.json"), JSON.stringify(manifest));
+    dataset = await buildSbiDataset(dir, { libraryVersion: "1.2.3" });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("takes every successful run, with theta in the parameter order", () => {
+    expect(dataset.runIds).toEqual(["run_a", "run_b"]);
+    expect(dataset.nSystems).toEqual([5000, 10000]);
+    expect(dataset.thetaColumns).toEqual(["alpha_ce", "lambda_ce", "kick_sigma", "metallicity", "mass_transfer_fa"]);
+    expect(dataset.theta.map((r) => Array.from(r))).toEqual([
+      [0.1, 0.1, 217, 0.0001, 0.5],
+      [5, 0.5, 217, 0.0142, 0.5],
+    ]);
+    expect(dataset.provenance.failed_run_ids).toEqual(["run_failed"]);
+    expect(dataset.provenance.library_version).toBe("1.2.3");
+    expect(dataset.provenance.source).toBe(join(dir, "ensemble_metadata.json"));
+  });
+
+  it("stacks 23 and 33 DCOs with their run index, and x matches the fixtures' counts", () => {
+    expect(dataset.dco.length).toBe(56);
+    expect(Array.from(dataset.dco.run_index).filter((r) => r === 0)).toHaveLength(23);
+    expect(Array.from(dataset.dco.run_index).filter((r) => r === 1)).toHaveLength(33);
+    const x = (run: number, c: string) => dataset.x[run]![dataset.xColumns.indexOf(c)]!;
+    expect(x(0, "yield_BBH") * 5000).toBeCloseTo(22, 9);
+    expect(x(0, "yield_BHNS") * 5000).toBeCloseTo(1, 9);
+    expect(x(0, "yield_BBH_merging") * 5000).toBeCloseTo(7, 9);
+    expect(x(1, "yield_BBH") * 10000).toBeCloseTo(12, 9);
+    expect(x(1, "yield_BHNS") * 10000).toBeCloseTo(5, 9);
+    expect(x(1, "yield_BNS") * 10000).toBeCloseTo(16, 9);
+    expect(x(1, "yield_BBH_merging") * 10000).toBeCloseTo(5, 9);
+    expect(x(1, "yield_BHNS_merging") * 10000).toBeCloseTo(1, 9);
+    expect(x(1, "yield_BNS_merging") * 10000).toBeCloseTo(7, 9);
+    // Run B was made without --rlof-printing: every channel unknown.
+    expect(x(1, "frac_channel_unknown")).toBe(1);
+    expect(x(0, "frac_channel_unknown")).toBe(0);
+  });
+
+  it("writes HDF5 that h5py reads back with the same counts", async () => {
+    const out = join(dir, "out", "sbi.h5");
+    const result = await extractCommand({ source: join(dir, "ensemble_metadata.json"), out, libraryVersion: "1.2.3" });
+    expect(result).toMatchObject({ format: "h5", paths: [out], nRuns: 2, nDco: 56, xLength: 52, failedRunIds: ["run_failed"] });
+    expect(result.warnings.some((w) => w.startsWith("run_b:") && w.includes("--rlof-printing"))).toBe(true);
+    const got = runPython(H5PY_SUMMARY, [out]) as Counts;
+    expect(got.theta_shape).toEqual([2, 5]);
+    expect(got.x_shape).toEqual([2, 52]);
+    expect(got.run_id).toEqual(["run_a", "run_b"]);
+    expect(got.per_run).toEqual([
+      { n: 23, merging: 7, types: { BBH: 22, BHNS: 1, BNS: 0 } },
+      { n: 33, merging: 13, types: { BBH: 12, BHNS: 5, BNS: 16 } },
+    ]);
+    expect(got.x).toEqual(dataset.x.map((r) => Array.from(r)));
+  });
+
+  it("keeps only merging DCOs with --merging-only, leaving x unchanged", async () => {
+    const out = join(dir, "merging.parquet");
+    const result = await extractCommand({ source: dir, out, mergingOnly: true });
+    expect(result.format).toBe("parquet");
+    expect(result.nDco).toBe(20);
+    const buf = readFileSync(out);
+    const rows = await parquetReadObjects({ file: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer });
+    expect(rows).toHaveLength(20);
+    expect(rows.every((r) => r.merges_hubble_time === 1)).toBe(true);
+    expect(rows.filter((r) => r.run_id === "run_a")).toHaveLength(7);
+    expect(rows.filter((r) => r.alpha_ce === 5)).toHaveLength(13);
+    const runsBuf = readFileSync(join(dir, "merging.runs.parquet"));
+    const runs = await parquetReadObjects({
+      file: runsBuf.buffer.slice(runsBuf.byteOffset, runsBuf.byteOffset + runsBuf.byteLength) as ArrayBuffer,
+    });
+    expect(runs.map((r) => dataset.xColumns.map((c) => r[c]))).toEqual(dataset.x.map((r) => Array.from(r)));
+  });
+
+  it("records the chosen spin model and changes the spins with it", async () => {
+    const fixed = await buildSbiDataset(dir, { spinModel: parseSpinModelFlag("fixed:0.5") });
+    expect(fixed.spinModel.name).toBe("fixed");
+    expect(fixed.spinModel.params).toEqual({ chi: 0.5 });
+    const bh = fixed.dco.type.map((t, i) => [t, fixed.dco.chi1[i]] as const).filter(([t]) => t === "BBH");
+    expect(bh.every(([, chi]) => chi === 0.5)).toBe(true);
+    expect(dataset.spinModel.name).toBe("bavera2021");
+  });
+
+  it("writes .npy files that numpy loads with the DCO count", async () => {
+    const out = join(dir, "npy");
+    await extractCommand({ source: dir, out, format: "npy" });
+    const got = runPython(
+      `import json, sys, numpy as np, os
+d = sys.argv[1]
+print(json.dumps({"theta": list(np.load(os.path.join(d, "theta.npy")).shape),
+                  "cols": sorted(n for n in os.listdir(d) if n.startswith("dco_")),
+                  "types": np.load(os.path.join(d, "dco_type.npy")).tolist()}))`,
+      [out],
+    ) as { theta: number[]; cols: string[]; types: string[] };
+    expect(got.theta).toEqual([2, 5]);
+    expect(got.cols).toEqual(SBI_DCO_COLUMNS.map((c) => `dco_${c}.npy`).sort());
+    expect(got.types).toHaveLength(56);
+    expect(got.types.filter((t) => t === "BNS")).toHaveLength(16);
+  });
+
+  it("rejects an unknown --format with OPTIONS_INVALID before reading anything", async () => {
+    const err = await extractCommand({ source: "/does/not/exist", out: join(dir, "x.csv"), format: "csv" }).catch((e) => e);
+    expect(isCompasEnsembleError(err, "OPTIONS_INVALID")).toBe(true);
+    expect(String(err.message)).toContain("csv");
+  });
+
+  it("reports a manifest whose run outputs are nowhere with OUTPUT_INCOMPLETE", async () => {
+    const other = join(dir, "broken");
+    mkdirSync(other);
+    writeFileSync(
+      join(other, "ensemble_metadata.json"),
+      JSON.stringify({
+        creation_time: "t",
+        compas_binary: "c",
+        n_systems_per_run: 10,
+        runs: [{ run_id: "gone", params: { ...params(1, 1, 0.02), run_id: "gone" }, output_file: "/x/y.h5", status: "success", timestamp: "t" }],
+      }),
+    );
+    const err = await buildSbiDataset(other).catch((e) => e);
+    expect(isCompasEnsembleError(err, "OUTPUT_INCOMPLETE")).toBe(true);
+    expect(String(err.message)).toContain("gone");
+  });
+
+  it("refuses a manifest without successful runs with OUTPUT_INCOMPLETE", async () => {
+    const other = join(dir, "allfailed");
+    mkdirSync(other);
+    writeFileSync(
+      join(other, "ensemble_metadata.json"),
+      JSON.stringify({
+        creation_time: "t",
+        compas_binary: "c",
+        n_systems_per_run: 10,
+        runs: [{ run_id: "f", params: { ...params(1, 1, 0.02), run_id: "f" }, output_file: "/x/y.h5", status: "failed", timestamp: "t" }],
+      }),
+    );
+    const err = await buildSbiDataset(other).catch((e) => e);
+    expect(isCompasEnsembleError(err, "OUTPUT_INCOMPLETE")).toBe(true);
+  });
+});

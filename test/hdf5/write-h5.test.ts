@@ -1,0 +1,180 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SBI_DCO_COLUMNS, THETA_COLUMNS, type SbiDataset } from "../../src/hdf5/dataset-types.js";
+import { DCO_UNITS } from "../../src/hdf5/dco-table.js";
+import { HISTOGRAM_QUANTITIES } from "../../src/hdf5/summary.js";
+import { writeSbiHdf5 } from "../../src/hdf5/write-h5.js";
+import { makeDataset, runPython } from "./dataset-helpers.js";
+
+// Reads the file the way a Python user would, and prints everything as JSON (uint64 as text).
+const READ_WITH_H5PY = `
+import json, sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+def conv(a):
+    a = np.asarray(a)
+    if a.dtype.kind == "u" and a.dtype.itemsize == 8:
+        return [str(v) for v in a.tolist()]
+    if a.dtype.kind in "SO":
+        return [v.decode("utf-8") if isinstance(v, bytes) else v for v in a.tolist()]
+    return a.tolist()
+out = {"keys": sorted(f.keys()), "runs_keys": sorted(f["runs"].keys()), "dco_keys": sorted(f["dco"].keys())}
+out["run_id_asstr"] = list(f["runs/run_id"].asstr()[()])
+out["run_id_is_bytes"] = isinstance(f["runs/run_id"][0], bytes)
+out["n_systems"] = f["runs/n_systems"][()].tolist()
+for name in ("theta", "x"):
+    ds = f[name]
+    out[name] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "values": ds[()].tolist(),
+                 "columns": [str(c) for c in ds.attrs["columns"]],
+                 "columns_type": type(ds.attrs["columns"][0]).__name__}
+out["dco"] = {}
+for name in f["dco"]:
+    ds = f["dco"][name]
+    is_str = h5py.check_string_dtype(ds.dtype) is not None
+    out["dco"][name] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "kind": ds.dtype.kind,
+                        "values": list(ds.asstr()[()]) if is_str else conv(ds[()]),
+                        "units": ds.attrs["units"], "units_type": type(ds.attrs["units"]).__name__}
+attrs = {}
+for k, v in f.attrs.items():
+    attrs[k] = v.tolist() if isinstance(v, np.ndarray) else (v.item() if isinstance(v, np.generic) else v)
+out["attrs"] = attrs
+print(json.dumps(out))
+`;
+
+interface H5Dump {
+  keys: string[];
+  runs_keys: string[];
+  dco_keys: string[];
+  run_id_asstr: string[];
+  run_id_is_bytes: boolean;
+  n_systems: number[];
+  theta: Matrix;
+  x: Matrix;
+  dco: Record<string, { shape: number[]; dtype: string; kind: string; values: unknown[]; units: string; units_type: string }>;
+  attrs: Record<string, unknown>;
+}
+interface Matrix {
+  shape: number[];
+  dtype: string;
+  values: number[][];
+  columns: string[];
+  columns_type: string;
+}
+
+describe("writeSbiHdf5", () => {
+  let dir: string;
+  let dataset: SbiDataset;
+  let dump: H5Dump;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "sbi-h5-"));
+    dataset = makeDataset();
+    const path = join(dir, "nested", "sbi.h5");
+    await writeSbiHdf5(dataset, path);
+    dump = runPython(READ_WITH_H5PY, [path]) as H5Dump;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("has exactly the contract's groups and datasets", () => {
+    expect(dump.keys).toEqual(["dco", "runs", "theta", "x"]);
+    expect(dump.runs_keys).toEqual(["n_systems", "run_id"]);
+    expect(dump.dco_keys).toEqual([...SBI_DCO_COLUMNS].sort());
+  });
+
+  it("writes run ids that h5py decodes to str, and the system counts", () => {
+    expect(dump.run_id_asstr).toEqual(dataset.runIds);
+    expect(dump.run_id_is_bytes).toBe(true);
+    expect(dump.n_systems).toEqual([5000, 10000, 2000]);
+  });
+
+  it("writes theta as n_runs x 5 float64 with the parameter names as columns", () => {
+    expect(dump.theta.shape).toEqual([3, 5]);
+    expect(dump.theta.dtype).toBe("float64");
+    expect(dump.theta.columns).toEqual(["alpha_ce", "lambda_ce", "kick_sigma", "metallicity", "mass_transfer_fa"]);
+    expect(dump.theta.columns).toEqual([...THETA_COLUMNS]);
+    expect(dump.theta.columns_type).toBe("str");
+    expect(dump.theta.values).toEqual(dataset.theta.map((r) => Array.from(r)));
+  });
+
+  it("writes x as n_runs x d float64 with its column names", () => {
+    expect(dump.x.shape).toEqual([3, dataset.xColumns.length]);
+    expect(dump.x.dtype).toBe("float64");
+    expect(dump.x.columns).toEqual(dataset.xColumns);
+    expect(dump.x.values).toEqual(dataset.x.map((r) => Array.from(r)));
+  });
+
+  it("writes every DCO column as a 1-D dataset equal to the in-memory table, with units", () => {
+    const n = dataset.dco.length;
+    expect(n).toBe(4);
+    for (const column of SBI_DCO_COLUMNS) {
+      const got = dump.dco[column]!;
+      expect(got.shape, column).toEqual([n]);
+      expect(got.units, column).toBe(DCO_UNITS[column]);
+      expect(got.units_type, column).toBe("str");
+      const mem = dataset.dco[column];
+      const expected = mem instanceof BigUint64Array ? Array.from(mem, String) : Array.from(mem as ArrayLike<unknown>);
+      expect(got.values, column).toEqual(expected);
+    }
+    expect(dump.dco.seed!.dtype).toBe("uint64");
+    expect(dump.dco.seed!.values).toContain("18446744073709551615");
+    expect(dump.dco.run_index!.values).toEqual([0, 0, 0, 2]);
+    expect(dump.dco.merges_hubble_time!.dtype).toBe("uint8");
+    expect(dump.dco.m1!.dtype).toBe("float64");
+    expect(dump.dco.type!.values).toEqual(["BBH", "BHNS", "BNS", "BBH"]);
+    expect(dump.dco.type!.kind).toBe("S");
+    expect(dump.dco.channel!.values).toEqual(["I", "IV", "unknown", "V"]);
+    expect(dump.dco.t_delay!.units).toBe("Myr");
+  });
+
+  it("records bins, spin model and provenance as root attributes", () => {
+    const a = dump.attrs;
+    expect(JSON.parse(a.bins as string)).toEqual(dataset.bins);
+    for (const q of HISTOGRAM_QUANTITIES) expect(a[`bins_${q}`]).toEqual(dataset.bins[q]);
+    expect(JSON.parse(a.spin_model as string)).toEqual(dataset.spinModel);
+    expect(JSON.parse(a.provenance as string)).toEqual(dataset.provenance);
+    expect(a.library_version).toBe("9.9.9-test");
+    expect(a.source).toBe("/nowhere/ensemble_metadata.json");
+    expect(a.created_at).toBe("2026-01-02T03:04:05.000Z");
+    expect(a.merging_only).toBe(0);
+    expect(a.format).toBe("compas-ensemble-sbi");
+    expect(a.format_version).toBe(1);
+  });
+
+  it("writes an empty DCO table as zero-length columns that h5py reads", async () => {
+    const empty = makeDataset({ mergingOnly: true });
+    // Only the first run's BBH merges; drop it too by keeping run B's empty table alone.
+    const d: SbiDataset = { ...empty, dco: { ...empty.dco, length: 0, ...emptyColumns() } };
+    const path = join(dir, "empty.h5");
+    await writeSbiHdf5(d, path);
+    const got = runPython(READ_WITH_H5PY, [path]) as H5Dump;
+    for (const column of SBI_DCO_COLUMNS) expect(got.dco[column]!.shape, column).toEqual([0]);
+    expect(got.attrs.merging_only).toBe(1);
+    expect(existsSync(`${path}.partial`)).toBe(false);
+  });
+});
+
+function emptyColumns() {
+  const f = () => new Float64Array(0);
+  return {
+    run_index: new Int32Array(0),
+    seed: new BigUint64Array(0),
+    m1: f(),
+    m2: f(),
+    q: f(),
+    chirp_mass: f(),
+    type: [],
+    t_form: f(),
+    t_coal: f(),
+    t_delay: f(),
+    merges_hubble_time: new Uint8Array(0),
+    chi1: f(),
+    chi2: f(),
+    tilt1: f(),
+    tilt2: f(),
+    chi_eff: f(),
+    chi_p: f(),
+    channel: [],
+    pessimistic_ce: new Uint8Array(0),
+  };
+}
