@@ -27,12 +27,11 @@ export interface RelevantFragments {
  * @param plan - the plan, if known
  */
 export function relevantFragments(fragments: readonly Fragment[], plan?: Plan): RelevantFragments {
-  const unique = new Map<string, Fragment>();
-  for (const f of fragments) unique.set(canonicalJson(f), f);
-  if (plan === undefined) return { fragments: [...unique.values()], ignored: 0 };
+  const unique = dedupe(fragments);
+  if (plan === undefined) return { fragments: unique, ignored: 0 };
   const runOfTask = new Map(plan.tasks.map((t) => [t.task_id, t.run_id]));
   const kept: Fragment[] = [];
-  for (const f of unique.values()) {
+  for (const f of unique) {
     const runId = runOfTask.get(f.task_id);
     if (f.ensemble_id !== plan.ensemble_id || runId === undefined) continue;
     if (f.run_id !== runId) {
@@ -44,7 +43,35 @@ export function relevantFragments(fragments: readonly Fragment[], plan?: Plan): 
     }
     kept.push(f);
   }
-  return { fragments: kept, ignored: unique.size - kept.length };
+  return { fragments: kept, ignored: unique.length - kept.length };
+}
+
+// Canonical JSON is the identity of a fragment, but it is costly on large ensembles, so it
+// is computed only among fragments that share a task and attempt.
+function dedupe(fragments: readonly Fragment[]): Fragment[] {
+  const bySlot = new Map<string, Fragment[]>();
+  for (const f of fragments) {
+    const slot = `${f.task_id}\u0000${f.attempt}`;
+    const list = bySlot.get(slot);
+    if (list === undefined) bySlot.set(slot, [f]);
+    else if (!list.includes(f)) list.push(f);
+  }
+  const out: Fragment[] = [];
+  for (const list of bySlot.values()) {
+    if (list.length === 1) {
+      out.push(list[0] as Fragment);
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const f of list) {
+      const key = canonicalJson(f);
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(f);
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -53,18 +80,20 @@ export function relevantFragments(fragments: readonly Fragment[], plan?: Plan): 
  * @param fragments - deduplicated fragments (see {@link relevantFragments})
  */
 export function outcomesByTask(fragments: readonly Fragment[]): Map<string, TaskOutcome> {
-  const groups = new Map<string, { f: Fragment; key: string }[]>();
+  const groups = new Map<string, Fragment[]>();
   for (const f of fragments) {
-    const list = groups.get(f.task_id) ?? [];
-    list.push({ f, key: canonicalJson(f) });
-    groups.set(f.task_id, list);
+    const list = groups.get(f.task_id);
+    if (list === undefined) groups.set(f.task_id, [f]);
+    else list.push(f);
   }
   const out = new Map<string, TaskOutcome>();
   for (const taskId of [...groups.keys()].sort(compareStrings)) {
-    const sorted = (groups.get(taskId) ?? []).sort(
-      (a, b) => a.f.attempt - b.f.attempt || compareStrings(a.f.finished_at, b.f.finished_at) || compareStrings(a.key, b.key),
+    const attempts = (groups.get(taskId) ?? []).sort(
+      (a, b) =>
+        a.attempt - b.attempt ||
+        compareStrings(a.finished_at, b.finished_at) ||
+        compareStrings(canonicalJson(a), canonicalJson(b)),
     );
-    const attempts = sorted.map((s) => s.f);
     const successes = attempts.filter((f) => f.status === "success");
     const first = successes[0];
     if (first !== undefined) {
