@@ -1,0 +1,74 @@
+import type { Command } from "commander";
+import { CompasEnsembleError } from "../errors.js";
+import { expandGrid, sliceGrid, TEST_RUN_POINTS } from "../grid/expand.js";
+import { loadGridFile } from "../grid/file.js";
+import { fullGrid, sparseGrid } from "../grid/presets.js";
+import type { GridPoint } from "../grid/schema.js";
+
+/** Grid selection flags shared by grid, command, run and plan (the predecessor's names). */
+export interface GridFlags {
+  sparse?: boolean;
+  full?: boolean;
+  file?: string;
+  nAlphaPoints?: string;
+  startIndex?: string;
+  endIndex?: string;
+  testRun?: boolean;
+}
+
+/**
+ * Adds the grid flags to a command.
+ * @param cmd - a commander command
+ * @param defaultSparse - whether no grid flag means the sparse grid (as in the predecessor's run)
+ */
+export function addGridOptions(cmd: Command, defaultSparse = false): Command {
+  return cmd
+    .option("--sparse", `the 40-point sparse grid${defaultSparse ? " (default)" : ""}`)
+    .option("--full", "the 1,440-point full grid")
+    .option("--file <grid>", "a custom grid file (JSON or YAML)")
+    .option("--n-alpha-points <n>", "number of log-spaced alpha_ce values (presets only)", "10")
+    .option("--start-index <a>", "first grid index of the slice [a, b)")
+    .option("--end-index <b>", "one past the last grid index of the slice")
+    .option("--test-run", `only the first ${TEST_RUN_POINTS} points`);
+}
+
+/**
+ * Turns grid flags into points, with one clear error for contradictory flags.
+ * @param flags - parsed flags
+ * @param defaultSparse - use the sparse grid when no grid is named
+ */
+export function pointsFromFlags(flags: GridFlags, defaultSparse = false): GridPoint[] {
+  const chosen = [flags.sparse && "--sparse", flags.full && "--full", flags.file && "--file"].filter(Boolean);
+  if (chosen.length > 1) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `Flags ${chosen.join(" and ")} each choose a grid; give only one.`);
+  }
+  if (chosen.length === 0 && !defaultSparse) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", "No grid chosen; pass --sparse, --full or --file <grid>.");
+  }
+  const nAlpha = wholeNumber(flags.nAlphaPoints ?? "10", "--n-alpha-points", 1);
+  const spec = flags.file ? loadGridFile(flags.file) : flags.full ? fullGrid({ nAlphaPoints: nAlpha }) : sparseGrid({ nAlphaPoints: nAlpha });
+  const points = expandGrid(spec);
+  if (flags.testRun) {
+    if (flags.startIndex !== undefined || flags.endIndex !== undefined) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", "--test-run takes the first 3 points; do not combine it with --start-index/--end-index.");
+    }
+    return sliceGrid(points, 0, TEST_RUN_POINTS);
+  }
+  const start = flags.startIndex === undefined ? 0 : wholeNumber(flags.startIndex, "--start-index", 0);
+  const end = flags.endIndex === undefined ? undefined : wholeNumber(flags.endIndex, "--end-index", 0);
+  return sliceGrid(points, start, end);
+}
+
+/**
+ * Parses a whole-number flag value.
+ * @param text - the value as typed
+ * @param flag - flag name, for the message
+ * @param min - smallest allowed value
+ */
+export function wholeNumber(text: string, flag: string, min: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `${flag} ${text} is not a whole number >= ${min}.`);
+  }
+  return n;
+}

@@ -1,0 +1,54 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { CompasEnsembleError } from "../errors.js";
+
+/** Name of the lock file in a local ensemble directory. */
+export const LOCK_FILE = ".compas-ensemble.lock";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes the ensemble directory for this process, so two orchestrators never run the same
+ * tasks at once. A lock left by a dead process (killed with SIGKILL) is taken over.
+ * @param dir - the ensemble directory
+ * @returns a function that releases the lock
+ */
+export function acquireLock(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, LOCK_FILE);
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number(readFileSafe(path).trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+        throw new CompasEnsembleError(
+          "OPTIONS_INVALID",
+          `${dir} is in use by another compas-ensemble process (pid ${holder}); wait for it or stop it first.`,
+          { hint: `If that process is not compas-ensemble, delete ${path}.` },
+        );
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new CompasEnsembleError("OPTIONS_INVALID", `Could not take the lock ${path}; another process keeps creating it.`);
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}

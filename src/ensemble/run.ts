@@ -1,0 +1,304 @@
+import type { CompasCommandOptions } from "../compas/argv.js";
+import { checkFlagsKnown, probeCompas, resolveCompasBinary } from "../compas/probe.js";
+import { PROFILES } from "../compas/profiles.js";
+import { CompasEnsembleError } from "../errors.js";
+import { LocalExecutor, type LocalExecutorOptions } from "../executors/local.js";
+import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
+import { expandGrid } from "../grid/expand.js";
+import type { GridSpec } from "../grid/presets.js";
+import type { GridPoint } from "../grid/schema.js";
+import { mergeMetadata } from "../metadata/merge.js";
+import { assertSamePlan } from "../metadata/plan-hash.js";
+import { nextAttempt } from "../metadata/resume.js";
+import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
+import { LocalStore } from "../store/local.js";
+import { openStore } from "../store/open.js";
+import type { Store } from "../store/types.js";
+import { acquireLock } from "./_lock.js";
+import { MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
+import { mergeRun } from "./merge-runs.js";
+import { buildPlan } from "./plan.js";
+import { verifiedSuccesses } from "./verify.js";
+
+/** Options of {@link runEnsemble}; only `nSystems`, `output` and a grid are required. */
+export interface RunEnsembleOptions {
+  /** The grid to run (expanded here); or give `points`. */
+  grid?: GridSpec;
+  /** Grid points to run, e.g. a slice from sliceGrid(); wins over `grid`. */
+  points?: readonly GridPoint[];
+  /** Binaries per run (grid point). */
+  nSystems: number;
+  /** Binaries per task; runs with more are chunked and merged. Default nSystems. */
+  systemsPerTask?: number;
+  /** First seed of grid index 0; run k starts at seedBase + k * nSystems. Default 0. */
+  seedBase?: number;
+  /** COMPAS binary; default from COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS or PATH. */
+  compasBinary?: string;
+  /** Profile, HDF5 chunk size, extra flags, allowInertAxes. */
+  compas?: CompasCommandOptions;
+  /** Output directory or `s3://bucket/prefix`, or an open Store. */
+  output: string | Store;
+  /** Where tasks run. Default: a LocalExecutor built from `local`. */
+  executor?: Executor;
+  /** Options of the default local executor (concurrency, retries, timeout). */
+  local?: LocalExecutorOptions;
+  /** Start over when the output holds a different plan (the old metadata is archived). Default false. */
+  restart?: boolean;
+  /** Rewrite ensemble_metadata.json every this many finished tasks. Default 10. */
+  checkpointEvery?: number;
+  /** With a detached executor: return right after submission. Default false. */
+  detach?: boolean;
+  /** Cancels the ensemble: running tasks are killed, the manifest is written. */
+  signal?: AbortSignal;
+  /** Progress and lifecycle events. */
+  onEvent?: (event: EnsembleEvent) => void;
+}
+
+/** Everything runEnsemble reports while it works. */
+export type EnsembleEvent =
+  | ExecutorEvent
+  | { type: "plan"; plan: Plan; todo: number; done: number; reused: boolean }
+  | { type: "warning"; message: string }
+  | { type: "unverified"; taskId: string; reason: string }
+  | { type: "run-merged"; runId: string }
+  | { type: "checkpoint"; succeeded: number; failed: number };
+
+/** What runEnsemble resolves with. */
+export interface EnsembleSummary {
+  ensembleId: string;
+  /** Output directory or S3 URI. */
+  output: string;
+  /** Store key of the manifest. */
+  manifestKey: string;
+  runs: { total: number; succeeded: number; failed: number; pending: number };
+  tasks: { total: number; skipped: number; submitted: number };
+  failures: { run_id: string; reason: string }[];
+  cancelled: boolean;
+  durationS: number;
+  /** The executor's handle (saved in the store for detached executors). */
+  handle?: ExecutorHandle;
+}
+
+/** Store key of the handle of the latest submission. */
+export const HANDLE_KEY = "executor/handle.json";
+
+/**
+ * The one front door: plans the ensemble, writes the plan, skips tasks whose output is
+ * verified, submits the rest to the executor, merges chunked runs, keeps the manifest
+ * current, and resolves with a summary. Killed at any moment, it leaves finished work
+ * recorded (fragments) and the rest re-runnable by calling it again.
+ * @param options - see {@link RunEnsembleOptions}
+ */
+export async function runEnsemble(options: RunEnsembleOptions): Promise<EnsembleSummary> {
+  const started = Date.now();
+  const emit = (e: EnsembleEvent): void => options.onEvent?.(e);
+  const store = typeof options.output === "string" ? openStore(options.output) : options.output;
+  const points = options.points ?? (options.grid ? expandGrid(options.grid) : undefined);
+  if (!points) throw new CompasEnsembleError("OPTIONS_INVALID", "runEnsemble needs a grid or points; pass one of them.");
+
+  const binary = resolveCompasBinary({ compasBinary: options.compasBinary });
+  const probe = await probeCompas(binary);
+  checkFlagsKnown(probe, options.compas?.extraFlags ?? []);
+  const warning = PROFILES[options.compas?.profile ?? "default"]?.warning;
+  if (warning) emit({ type: "warning", message: warning });
+
+  const proposed = buildPlan({
+    points,
+    nSystems: options.nSystems,
+    systemsPerTask: options.systemsPerTask,
+    seedBase: options.seedBase,
+    compas: probe,
+    command: options.compas,
+  });
+
+  const release = store instanceof LocalStore ? acquireLock(store.root) : () => {};
+  try {
+    const plan = await settlePlan(store, proposed, options.restart ?? false);
+    const { fragments } = await readFragmentsFromStore(store);
+    const { successes: verified, mergedRuns } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
+      emit({ type: "unverified", taskId, reason }),
+    );
+    const todo = plan.tasks.filter((t) => !verified.has(t.task_id)).map((t) => t.task_id);
+    emit({ type: "plan", plan, todo: todo.length, done: plan.tasks.length - todo.length, reused: plan !== proposed });
+
+    const all: Fragment[] = [...fragments];
+    const successes = new Map(verified);
+    const checkpoint = new Checkpoint(store, plan, options.checkpointEvery ?? 10, emit);
+    const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
+    await merger.mergeReady();
+
+    const firstAttempt = Object.fromEntries(todo.map((id) => [id, nextAttempt(id, fragments)]));
+    const executor = options.executor ?? new LocalExecutor(options.local);
+    let handle: ExecutorHandle | undefined;
+    let statuses: TaskStatus[] = [];
+    if (todo.length > 0) {
+      const onEvent = (e: ExecutorEvent): void => {
+        if (e.type === "task-finished") {
+          all.push(e.fragment);
+          if (e.fragment.status === "success") {
+            successes.set(e.fragment.task_id, e.fragment);
+            merger.taskSucceeded(e.fragment.task_id);
+          }
+          checkpoint.record(all);
+        }
+        emit(e);
+      };
+      handle = await executor.submit({ plan, store, firstAttempt, signal: options.signal, onEvent }, todo);
+      if (executor.detached) await putJson(store, HANDLE_KEY, handle);
+      if (executor.detached && options.detach) {
+        return summarize(plan, store, mergeMetadata(all, plan, outputRoot(store)), verified.size, todo.length, started, false, handle);
+      }
+      statuses = await executor.wait(handle, { signal: options.signal, onEvent });
+    }
+    await merger.idle();
+    // Fragments in the store are the source of truth, also for what other workers wrote.
+    const final = await readFragmentsFromStore(store);
+    const manifest = mergeMetadata(final.fragments, plan, outputRoot(store));
+    await merger.markUnmerged(manifest);
+    await putJson(store, MANIFEST_KEY, manifest);
+    const cancelled = options.signal?.aborted === true || statuses.some((s) => s.state === "cancelled");
+    return summarize(plan, store, manifest, verified.size, todo.length, started, cancelled, handle);
+  } finally {
+    release();
+  }
+}
+
+function outputRoot(store: Store): { outputRoot: string } {
+  return { outputRoot: store.uri };
+}
+
+async function settlePlan(store: Store, proposed: Plan, restart: boolean): Promise<Plan> {
+  const existing = await readPlanFromStore(store);
+  if (existing) {
+    try {
+      assertSamePlan(existing, proposed, store.uri);
+      return existing;
+    } catch (err) {
+      if (!restart) throw err;
+      await archiveMetadata(store, existing.ensemble_id);
+    }
+  }
+  await putJson(store, PLAN_KEY, proposed);
+  return proposed;
+}
+
+// Starting over keeps the old plan, fragments, logs and manifest (small files) under
+// archive/<old ensemble id>/; run outputs are replaced as the new tasks finish.
+async function archiveMetadata(store: Store, ensembleId: string): Promise<void> {
+  const keys = [PLAN_KEY, MANIFEST_KEY, ...(await store.list("fragments/")).map((e) => e.key), ...(await store.list("runs/")).map((e) => e.key).filter((k) => k.endsWith("/merge.json"))];
+  for (const key of keys) {
+    if (!(await store.exists(key))) continue;
+    await store.put(`archive/${ensembleId}/${key}`, await store.get(key));
+    await store.delete(key);
+  }
+}
+
+function summarize(
+  plan: Plan,
+  store: Store,
+  manifest: Manifest,
+  skipped: number,
+  submitted: number,
+  started: number,
+  cancelled: boolean,
+  handle: ExecutorHandle | undefined,
+): EnsembleSummary {
+  const succeeded = manifest.runs.filter((r) => r.status === "success").length;
+  const failures = manifest.runs.filter((r) => r.status === "failed").map((r) => ({ run_id: r.run_id, reason: r.error ?? "failed" }));
+  return {
+    ensembleId: plan.ensemble_id,
+    output: store.uri,
+    manifestKey: MANIFEST_KEY,
+    runs: { total: plan.runs.length, succeeded, failed: failures.length, pending: plan.runs.length - succeeded - failures.length },
+    tasks: { total: plan.tasks.length, skipped, submitted },
+    failures,
+    cancelled,
+    durationS: (Date.now() - started) / 1000,
+    handle,
+  };
+}
+
+/** Rewrites the manifest every N finished tasks, one write at a time, newest last. */
+class Checkpoint {
+  private count = 0;
+  private chain: Promise<void> = Promise.resolve();
+  constructor(
+    private readonly store: Store,
+    private readonly plan: Plan,
+    private readonly every: number,
+    private readonly emit: (e: EnsembleEvent) => void,
+  ) {
+    if (!Number.isInteger(every) || every < 1) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", `checkpointEvery ${every} is not a whole number >= 1.`);
+    }
+  }
+
+  record(fragments: readonly Fragment[]): void {
+    if (++this.count % this.every !== 0) return;
+    const snapshot = [...fragments];
+    this.chain = this.chain.then(async () => {
+      const manifest = mergeMetadata(snapshot, this.plan, outputRoot(this.store));
+      await putJson(this.store, MANIFEST_KEY, manifest);
+      const s = manifest.runs.filter((r) => r.status === "success").length;
+      this.emit({ type: "checkpoint", succeeded: s, failed: manifest.runs.length - s });
+    });
+    this.chain.catch((err: unknown) => this.emit({ type: "warning", message: `checkpoint failed: ${(err as Error).message}` }));
+  }
+}
+
+/** Merges each chunked run as soon as its last chunk succeeds, one merge at a time. */
+class RunMerger {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly failed = new Map<string, string>();
+  private readonly merged: Set<string>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly plan: Plan,
+    private readonly successes: Map<string, Fragment>,
+    alreadyMerged: ReadonlySet<string>,
+    private readonly emit: (e: EnsembleEvent) => void,
+  ) {
+    this.merged = new Set(alreadyMerged);
+  }
+
+  /** Queues merges of runs whose chunks were all done before this invocation. */
+  async mergeReady(): Promise<void> {
+    for (const run of this.plan.runs) if (run.task_ids.length > 1) this.maybeMerge(run.run_id);
+  }
+
+  taskSucceeded(taskId: string): void {
+    const task = this.plan.tasks.find((t) => t.task_id === taskId);
+    if (task && task.n_chunks > 1) this.maybeMerge(task.run_id);
+  }
+
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  /** A run whose merge failed is not a success, whatever its chunks say. */
+  async markUnmerged(manifest: Manifest): Promise<void> {
+    for (const run of manifest.runs) {
+      const reason = this.failed.get(run.run_id);
+      if (reason && run.status === "success") {
+        run.status = "failed";
+        run.error = `OUTPUT_INCOMPLETE: merging the chunks failed: ${reason}`;
+      }
+    }
+  }
+
+  private maybeMerge(runId: string): void {
+    const run = this.plan.runs.find((r) => r.run_id === runId)!;
+    if (this.merged.has(runId) || !run.task_ids.every((id) => this.successes.has(id))) return;
+    this.merged.add(runId);
+    this.chain = this.chain.then(async () => {
+      try {
+        await mergeRun(this.store, this.plan, run, this.successes);
+        this.emit({ type: "run-merged", runId });
+      } catch (err) {
+        this.failed.set(runId, (err as Error).message);
+        this.emit({ type: "warning", message: `merging run ${runId} failed: ${(err as Error).message}` });
+      }
+    });
+  }
+}

@@ -1,0 +1,169 @@
+import { spawn } from "node:child_process";
+import { createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Options of {@link runProcess}. */
+export interface RunProcessOptions {
+  command: string;
+  args: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** stdout and stderr are appended here. */
+  logPath: string;
+  /** Written with the child's pid and start time, so a later run can find an orphan. */
+  pidPath?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Called for each complete stdout line. */
+  onLine?: (line: string) => void;
+  onSpawn?: (pid: number) => void;
+  /** How long a process group gets between SIGTERM and SIGKILL. Default 5000 ms. */
+  killGraceMs?: number;
+}
+
+/** How a process ended. */
+export interface ProcessOutcome {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  aborted: boolean;
+  /** Spawn failure (ENOENT, EACCES), if any. */
+  spawnError?: Error;
+  stdoutTail: string;
+  stderrTail: string;
+}
+
+const TAIL_BYTES = 8192;
+
+/**
+ * Runs one process without a shell, in its own process group so that cancelling kills
+ * everything it started, with stdout/stderr appended to a log and kept as short tails.
+ * @param options - command, argv array, log and cancellation
+ */
+export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> {
+  return new Promise((resolvePromise) => {
+    const log = createWriteStream(options.logPath, { flags: "a" });
+    let stdoutTail = "";
+    let stderrTail = "";
+    let partial = "";
+    let timedOut = false;
+    let aborted = false;
+    let spawnError: Error | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    let timeoutTimer: NodeJS.Timeout | undefined;
+
+    const child = spawn(options.command, options.args, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+
+    const killGroup = (): void => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      signalGroup(child.pid, "SIGTERM");
+      killTimer ??= setTimeout(() => child.pid !== undefined && signalGroup(child.pid, "SIGKILL"), options.killGraceMs ?? 5000);
+    };
+    const onAbort = (): void => {
+      aborted = true;
+      killGroup();
+    };
+
+    child.on("spawn", () => {
+      if (child.pid === undefined) return;
+      if (options.pidPath) writePidFile(options.pidPath, child.pid);
+      options.onSpawn?.(child.pid);
+      if (options.signal?.aborted) onAbort();
+    });
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.timeoutMs !== undefined && options.timeoutMs > 0) {
+      timeoutTimer = setTimeout(() => {
+        timedOut = true;
+        killGroup();
+      }, options.timeoutMs);
+    }
+
+    child.stdout.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      const text = chunk.toString("utf8");
+      stdoutTail = (stdoutTail + text).slice(-TAIL_BYTES);
+      if (options.onLine) {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) options.onLine(line);
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      log.write(chunk);
+      stderrTail = (stderrTail + chunk.toString("utf8")).slice(-TAIL_BYTES);
+    });
+    child.on("error", (err) => {
+      spawnError = err;
+    });
+    child.on("close", (exitCode, signal) => {
+      clearTimeout(killTimer);
+      clearTimeout(timeoutTimer);
+      options.signal?.removeEventListener("abort", onAbort);
+      if (partial && options.onLine) options.onLine(partial);
+      // The group may still hold grandchildren that outlived the leader.
+      if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
+      log.end(() =>
+        resolvePromise({ exitCode, signal, timedOut, aborted, spawnError, stdoutTail, stderrTail }),
+      );
+    });
+  });
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone: nothing to stop.
+  }
+}
+
+// /proc/<pid>/stat field 22 is the start time in clock ticks since boot: with the pid it
+// identifies a process for certain, so a recycled pid is never killed by mistake.
+function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function writePidFile(path: string, pid: number): void {
+  try {
+    const start = processStartTime(pid) ?? "";
+    // Synchronous on purpose: the file must exist before the orchestrator can die.
+    writeFileSync(path, `${pid} ${start}\n`);
+  } catch {
+    // A missing pid file only weakens orphan cleanup; the run itself is unaffected.
+  }
+}
+
+/**
+ * Kills COMPAS process groups left behind by an orchestrator that died (SIGKILL, power loss):
+ * every `<scratchRoot>/<dir>/compas.pid` whose process is still the one recorded.
+ * @param scratchRoot - folder holding per-task scratch folders
+ * @returns pids that were killed
+ */
+export function killOrphans(scratchRoot: string): number[] {
+  if (!existsSync(scratchRoot)) return [];
+  const killed: number[] = [];
+  for (const entry of readdirSync(scratchRoot)) {
+    const pidPath = join(scratchRoot, entry, "compas.pid");
+    if (!existsSync(pidPath)) continue;
+    const [pidText, start] = readFileSync(pidPath, "utf8").trim().split(" ");
+    const pid = Number(pidText);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    const now = processStartTime(pid);
+    if (now !== null && (start === undefined || start === "" || now === start)) {
+      signalGroup(pid, "SIGKILL");
+      killed.push(pid);
+    }
+  }
+  return killed;
+}

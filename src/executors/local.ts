@@ -1,0 +1,282 @@
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { CompasEnsembleError } from "../errors.js";
+import type { Task } from "../metadata/schemas.js";
+import { LocalStore } from "../store/local.js";
+import { killOrphans } from "./_process.js";
+import type {
+  Executor,
+  ExecutorEvent,
+  ExecutorHandle,
+  SubmitContext,
+  TaskStatus,
+  WaitOptions,
+} from "./types.js";
+import { runTask } from "./worker.js";
+
+/** Options of the local executor; every field has a documented default. */
+export interface LocalExecutorOptions {
+  /** COMPAS processes at once. Default: the number of available cores. */
+  concurrency?: number;
+  /** Further attempts after a retryable failure. Default 2 (three attempts in all). */
+  retries?: number;
+  /** Wait before the first retry, doubled for each further one (capped at 60 s). Default 2000 ms. */
+  retryBackoffMs?: number;
+  /** Kill a task that runs longer than this and record TASK_TIMEOUT. Default: no limit. */
+  taskTimeoutMs?: number;
+  /**
+   * Folder for per-task scratch folders. Default: `<output>/.scratch` for a local output
+   * (same file system, and orphans of a killed run are found there), else a temp folder.
+   */
+  scratchRoot?: string;
+  /** COMPAS binary to run; default the plan's. */
+  binary?: string;
+}
+
+interface Submission {
+  statuses: Map<string, TaskStatus>;
+  controller: AbortController;
+  done: Promise<void>;
+  listeners: Set<(event: ExecutorEvent) => void>;
+}
+
+/**
+ * Runs tasks as COMPAS processes on this machine: one process per task and core, no shell,
+ * each in its own process group and scratch folder, with retries and timeouts. Attached:
+ * the tasks stop when the submission is cancelled or the signal aborts.
+ */
+export class LocalExecutor implements Executor {
+  readonly kind = "local";
+  readonly detached = false;
+  private readonly options: Required<Omit<LocalExecutorOptions, "taskTimeoutMs" | "scratchRoot" | "binary">> &
+    LocalExecutorOptions;
+  private readonly submissions = new Map<string, Submission>();
+
+  /** @param options - see {@link LocalExecutorOptions} */
+  constructor(options: LocalExecutorOptions = {}) {
+    const concurrency = options.concurrency ?? availableParallelism();
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", `--concurrency ${concurrency} is not a whole number >= 1.`);
+    }
+    const retries = options.retries ?? 2;
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", `--retries ${retries} is not a whole number >= 0.`);
+    }
+    this.options = { ...options, concurrency, retries, retryBackoffMs: options.retryBackoffMs ?? 2000 };
+  }
+
+  /** Number of processes it runs at once. */
+  get concurrency(): number {
+    return this.options.concurrency;
+  }
+
+  /** Starts the tasks and returns at once; {@link LocalExecutor.wait} follows them. */
+  async submit(context: SubmitContext, taskIds: readonly string[]): Promise<ExecutorHandle> {
+    const { plan, store } = context;
+    const byId = new Map(plan.tasks.map((t) => [t.task_id, t]));
+    const tasks = taskIds.map((id) => {
+      const t = byId.get(id);
+      if (!t) throw new CompasEnsembleError("PLAN_MISMATCH", `Task ${id} is not in the plan of ensemble ${plan.ensemble_id}.`);
+      return t;
+    });
+    const scratchRoot =
+      this.options.scratchRoot ??
+      (store instanceof LocalStore ? join(store.root, ".scratch") : join(tmpdir(), "compas-ensemble-scratch", plan.ensemble_id));
+    // An orchestrator killed with SIGKILL leaves its COMPAS groups running; stop them before
+    // their tasks start again, so that no task ever runs twice at once.
+    killOrphans(scratchRoot);
+
+    const id = randomUUID();
+    const controller = new AbortController();
+    const listeners = new Set<(event: ExecutorEvent) => void>();
+    if (context.onEvent) listeners.add(context.onEvent);
+    const emit = (event: ExecutorEvent): void => {
+      for (const l of listeners) l(event);
+    };
+    const statuses = new Map<string, TaskStatus>(tasks.map((t) => [t.task_id, { taskId: t.task_id, state: "pending" }]));
+    const onOuterAbort = (): void => controller.abort();
+    context.signal?.addEventListener("abort", onOuterAbort, { once: true });
+    if (context.signal?.aborted) controller.abort();
+
+    const done = this.schedule(tasks, {
+      context,
+      scratchRoot,
+      statuses,
+      signal: controller.signal,
+      emit,
+    }).finally(() => context.signal?.removeEventListener("abort", onOuterAbort));
+    this.submissions.set(id, { statuses, controller, done, listeners });
+    return {
+      kind: this.kind,
+      ensemble_id: plan.ensemble_id,
+      task_ids: tasks.map((t) => t.task_id),
+      submitted_at: new Date().toISOString(),
+      data: { id, pid: process.pid, concurrency: this.options.concurrency },
+    };
+  }
+
+  /** Current state of every task of the submission. */
+  async status(handle: ExecutorHandle): Promise<TaskStatus[]> {
+    return [...this.submission(handle).statuses.values()].map((s) => ({ ...s }));
+  }
+
+  /** Resolves when every task is succeeded, failed or cancelled. */
+  async wait(handle: ExecutorHandle, options: WaitOptions = {}): Promise<TaskStatus[]> {
+    const sub = this.submission(handle);
+    if (options.onEvent) sub.listeners.add(options.onEvent);
+    const onAbort = (): void => sub.controller.abort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await sub.done;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      if (options.onEvent) sub.listeners.delete(options.onEvent);
+    }
+    return this.status(handle);
+  }
+
+  /** Kills every running task's process group and cancels the queued ones. */
+  async cancel(handle: ExecutorHandle): Promise<void> {
+    const sub = this.submission(handle);
+    sub.controller.abort();
+    await sub.done;
+  }
+
+  private submission(handle: ExecutorHandle): Submission {
+    const sub = this.submissions.get(String(handle.data.id));
+    if (!sub) {
+      throw new CompasEnsembleError(
+        "OPTIONS_INVALID",
+        `The local executor has no submission ${String(handle.data.id)}; local runs cannot be re-attached from another process.`,
+        { hint: "Use `compas-ensemble status <dir>` to read the state from the output directory." },
+      );
+    }
+    return sub;
+  }
+
+  private schedule(
+    tasks: Task[],
+    run: {
+      context: SubmitContext;
+      scratchRoot: string;
+      statuses: Map<string, TaskStatus>;
+      signal: AbortSignal;
+      emit: (event: ExecutorEvent) => void;
+    },
+  ): Promise<void> {
+    const { context, statuses, signal, emit } = run;
+    const queue = tasks.map((task) => ({ task, attempt: context.firstAttempt[task.task_id] ?? 1, tries: 0 }));
+    const timers = new Set<NodeJS.Timeout>();
+    let active = 0;
+
+    return new Promise<void>((resolveAll) => {
+      const settleIfIdle = (): void => {
+        if (active === 0 && timers.size === 0 && (queue.length === 0 || signal.aborted)) {
+          for (const item of queue.splice(0)) {
+            statuses.set(item.task.task_id, {
+              taskId: item.task.task_id,
+              state: "cancelled",
+              reason: "cancelled before it started",
+              attempt: item.attempt,
+            });
+          }
+          resolveAll();
+        }
+      };
+      const onAbort = (): void => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        settleIfIdle();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+
+      const pump = (): void => {
+        while (!signal.aborted && active < this.options.concurrency && queue.length > 0) {
+          start(queue.shift()!);
+        }
+        settleIfIdle();
+      };
+
+      const start = (item: { task: Task; attempt: number; tries: number }): void => {
+        active++;
+        const { task } = item;
+        statuses.set(task.task_id, { taskId: task.task_id, state: "running", attempt: item.attempt });
+        let lastPercent = -1;
+        runTask({
+          plan: context.plan,
+          task,
+          store: context.store,
+          attempt: item.attempt,
+          scratchRoot: run.scratchRoot,
+          binary: this.options.binary,
+          timeoutMs: this.options.taskTimeoutMs,
+          signal,
+          onSpawn: () => emit({ type: "task-started", taskId: task.task_id, attempt: item.attempt, where: "local" }),
+          onProgress: (n, total) => {
+            // One event per percent keeps a 10,000-binary task from flooding listeners.
+            const percent = Math.floor((100 * n) / total);
+            const status = statuses.get(task.task_id);
+            if (status) status.progress = { done: n, total };
+            if (percent !== lastPercent) {
+              lastPercent = percent;
+              emit({ type: "task-progress", taskId: task.task_id, done: n, total });
+            }
+          },
+        })
+          .then((result) => {
+            if (result.status === "cancelled") {
+              statuses.set(task.task_id, { taskId: task.task_id, state: "cancelled", reason: result.reason, attempt: item.attempt });
+              emit({ type: "task-cancelled", taskId: task.task_id, attempt: item.attempt, reason: result.reason });
+              return;
+            }
+            const { fragment } = result;
+            const retryable = fragment.error?.retryable ?? false;
+            const willRetry = result.status === "failed" && retryable && item.tries < this.options.retries && !signal.aborted;
+            emit({ type: "task-finished", taskId: task.task_id, fragment, willRetry });
+            if (result.status === "success") {
+              statuses.set(task.task_id, { taskId: task.task_id, state: "succeeded", attempt: item.attempt });
+            } else if (willRetry) {
+              statuses.set(task.task_id, {
+                taskId: task.task_id,
+                state: "pending",
+                attempt: item.attempt,
+                reason: `retrying after: ${fragment.error?.message ?? "failure"}`,
+              });
+              const delay = Math.min(60_000, this.options.retryBackoffMs * 2 ** item.tries);
+              const timer = setTimeout(() => {
+                timers.delete(timer);
+                queue.push({ task, attempt: item.attempt + 1, tries: item.tries + 1 });
+                pump();
+              }, delay);
+              timers.add(timer);
+            } else {
+              statuses.set(task.task_id, {
+                taskId: task.task_id,
+                state: "failed",
+                attempt: item.attempt,
+                reason: fragment.error?.message ?? "failed",
+              });
+            }
+          })
+          .catch((err: unknown) => {
+            // Failures of the store or the file system, not of COMPAS: the task is not
+            // recorded, so it stays re-runnable; report it as failed for this submission.
+            statuses.set(task.task_id, {
+              taskId: task.task_id,
+              state: "failed",
+              attempt: item.attempt,
+              reason: `the worker could not record the task: ${(err as Error).message}`,
+            });
+            emit({ type: "log", level: "warn", message: `task ${task.task_id}: ${(err as Error).message}` });
+          })
+          .finally(() => {
+            active--;
+            pump();
+          });
+      };
+
+      pump();
+    });
+  }
+}
