@@ -1,0 +1,187 @@
+import type { Channel } from "./dco-table.js";
+
+/*
+ * Formation channels of double compact objects after Broekgaarden et al. 2021
+ * (MNRAS 508, 5028, Sec. 3.1), with the rules of physics.md ("Formation channels"), and the
+ * "pessimistic" common-envelope flag of the same paper (after Dominik et al. 2012).
+ * Stellar types follow Hurley et al. 2000 as used by COMPAS: 0-1 MS, 2 HG, 3-6 giants with a
+ * clear core (FGB, CHeB, EAGB, TPAGB), 7-9 helium stars, 13 NS, 14 BH, 16 CHE MS.
+ */
+
+/** One BSE_RLOF row with the columns the channel rules read. */
+export interface RlofRow {
+  /** `MT_Event_Counter`. */
+  eventCounter: number;
+  /** `Time<MT`, Myr. */
+  time: number;
+  /** `Stellar_Type(1)<MT`, `Stellar_Type(2)<MT`. */
+  type1: number;
+  type2: number;
+  /** `RLOF(i)<MT` or `RLOF(i)>MT`. */
+  rlof1: boolean;
+  rlof2: boolean;
+  /** `CEE>MT`. */
+  ce: boolean;
+  /** `Mass(i)<MT`, `Mass(i)>MT`, Msol. */
+  mass1Before: number;
+  mass1After: number;
+  mass2Before: number;
+  mass2After: number;
+}
+
+/** One BSE_Common_Envelopes row with the columns the flags read. */
+export interface CeRow {
+  /** `Time`, Myr. */
+  time: number;
+  /** `Stellar_Type(1)<CE`, `Stellar_Type(2)<CE`. */
+  type1: number;
+  type2: number;
+  /** `Double_Core_CE`. */
+  doubleCore: boolean;
+  /** `Optimistic_CE` (donor on the Hertzsprung gap). */
+  optimistic: boolean;
+  /** `Immediate_RLOF>CE`. */
+  immediateRlof: boolean;
+}
+
+/** A mass-transfer episode: the rows of one (SEED, MT_Event_Counter). */
+export interface MtEpisode {
+  counter: number;
+  /** Stellar types at the start of the episode (its first row). */
+  type1: number;
+  type2: number;
+  /** COMPAS index of the donor, 0 when none can be told. */
+  donor: 0 | 1 | 2;
+  /** A common envelope happened in the episode. */
+  ce: boolean;
+}
+
+/** Why a DCO is in channel V: the diagnostic column for "other". */
+export type ChannelVReason = "CHE" | "case A" | "no transfer" | "other";
+
+/** Reasons for channel V, in the order they are tested. */
+export const CHANNEL_V_REASONS: readonly ChannelVReason[] = ["CHE", "no transfer", "case A", "other"];
+
+/**
+ * Groups one SEED's RLOF rows into episodes by MT_Event_Counter, ordered by counter; within
+ * an episode rows are ordered by Time<MT (ties keep file order). The donor is the star whose
+ * RLOF flag is set in any row; if both are, the star that lost more mass from the first row's
+ * `<MT` mass to the last row's `>MT` mass (star 1 on an exact tie); if neither lost mass, none.
+ * In COMPAS v03.07.00 every row has its own counter, so an episode is usually one row.
+ * @param rows - the SEED's BSE_RLOF rows in file order
+ */
+export function mtEpisodes(rows: readonly RlofRow[]): MtEpisode[] {
+  const sorted = rows
+    .map((row, i) => ({ row, i }))
+    .sort((a, b) => a.row.eventCounter - b.row.eventCounter || a.row.time - b.row.time || a.i - b.i)
+    .map((x) => x.row);
+  const episodes: MtEpisode[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    const first = sorted[i] as RlofRow;
+    let j = i;
+    let rlof1 = false;
+    let rlof2 = false;
+    let ce = false;
+    while (j < sorted.length && (sorted[j] as RlofRow).eventCounter === first.eventCounter) {
+      const r = sorted[j] as RlofRow;
+      rlof1 ||= r.rlof1;
+      rlof2 ||= r.rlof2;
+      ce ||= r.ce;
+      j++;
+    }
+    const last = sorted[j - 1] as RlofRow;
+    let donor: 0 | 1 | 2 = 0;
+    if (rlof1 && !rlof2) donor = 1;
+    else if (rlof2 && !rlof1) donor = 2;
+    else if (rlof1 && rlof2) {
+      const lost1 = first.mass1Before - last.mass1After;
+      const lost2 = first.mass2Before - last.mass2After;
+      if (lost1 > 0 || lost2 > 0) donor = lost2 > lost1 ? 2 : 1;
+    }
+    episodes.push({ counter: first.eventCounter, type1: first.type1, type2: first.type2, donor, ce });
+    i = j;
+  }
+  return episodes;
+}
+
+/** Input of {@link classifyChannel} for one DCO. */
+export interface ChannelInput {
+  /** Mass-transfer episodes ({@link mtEpisodes}); null when BSE_RLOF was not written. */
+  episodes: readonly MtEpisode[] | null;
+  /** The SEED's BSE_Common_Envelopes rows. */
+  ceRows: readonly CeRow[];
+  /** `CH_on_MS(1)` or `CH_on_MS(2)` of BSE_System_Parameters (chemically homogeneous). */
+  che?: boolean;
+}
+
+/** Channel of one DCO and, for V, the reason. */
+export interface ChannelResult {
+  channel: Channel;
+  reason: ChannelVReason | null;
+}
+
+const isGiant = (t: number) => t >= 3 && t <= 6;
+const isMs = (t: number) => t <= 1;
+
+/**
+ * Formation channel I-V of one DCO (Broekgaarden et al. 2021, Sec. 3.1; physics.md).
+ * With E1 the first episode and t1, t2 its stellar types:
+ * I classic: E1 stable from star 1 with 2 <= t1 <= 6, t2 <= 1, and the first later episode
+ * with donor 2 is a CE while star 2 is not yet a helium star or remnant (type < 7);
+ * II only stable: E1 as in I and no CE at all (no CEE>MT, no BSE_Common_Envelopes row);
+ * III single-core CE: E1 a CE from star 1 with 3 <= t1 <= 6, t2 <= 1;
+ * IV double-core CE: E1 a CE from star 1 with both types in 3-6;
+ * V everything else, with a reason: CHE, no transfer, case A (E1 donor on the MS), other.
+ * Without BSE_RLOF the channel is "unknown".
+ * @param input - the DCO's episodes, CE rows and CHE flag
+ */
+export function classifyChannel(input: ChannelInput): ChannelResult {
+  const { episodes } = input;
+  if (episodes === null) return { channel: "unknown", reason: null };
+  const e1 = episodes[0];
+  if (e1 !== undefined && e1.donor === 1) {
+    const stableE1 = !e1.ce && e1.type1 >= 2 && e1.type1 <= 6 && isMs(e1.type2);
+    if (stableE1) {
+      const next = episodes.slice(1).find((e) => e.donor === 2);
+      if (next !== undefined && next.ce && next.type2 < 7) return { channel: "I", reason: null };
+      const anyCe = input.ceRows.length > 0 || episodes.some((e) => e.ce);
+      if (!anyCe) return { channel: "II", reason: null };
+    }
+    if (e1.ce && isGiant(e1.type1) && isMs(e1.type2)) return { channel: "III", reason: null };
+    if (e1.ce && isGiant(e1.type1) && isGiant(e1.type2)) return { channel: "IV", reason: null };
+  }
+  return { channel: "V", reason: channelVReason(input) };
+}
+
+function channelVReason(input: ChannelInput): ChannelVReason {
+  const episodes = input.episodes ?? [];
+  if (input.che === true || episodes.some((e) => e.type1 === 16 || e.type2 === 16)) return "CHE";
+  const e1 = episodes[0];
+  if (e1 === undefined) return "no transfer";
+  const donorType = e1.donor === 1 ? e1.type1 : e1.donor === 2 ? e1.type2 : Number.NaN;
+  if (isMs(donorType)) return "case A";
+  return "other";
+}
+
+/**
+ * The "pessimistic" CE flag (Broekgaarden et al. 2021, Sec. 3.1): the SEED had a common
+ * envelope with a Hertzsprung-gap donor (`Optimistic_CE`) or with a companion that overflowed
+ * its Roche lobe right after the envelope was ejected (`Immediate_RLOF>CE`). Such systems are
+ * removed under the pessimistic CE assumption; the library flags rather than drops them.
+ * @param ceRows - the SEED's BSE_Common_Envelopes rows
+ */
+export function pessimisticCeFlag(ceRows: readonly CeRow[]): boolean {
+  return ceRows.some((r) => r.optimistic || r.immediateRlof);
+}
+
+/**
+ * The common-envelope table's own view of a double-core CE, to cross-check channel IV: the
+ * SEED's first CE row (by Time, ties in file order) has both stars in types 3-6 and
+ * `Double_Core_CE` = 1.
+ * @param ceRows - the SEED's BSE_Common_Envelopes rows in file order
+ */
+export function firstCeIsDoubleCore(ceRows: readonly CeRow[]): boolean {
+  let first: CeRow | undefined;
+  for (const r of ceRows) if (first === undefined || r.time < first.time) first = r;
+  return first !== undefined && first.doubleCore && isGiant(first.type1) && isGiant(first.type2);
+}

@@ -1,0 +1,52 @@
+import { spawnSync } from "node:child_process";
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { createGunzip } from "node:zlib";
+
+/** The shared, read-only COMPAS fixtures (never modified; copies are gunzipped into temp dirs). */
+export const FIXTURE_ROOT = fileURLToPath(new URL("../../../shared/fixtures/compas/", import.meta.url));
+
+/** Fixture directories by short name. */
+export const FIXTURES = {
+  z1e4: "alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5000_seed100000",
+  z0142: "alpha5.0_lambda0.5_Z0.0142_fa0.5_kick217_N10000_seed200000",
+  detailed: "detailed_alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5_seed100315",
+  chunksFull: "chunks_alpha1.0_lambda0.1_Z0.0001_fa0.5_kick217/full_N2000_seed700000",
+  chunksPart1: "chunks_alpha1.0_lambda0.1_Z0.0001_fa0.5_kick217/part1_N1200_seed700000",
+  chunksPart2: "chunks_alpha1.0_lambda0.1_Z0.0001_fa0.5_kick217/part2_N800_seed701200",
+} as const;
+
+/** A temp directory removed by the returned function. */
+export function makeTempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Gunzips one fixture's COMPAS_Output.h5 into `dir` and returns its path.
+ * @param rel - fixture directory relative to FIXTURE_ROOT
+ * @param dir - destination directory
+ */
+export async function gunzipFixture(rel: string, dir: string): Promise<string> {
+  const out = join(dir, rel.replaceAll("/", "__"), "COMPAS_Output.h5");
+  mkdirSync(dirname(out), { recursive: true });
+  await pipeline(createReadStream(join(FIXTURE_ROOT, rel, "COMPAS_Output", "COMPAS_Output.h5.gz")), createGunzip(), createWriteStream(out));
+  return out;
+}
+
+/**
+ * Runs a Python snippet with Debian's /usr/bin/python3 (which has h5py and numpy) and returns
+ * its stdout; fails loudly when Python or h5py is missing.
+ * @param code - Python source
+ * @param args - sys.argv[1:]
+ */
+export function python(code: string, args: string[] = []): string {
+  const r = spawnSync("/usr/bin/python3", ["-c", code, ...args], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    throw new Error(`/usr/bin/python3 failed (status ${r.status}): ${r.error?.message ?? r.stderr}`);
+  }
+  return r.stdout;
+}
