@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import type * as H5 from "h5wasm";
-import { CompasEnsembleError } from "../errors.js";
+import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { openH5Write } from "./_h5wasm.js";
 import { DCO_UNITS } from "./dco-table.js";
 import { SBI_DCO_COLUMNS, type SbiDataset } from "./dataset-types.js";
@@ -34,6 +34,7 @@ export async function writeSbiHdf5(dataset: SbiDataset, path: string): Promise<v
   } catch (cause) {
     file.close();
     rmSync(partial, { force: true });
+    if (isCompasEnsembleError(cause)) throw cause;
     throw new CompasEnsembleError("HDF5_UNREADABLE", `Writing the SBI dataset to ${path} failed.`, { cause });
   }
   file.close();

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isCompasEnsembleError } from "../../src/errors.js";
 import { SBI_DCO_COLUMNS, THETA_COLUMNS, type SbiDataset } from "../../src/hdf5/dataset-types.js";
 import { DCO_UNITS } from "../../src/hdf5/dco-table.js";
 import { HISTOGRAM_QUANTITIES } from "../../src/hdf5/summary.js";
@@ -142,14 +143,23 @@ describe("writeSbiHdf5", () => {
   });
 
   it("writes an empty DCO table as zero-length columns that h5py reads", async () => {
-    const empty = makeDataset({ mergingOnly: true });
-    // Only the first run's BBH merges; drop it too by keeping run B's empty table alone.
-    const d: SbiDataset = { ...empty, dco: { ...empty.dco, length: 0, ...emptyColumns() } };
+    const base = makeDataset({ mergingOnly: true });
+    const d: SbiDataset = { ...base, dco: { ...base.dco, length: 0, ...emptyColumns() } };
     const path = join(dir, "empty.h5");
     await writeSbiHdf5(d, path);
     const got = runPython(READ_WITH_H5PY, [path]) as H5Dump;
     for (const column of SBI_DCO_COLUMNS) expect(got.dco[column]!.shape, column).toEqual([0]);
     expect(got.attrs.merging_only).toBe(1);
+    expect(existsSync(`${path}.partial`)).toBe(false);
+  });
+
+  it("rejects an x row of the wrong length with OPTIONS_INVALID and leaves no file behind", async () => {
+    const bad: SbiDataset = { ...dataset, x: [dataset.x[0]!, dataset.x[1]!.subarray(1), dataset.x[2]!] };
+    const path = join(dir, "bad.h5");
+    const err = await writeSbiHdf5(bad, path).catch((e) => e);
+    expect(isCompasEnsembleError(err, "OPTIONS_INVALID")).toBe(true);
+    expect(String(err.message)).toContain("/x");
+    expect(existsSync(path)).toBe(false);
     expect(existsSync(`${path}.partial`)).toBe(false);
   });
 });
