@@ -40,6 +40,7 @@ export interface FileIdentity {
  */
 export class ChecksumCache {
   private files: Record<string, Entry> | null = null;
+  private loading: Promise<Record<string, Entry>> | null = null;
   private dirty = false;
 
   /** @param root - directory holding the state file */
@@ -50,14 +51,17 @@ export class ChecksumCache {
   }
 
   private async load(): Promise<Record<string, Entry>> {
-    if (this.files) return this.files;
-    try {
-      const parsed = StateSchema.safeParse(JSON.parse(await fs.readFile(this.file, "utf8")));
-      this.files = parsed.success ? parsed.data.files : {};
-    } catch {
-      this.files = {};
-    }
-    return this.files;
+    // One read shared by concurrent callers, so no caller replaces entries another added.
+    this.loading ??= (async () => {
+      try {
+        const parsed = StateSchema.safeParse(JSON.parse(await fs.readFile(this.file, "utf8")));
+        this.files = parsed.success ? parsed.data.files : {};
+      } catch {
+        this.files = {};
+      }
+      return this.files;
+    })();
+    return this.loading;
   }
 
   /**

@@ -64,10 +64,16 @@ export class LocalStore implements Store {
       let dir = this.root;
       for (const segment of key.split("/").slice(0, -1)) {
         dir = path.join(dir, segment);
-        const stat = await lstatOrNull(dir);
+        let stat = await lstatOrNull(dir);
         if (stat === null) {
-          await fsp.mkdir(dir);
-          continue;
+          try {
+            await fsp.mkdir(dir);
+            continue;
+          } catch (err) {
+            // Another writer (a parallel sync transfer) created it first: check what it is.
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+            stat = await fsp.lstat(dir);
+          }
         }
         const real = stat.isSymbolicLink() ? await fsp.realpath(dir) : dir;
         if (stat.isSymbolicLink() && !isInside(realRoot, real)) throw this.escapeError(key);
@@ -125,7 +131,9 @@ export class LocalStore implements Store {
   async getFile(key: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
     const real = await this.requireForRead(key);
     try {
-      return await writeStreamAtomically(fs.createReadStream(real), path.resolve(localPath), options.signal);
+      const target = path.resolve(localPath);
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+      return await writeStreamAtomically(fs.createReadStream(real), target, options.signal);
     } catch (err) {
       throw this.accessError("read", key, err, localPath);
     }

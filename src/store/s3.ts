@@ -83,7 +83,8 @@ export class S3Store implements Store {
   describe(): string {
     const where = this.endpoint === undefined ? "AWS" : this.endpoint;
     const style = this.forcePathStyle ? "path-style" : "virtual-hosted-style";
-    return `S3 ${this.uri} via ${where} (${style}, up to ${this.maxAttempts} attempts per request)`;
+    const attempts = `${this.maxAttempts} attempt${this.maxAttempts === 1 ? "" : "s"}`;
+    return `S3 ${this.uri} via ${where} (${style}, up to ${attempts} per request)`;
   }
 
   async put(key: string, body: Buffer | string, options: TransferOptions = {}): Promise<void> {
@@ -155,6 +156,7 @@ export class S3Store implements Store {
     const name = this.objectName(key);
     const target = path.resolve(localPath);
     try {
+      await fs.promises.mkdir(path.dirname(target), { recursive: true });
       return await this.withBodyRetries(options.signal, async () => {
         const out = await this.getObject(name, options.signal);
         // The temporary file is renamed only after size and SHA-256 check out, so `target`

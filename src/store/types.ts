@@ -61,7 +61,10 @@ export interface Store {
   putFile(key: string, localPath: string, options?: TransferOptions): Promise<TransferResult>;
   /** Reads a whole object into memory. */
   get(key: string, options?: TransferOptions): Promise<Buffer>;
-  /** Streams an object to `localPath` through a temporary file renamed at the end. */
+  /**
+   * Streams an object to `localPath` (parent directories are created) through a temporary
+   * file renamed at the end; the destination never holds a partial or unverified copy.
+   */
   getFile(key: string, localPath: string, options?: TransferOptions): Promise<TransferResult>;
   /** True when the object exists. */
   exists(key: string): Promise<boolean>;

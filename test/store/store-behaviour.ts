@@ -61,6 +61,14 @@ export function storeBehaviour(label: string, fresh: StoreFactory): void {
       expect((await store.head("k.txt"))?.size).toBe(6);
     });
 
+    it("accepts many parallel writes into one new directory", async () => {
+      const store = await fresh();
+      await store.put("seed.txt", "the store exists before the parallel writes start");
+      const keys = Array.from({ length: 24 }, (_, i) => `new/dir/k${i}`);
+      await Promise.all(keys.map((k) => store.put(k, k)));
+      expect((await store.list("new/")).map((e) => e.key)).toEqual([...keys].sort());
+    });
+
     it("reports size and existence with head/exists, and null for a missing key", async () => {
       const store = await fresh();
       await store.put("runs/r1/x.bin", Buffer.alloc(1234, 7));
@@ -110,12 +118,21 @@ export function storeBehaviour(label: string, fresh: StoreFactory): void {
       fs.writeFileSync(src, body);
       await store.putFile("logs/t1.log", src);
       const out = path.join(scratch, `out-${label}`, "t1.log");
-      fs.mkdirSync(path.dirname(out), { recursive: true });
       const res = await store.getFile("logs/t1.log", out);
       expect(fs.readFileSync(out).equals(body)).toBe(true);
       expect(res).toMatchObject({ size: body.length, sha256: sha256(body) });
       // No temporary files are left next to the destination.
       expect(fs.readdirSync(path.dirname(out))).toEqual(["t1.log"]);
+    });
+
+    it("round-trips an empty file", async () => {
+      const store = await fresh();
+      const src = path.join(scratch, `empty-${label}`);
+      fs.writeFileSync(src, "");
+      await store.putFile("empty.txt", src);
+      expect((await store.head("empty.txt"))?.size).toBe(0);
+      expect((await store.get("empty.txt")).length).toBe(0);
+      expect((await store.list()).map((e) => e.key)).toEqual(["empty.txt"]);
     });
 
     it("fails getFile of a missing key with STORE_ACCESS and creates no file", async () => {

@@ -104,6 +104,27 @@ describe("sync down", () => {
     expect(fs.readFileSync(local, "utf8")).toBe("line 1\nline 2\n");
   });
 
+  it("keeps local checksums in .compas-sync-state.json and trusts them while size and mtime hold", async () => {
+    const { remote, dir } = fresh();
+    const files = layout();
+    await seed(remote, files);
+    await sync(remote, dir);
+    const stateFile = path.join(dir, ".compas-sync-state.json");
+    const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as { files: Record<string, { sha256: string }> };
+    expect(Object.keys(state.files).sort()).toEqual(Object.keys(files).sort());
+    for (const [key, body] of Object.entries(files)) expect(state.files[key]?.sha256).toBe(sha(body));
+
+    // Proof that the cache is read instead of re-hashing: a wrong cached hash causes a copy.
+    (state.files["plan.json"] as { sha256: string }).sha256 = "f".repeat(64);
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+    const res = await sync(remote, dir);
+    expect(res.transferred).toBe(1);
+    expect((await sync(remote, dir)).transferred).toBe(0);
+    // A corrupt cache is just ignored.
+    fs.writeFileSync(stateFile, "{not json");
+    expect((await sync(remote, dir)).transferred).toBe(0);
+  });
+
   it("skips unchanged objects uploaded by other tools by their MD5 ETag", async () => {
     const { remote, dir } = fresh();
     await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: `${remote.prefix}/foreign.txt`, Body: "no sha here" }));
