@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
+import { LocalStore } from "../../src/store/local.js";
 import { S3Store } from "../../src/store/s3.js";
 import { formatSyncSummary, sync, syncCommand, type SyncProgress } from "../../src/store/sync.js";
 import { startFaultProxy, startS3rver, type S3rverHandle } from "../support/s3rver.js";
@@ -281,6 +282,23 @@ describe("hostile keys", () => {
     const res = await syncCommand({ s3Uri: uri, dir, up: true, ...s3.storeOptions() });
     expect(res.transferred).toBe(1);
     expect((await remote.list()).map((e) => e.key)).toEqual(["ok.txt"]);
+  });
+});
+
+describe("sync between two stores of the same kind", () => {
+  it("copies S3 to S3 and directory to directory, keeping the SHA-256 metadata", async () => {
+    const a = fresh();
+    const b = fresh();
+    await seed(a.remote, { "x/1.bin": randomBytes(2000), "y.txt": "y" });
+    expect((await sync(a.remote, b.remote)).transferred).toBe(2);
+    expect((await b.remote.head("x/1.bin"))?.sha256).toBe((await a.remote.head("x/1.bin"))?.sha256);
+    expect((await sync(a.remote, b.remote)).skipped).toBe(2);
+
+    await sync(b.remote, a.dir);
+    const res = await sync(new LocalStore(a.dir), b.dir);
+    expect(res.transferred).toBe(2);
+    expect(fs.readFileSync(path.join(b.dir, "y.txt"), "utf8")).toBe("y");
+    expect((await sync(new LocalStore(a.dir), b.dir)).skipped).toBe(2);
   });
 });
 
