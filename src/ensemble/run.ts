@@ -115,7 +115,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
   try {
     const plan = await settlePlan(store, proposed, options.restart ?? false);
     const { fragments } = await readFragmentsFromStore(store);
-    const { successes: verified, mergedRuns } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
+    const { successes: verified, mergedRuns, unverified } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
       emit({ type: "unverified", taskId, reason }),
     );
     const todo = plan.tasks.filter((t) => !verified.has(t.task_id)).map((t) => t.task_id);
@@ -143,7 +143,8 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
         }
         emit(e);
       };
-      handle = await executor.submit({ plan, store, firstAttempt, signal: options.signal, onEvent }, todo);
+      const supersedes = Object.fromEntries(unverified);
+      handle = await executor.submit({ plan, store, firstAttempt, supersedes, signal: options.signal, onEvent }, todo);
       if (executor.detached) await putJson(store, HANDLE_KEY, handle);
       if (executor.detached && options.detach) {
         return summarize(plan, store, mergeMetadata(all, plan, outputRoot(store)), verified.size, todo.length, started, false, handle);

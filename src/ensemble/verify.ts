@@ -7,6 +7,8 @@ import { readMergeRecord, type MergeRecord } from "./merge-runs.js";
 export interface Verified {
   successes: Map<string, Fragment>;
   mergedRuns: Set<string>;
+  /** Per task, successful attempts whose output the store contradicts. */
+  unverified: Map<string, number[]>;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function verifiedSuccesses(
     }
   }
   const successes = new Map<string, Fragment>();
+  const unverified = new Map<string, number[]>();
   const tasks = plan.tasks.filter((t) => latest.has(t.task_id));
   await mapLimit(tasks, 8, async (task) => {
     const f = latest.get(task.task_id)!;
@@ -52,9 +55,15 @@ export async function verifiedSuccesses(
       return;
     }
     if (await matches(store, out.key, out.sha256, out.bytes)) successes.set(task.task_id, f);
-    else onUnverified(task.task_id, `its output ${out.key} is missing or differs from the recorded sha256`);
+    else {
+      const attempts = fragments
+        .filter((x) => x.ensemble_id === plan.ensemble_id && x.task_id === task.task_id && x.status === "success")
+        .map((x) => x.attempt);
+      unverified.set(task.task_id, [...new Set(attempts)].sort((a, b) => a - b));
+      onUnverified(task.task_id, `its output ${out.key} is missing or differs from the recorded sha256`);
+    }
   });
-  return { successes, mergedRuns };
+  return { successes, mergedRuns, unverified };
 }
 
 async function matches(store: Store, key: string, sha256: string, bytes: number): Promise<boolean> {

@@ -32,6 +32,8 @@ export interface LocalExecutorOptions {
   scratchRoot?: string;
   /** COMPAS binary to run; default the plan's. */
   binary?: string;
+  /** Environment for COMPAS (GSL_RNG_* are always removed). Default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface Submission {
@@ -49,7 +51,7 @@ interface Submission {
 export class LocalExecutor implements Executor {
   readonly kind = "local";
   readonly detached = false;
-  private readonly options: Required<Omit<LocalExecutorOptions, "taskTimeoutMs" | "scratchRoot" | "binary">> &
+  private readonly options: Required<Omit<LocalExecutorOptions, "taskTimeoutMs" | "scratchRoot" | "binary" | "env">> &
     LocalExecutorOptions;
   private readonly submissions = new Map<string, Submission>();
 
@@ -208,8 +210,10 @@ export class LocalExecutor implements Executor {
           task,
           store: context.store,
           attempt: item.attempt,
+          supersedes: context.supersedes?.[task.task_id],
           scratchRoot: run.scratchRoot,
           binary: this.options.binary,
+          env: this.options.env,
           timeoutMs: this.options.taskTimeoutMs,
           signal,
           onSpawn: () => emit({ type: "task-started", taskId: task.task_id, attempt: item.attempt, where: "local" }),

@@ -56,6 +56,8 @@ export interface SubmitContext {
   store: Store;
   /** First attempt number per task id (one past any fragment already in the store). */
   firstAttempt: Readonly<Record<string, number>>;
+  /** Per task id, earlier successful attempts whose output failed verification and is replaced. */
+  supersedes?: Readonly<Record<string, readonly number[]>>;
   /** Stops the submission; attached executors kill their processes. */
   signal?: AbortSignal;
   /** Progress and lifecycle events. */

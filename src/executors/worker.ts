@@ -41,6 +41,8 @@ export interface RunTaskOptions {
   host?: string;
   /** Environment base for COMPAS; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Earlier successful attempts whose lost output this attempt replaces (recorded in the fragment). */
+  supersedes?: readonly number[];
 }
 
 /** Outcome of {@link runTask}: a fragment, or a cancellation (which writes none). */
@@ -86,6 +88,7 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
       output,
       error,
       context: contextOf(plan, task),
+      ...(options.supersedes?.length ? { supersedes: [...options.supersedes] } : {}),
     };
     if (existsSync(logPath)) await store.putFile(logKey(task.task_id, attempt), logPath);
     await store.put(fragmentKey(task.task_id, attempt), JSON.stringify(fragment, null, 2) + "\n");

@@ -27,7 +27,7 @@ export interface RelevantFragments {
  * @param plan - the plan, if known
  */
 export function relevantFragments(fragments: readonly Fragment[], plan?: Plan): RelevantFragments {
-  const unique = dedupe(fragments);
+  const unique = withoutSuperseded(dedupe(fragments));
   if (plan === undefined) return { fragments: unique, ignored: 0 };
   const runOfTask = new Map(plan.tasks.map((t) => [t.task_id, t.run_id]));
   const kept: Fragment[] = [];
@@ -44,6 +44,15 @@ export function relevantFragments(fragments: readonly Fragment[], plan?: Plan): 
     kept.push(f);
   }
   return { fragments: kept, ignored: unique.length - kept.length };
+}
+
+// A rerun of a task whose output was lost names the attempts it replaces; those no longer
+// describe what is in the store, so they leave the merge (but stay on disk as history).
+function withoutSuperseded(fragments: Fragment[]): Fragment[] {
+  const replaced = new Set<string>();
+  for (const f of fragments) for (const a of f.supersedes ?? []) replaced.add(`${f.ensemble_id}\u0000${f.task_id}\u0000${a}`);
+  if (replaced.size === 0) return fragments;
+  return fragments.filter((f) => !replaced.has(`${f.ensemble_id}\u0000${f.task_id}\u0000${f.attempt}`));
 }
 
 // Canonical JSON is the identity of a fragment, but it is costly on large ensembles, so it

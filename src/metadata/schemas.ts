@@ -126,6 +126,12 @@ export const FragmentSchema = z.strictObject({
   error: TaskErrorSchema.nullable(),
   /** Optional (added by the metadata module): needed only to merge without the plan. */
   context: FragmentContextSchema.optional(),
+  /**
+   * Earlier attempts of this task whose success this attempt replaces, because their output
+   * was found missing or corrupt. A rerun's output differs (COMPAS records run times), so
+   * without this the two successes would conflict.
+   */
+  supersedes: z.array(z.number().int().positive()).optional(),
 });
 export type Fragment = z.infer<typeof FragmentSchema>;
 
