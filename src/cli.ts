@@ -7,6 +7,7 @@ import {
   runCommand,
   statusCommand,
 } from "./cli/commands.js";
+import { workerCommand } from "./cli/worker.js";
 import { CompasEnsembleError } from "./errors.js";
 import { LIBRARY_VERSION } from "./version.js";
 
@@ -16,7 +17,7 @@ const program = new Command("compas-ensemble")
   .option("--debug", "print stack traces for errors")
   .enablePositionalOptions();
 
-for (const cmd of [gridCommand(), commandCommand(), runCommand(), statusCommand(), mergeMetadataCommand(), demoCommand()]) {
+for (const cmd of [gridCommand(), commandCommand(), runCommand(), statusCommand(), mergeMetadataCommand(), demoCommand(), workerCommand()]) {
   program.addCommand(cmd);
 }
 
