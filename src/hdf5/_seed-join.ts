@@ -101,31 +101,17 @@ export function joinOnSeed(reader: ColumnReader, group: string, index: SeedIndex
   const matchedDco = new GrowArray(Int32Array);
   const out = infos.map((i) => new GrowArray(i.ctor as new (n: number) => NumericArray));
   const local = new Int32Array(Math.min(step, rows));
-  let pointer = 0;
-  let prevKey = -Infinity;
+  const localDco = new Int32Array(Math.min(step, rows));
   for (let offset = 0; offset < rows; offset += step) {
     const n = Math.min(step, rows - offset);
     const seedView = reader.readIntoBuffer(seedInfo, offset, n);
     const words = new Uint32Array(seedView.buffer, seedView.byteOffset, n * 2);
-    let found = 0;
-    for (let i = 0; i < n; i++) {
-      const hi = words[2 * i + 1] as number;
-      const lo = words[2 * i] as number;
-      const key = hi * TWO32 + lo;
-      if (key < prevKey) pointer = lowerBound(index.key, key);
-      prevKey = key;
-      while (pointer < nDco && (index.key[pointer] as number) < key) pointer++;
-      // Equal doubles may hide distinct SEEDs above 2^53: check the words of each candidate.
-      for (let p = pointer; p < nDco && index.key[p] === key; p++) {
-        if (index.hi[p] === hi && index.lo[p] === lo) {
-          local[found] = i;
-          matchedDco.reserve(1);
-          (matchedDco.data as Int32Array)[matchedDco.length++] = index.dco[p] as number;
-          found++;
-          break;
-        }
-      }
-    }
+    const found = isAscending(words, n)
+      ? matchAscending(words, n, index, local, localDco)
+      : matchAnyOrder(words, n, index, local, localDco);
+    matchedDco.reserve(found);
+    (matchedDco.data as Int32Array).set(localDco.subarray(0, found), matchedDco.length);
+    matchedDco.length += found;
     if (found === 0) continue;
     const first = local[0] as number;
     const last = local[found - 1] as number;
@@ -146,6 +132,82 @@ export function joinOnSeed(reader: ColumnReader, group: string, index: SeedIndex
     cols[c] = (out[k] as GrowArray).finish();
   });
   return { length: dco.length, dco, start, order, columns: cols };
+}
+
+// SEED words: little-endian uint64, so word 2i is the low half and 2i + 1 the high half.
+function isAscending(words: Uint32Array, n: number): boolean {
+  for (let i = 1; i < n; i++) {
+    const h = words[2 * i + 1] as number;
+    const ph = words[2 * i - 1] as number;
+    if (h < ph || (h === ph && (words[2 * i] as number) < (words[2 * i - 2] as number))) return false;
+  }
+  return true;
+}
+
+const keyAt = (words: Uint32Array, i: number) => (words[2 * i + 1] as number) * TWO32 + (words[2 * i] as number);
+
+/**
+ * Matches a slice whose SEEDs ascend (what COMPAS writes): one binary search per DCO SEED in
+ * the slice's range, so the cost is O(DCOs log rows) rather than a pass over every row.
+ * Positions come out ascending; returns how many rows matched.
+ */
+function matchAscending(words: Uint32Array, n: number, index: SeedIndex, local: Int32Array, localDco: Int32Array): number {
+  if (n === 0) return 0;
+  const keys = index.key;
+  let found = 0;
+  let from = 0;
+  for (let p = lowerBound(keys, keyAt(words, 0)); p < keys.length && (keys[p] as number) <= keyAt(words, n - 1); p++) {
+    const key = keys[p] as number;
+    const hi = index.hi[p] as number;
+    const lo = index.lo[p] as number;
+    // Lower bound of key in the slice, starting where the previous SEED's rows ended.
+    let a = from;
+    let b = n;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (keyAt(words, mid) < key) a = mid + 1;
+      else b = mid;
+    }
+    let i = a;
+    for (; i < n && keyAt(words, i) === key; i++) {
+      if (words[2 * i + 1] === hi && words[2 * i] === lo) {
+        local[found] = i;
+        localDco[found] = index.dco[p] as number;
+        found++;
+      }
+    }
+    // Distinct SEEDs above 2^53 can share a key, which would interleave positions: let the
+    // row-by-row matcher handle such a slice.
+    if (p + 1 < keys.length && keys[p + 1] === key) return matchAnyOrder(words, n, index, local, localDco);
+    from = i;
+  }
+  return found;
+}
+
+/** Matches a slice in any order: a merge that re-seeks by binary search when SEED goes down. */
+function matchAnyOrder(words: Uint32Array, n: number, index: SeedIndex, local: Int32Array, localDco: Int32Array): number {
+  const keys = index.key;
+  const nDco = keys.length;
+  let found = 0;
+  let pointer = 0;
+  let prevKey = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const hi = words[2 * i + 1] as number;
+    const lo = words[2 * i] as number;
+    const key = hi * TWO32 + lo;
+    if (key < prevKey) pointer = lowerBound(keys, key);
+    prevKey = key;
+    while (pointer < nDco && (keys[pointer] as number) < key) pointer++;
+    for (let p = pointer; p < nDco && keys[p] === key; p++) {
+      if (index.hi[p] === hi && index.lo[p] === lo) {
+        local[found] = i;
+        localDco[found] = index.dco[p] as number;
+        found++;
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 function emptyJoin(nDco: number, columns: readonly string[]): JoinedRows {

@@ -63,6 +63,32 @@ export type ChannelVReason = "CHE" | "case A" | "no transfer" | "other";
 export const CHANNEL_V_REASONS: readonly ChannelVReason[] = ["CHE", "no transfer", "case A", "other"];
 
 /**
+ * BSE_RLOF columns as read from the file (flags 0/1), for {@link mtEpisodesOf}: extraction
+ * works on these directly instead of building one object per row.
+ */
+export interface RlofColumns {
+  /** `MT_Event_Counter`. */
+  eventCounter: ArrayLike<number>;
+  /** `Time<MT`. */
+  time: ArrayLike<number>;
+  /** `Stellar_Type(1)<MT`, `Stellar_Type(2)<MT`. */
+  type1: ArrayLike<number>;
+  type2: ArrayLike<number>;
+  /** `RLOF(1)<MT`, `RLOF(1)>MT`, `RLOF(2)<MT`, `RLOF(2)>MT`. */
+  rlof1Before: ArrayLike<number>;
+  rlof1After: ArrayLike<number>;
+  rlof2Before: ArrayLike<number>;
+  rlof2After: ArrayLike<number>;
+  /** `CEE>MT`. */
+  ce: ArrayLike<number>;
+  /** `Mass(i)<MT`, `Mass(i)>MT`. */
+  mass1Before: ArrayLike<number>;
+  mass1After: ArrayLike<number>;
+  mass2Before: ArrayLike<number>;
+  mass2After: ArrayLike<number>;
+}
+
+/**
  * Groups one SEED's RLOF rows into episodes by MT_Event_Counter, ordered by counter; within
  * an episode rows are ordered by Time<MT (ties keep file order). The donor is the star whose
  * RLOF flag is set in any row; if both are, the star that lost more mass from the first row's
@@ -71,34 +97,79 @@ export const CHANNEL_V_REASONS: readonly ChannelVReason[] = ["CHE", "no transfer
  * @param rows - the SEED's BSE_RLOF rows in file order
  */
 export function mtEpisodes(rows: readonly RlofRow[]): MtEpisode[] {
-  const sorted = rows
-    .map((row, i) => ({ row, i }))
-    .sort((a, b) => a.row.eventCounter - b.row.eventCounter || a.row.time - b.row.time || a.i - b.i)
-    .map((x) => x.row);
+  const col = (f: (r: RlofRow) => number | boolean) => rows.map((r) => Number(f(r)));
+  const zeros = rows.map(() => 0);
+  const columns: RlofColumns = {
+    eventCounter: col((r) => r.eventCounter),
+    time: col((r) => r.time),
+    type1: col((r) => r.type1),
+    type2: col((r) => r.type2),
+    rlof1Before: col((r) => r.rlof1),
+    rlof1After: zeros,
+    rlof2Before: col((r) => r.rlof2),
+    rlof2After: zeros,
+    ce: col((r) => r.ce),
+    mass1Before: col((r) => r.mass1Before),
+    mass1After: col((r) => r.mass1After),
+    mass2Before: col((r) => r.mass2Before),
+    mass2After: col((r) => r.mass2After),
+  };
+  return mtEpisodesOf(
+    columns,
+    rows.map((_, i) => i),
+  );
+}
+
+/**
+ * {@link mtEpisodes} on columns: `rows` are the SEED's row positions in `c`, in file order.
+ * @param c - RLOF columns
+ * @param rows - positions of the SEED's rows, file order
+ */
+export function mtEpisodesOf(c: RlofColumns, rows: ArrayLike<number>): MtEpisode[] {
+  const n = rows.length;
+  let ordered: ArrayLike<number> = rows;
+  // COMPAS writes rows in episode order; sort only when that does not hold.
+  for (let k = 1; k < n; k++) {
+    const a = rows[k - 1] as number;
+    const b = rows[k] as number;
+    const ca = c.eventCounter[a] as number;
+    const cb = c.eventCounter[b] as number;
+    if (cb < ca || (cb === ca && (c.time[b] as number) < (c.time[a] as number))) {
+      ordered = Array.from(rows, (r, i) => ({ r, i }))
+        .sort(
+          (x, y) =>
+            (c.eventCounter[x.r] as number) - (c.eventCounter[y.r] as number) ||
+            (c.time[x.r] as number) - (c.time[y.r] as number) ||
+            x.i - y.i,
+        )
+        .map((x) => x.r);
+      break;
+    }
+  }
   const episodes: MtEpisode[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    const first = sorted[i] as RlofRow;
-    let j = i;
+  for (let i = 0; i < n; ) {
+    const first = ordered[i] as number;
+    const counter = c.eventCounter[first] as number;
     let rlof1 = false;
     let rlof2 = false;
     let ce = false;
-    while (j < sorted.length && (sorted[j] as RlofRow).eventCounter === first.eventCounter) {
-      const r = sorted[j] as RlofRow;
-      rlof1 ||= r.rlof1;
-      rlof2 ||= r.rlof2;
-      ce ||= r.ce;
-      j++;
+    let j = i;
+    for (; j < n && c.eventCounter[ordered[j] as number] === counter; j++) {
+      const r = ordered[j] as number;
+      rlof1 ||= c.rlof1Before[r] === 1 || c.rlof1After[r] === 1;
+      rlof2 ||= c.rlof2Before[r] === 1 || c.rlof2After[r] === 1;
+      ce ||= c.ce[r] === 1;
     }
-    const last = sorted[j - 1] as RlofRow;
+    const last = ordered[j - 1] as number;
     let donor: 0 | 1 | 2 = 0;
     if (rlof1 && !rlof2) donor = 1;
     else if (rlof2 && !rlof1) donor = 2;
     else if (rlof1 && rlof2) {
-      const lost1 = first.mass1Before - last.mass1After;
-      const lost2 = first.mass2Before - last.mass2After;
+      const lost1 = (c.mass1Before[first] as number) - (c.mass1After[last] as number);
+      const lost2 = (c.mass2Before[first] as number) - (c.mass2After[last] as number);
       if (lost1 > 0 || lost2 > 0) donor = lost2 > lost1 ? 2 : 1;
     }
-    episodes.push({ counter: first.eventCounter, type1: first.type1, type2: first.type2, donor, ce });
+    episodes.push({ counter, type1: c.type1[first] as number, type2: c.type2[first] as number, donor, ce });
     i = j;
   }
   return episodes;

@@ -6,9 +6,9 @@ import {
   type ChannelVReason,
   classifyChannel,
   firstCeIsDoubleCore,
-  mtEpisodes,
+  mtEpisodesOf,
   pessimisticCeFlag,
-  type RlofRow,
+  type RlofColumns,
 } from "./channels.js";
 import type { Channel, DcoTable, DcoType } from "./dco-table.js";
 import { ColumnReader, readColumnsFrom } from "./read.js";
@@ -186,10 +186,10 @@ function extractFrom(
   const cheKnown = CHE_COLUMNS.every((c) => reader.hasColumn(sys, c));
   const che = cheKnown ? joinOnSeed(reader, sys, index, CHE_COLUMNS) : null;
 
-  const snCols = asF64(sn.columns);
-  const ceCols = asF64(ce.columns);
-  const rlofCols = rlof ? asF64(rlof.columns) : null;
-  const cheCols = che ? asF64(che.columns) : null;
+  const snCols = asNumbers(sn.columns) as Cols<typeof SN_COLUMNS>;
+  const ceCols = asNumbers(ce.columns) as Cols<typeof CE_COLUMNS>;
+  const rlofCols = rlof ? rlofColumns(asNumbers(rlof.columns)) : null;
+  const cheCols = che ? (asNumbers(che.columns) as Cols<typeof CHE_COLUMNS>) : null;
 
   const table = allocateTable(n);
   const vReason: (ChannelVReason | "")[] = new Array<ChannelVReason | "">(n).fill("");
@@ -229,8 +229,10 @@ function extractFrom(
     const tilt2 = swap ? spins.tilt1 : spins.tilt2;
     const q = m2 / m1;
     const ceRows = rowsOf(ce, d, (i) => ceRow(ceCols, i));
-    const episodes = rlof && rlofCols ? mtEpisodes(rowsOf(rlof, d, (i) => rlofRow(rlofCols, i))) : null;
-    const cheFlag = che && cheCols ? rowsOf(che, d, (i) => (cheCols["CH_on_MS(1)"]?.[i] ?? 0) === 1 || (cheCols["CH_on_MS(2)"]?.[i] ?? 0) === 1).some(Boolean) : undefined;
+    const episodes =
+      rlof && rlofCols ? mtEpisodesOf(rlofCols, rlof.order.subarray(rlof.start[d] as number, rlof.start[d + 1] as number)) : null;
+    const cheFlag =
+      che && cheCols ? rowsOf(che, d, (i) => cheCols["CH_on_MS(1)"][i] === 1 || cheCols["CH_on_MS(2)"][i] === 1).some(Boolean) : undefined;
     const { channel, reason } = classifyChannel({ episodes, ceRows, ...(cheFlag === undefined ? {} : { che: cheFlag }) });
     if (episodes !== null && (channel === "IV") !== firstCeIsDoubleCore(ceRows)) doubleCoreMismatches++;
 
@@ -291,10 +293,18 @@ function dcoType(t1: number, t2: number): DcoType | null {
   return null;
 }
 
-function asF64(cols: Record<string, NumericArray>): Record<string, Float64Array> {
-  const out: Record<string, Float64Array> = {};
+// Joined columns keep their file type; only 64-bit integer columns (bigint) need converting
+// to be read as numbers.
+function asNumbers(cols: Record<string, NumericArray>): Record<string, ArrayLike<number>> {
+  const out: Record<string, ArrayLike<number>> = {};
   for (const [k, v] of Object.entries(cols)) {
-    out[k] = v instanceof Float64Array ? v : Float64Array.from(v as ArrayLike<number | bigint>, Number);
+    if (v instanceof BigInt64Array || v instanceof BigUint64Array) {
+      const f = new Float64Array(v.length);
+      for (let i = 0; i < v.length; i++) f[i] = Number(v[i]);
+      out[k] = f;
+    } else {
+      out[k] = v;
+    }
   }
   return out;
 }
@@ -305,44 +315,47 @@ function rowsOf<T>(joined: JoinedRows, d: number, make: (i: number) => T): T[] {
   return out;
 }
 
-const col = (cols: Record<string, Float64Array>, name: string, i: number): number => (cols[name] as Float64Array)[i] as number;
+type Cols<K extends readonly string[]> = { [name in K[number]]: ArrayLike<number> };
 
-function supernovaRow(c: Record<string, Float64Array>, i: number): SupernovaRow {
+function supernovaRow(c: Cols<typeof SN_COLUMNS>, i: number): SupernovaRow {
   return {
-    time: col(c, "Time", i),
-    state: col(c, "Supernova_State", i),
-    prevType: col(c, "Stellar_Type_Prev(SN)", i),
-    semiMajorAxisRsol: col(c, "SemiMajorAxis<SN", i),
-    massAtCoreCollapse: col(c, "Mass_Total@CO(SN)", i),
-    companionMass: col(c, "Mass(CP)", i),
-    inclination: col(c, "SN_Orbit_Inclination_Angle", i),
+    time: c.Time[i] as number,
+    state: c.Supernova_State[i] as number,
+    prevType: c["Stellar_Type_Prev(SN)"][i] as number,
+    semiMajorAxisRsol: c["SemiMajorAxis<SN"][i] as number,
+    massAtCoreCollapse: c["Mass_Total@CO(SN)"][i] as number,
+    companionMass: c["Mass(CP)"][i] as number,
+    inclination: c.SN_Orbit_Inclination_Angle[i] as number,
   };
 }
 
-function ceRow(c: Record<string, Float64Array>, i: number): CeRow {
+function ceRow(c: Cols<typeof CE_COLUMNS>, i: number): CeRow {
   return {
-    time: col(c, "Time", i),
-    type1: col(c, "Stellar_Type(1)<CE", i),
-    type2: col(c, "Stellar_Type(2)<CE", i),
-    doubleCore: col(c, "Double_Core_CE", i) === 1,
-    optimistic: col(c, "Optimistic_CE", i) === 1,
-    immediateRlof: col(c, "Immediate_RLOF>CE", i) === 1,
+    time: c.Time[i] as number,
+    type1: c["Stellar_Type(1)<CE"][i] as number,
+    type2: c["Stellar_Type(2)<CE"][i] as number,
+    doubleCore: c.Double_Core_CE[i] === 1,
+    optimistic: c.Optimistic_CE[i] === 1,
+    immediateRlof: c["Immediate_RLOF>CE"][i] === 1,
   };
 }
 
-function rlofRow(c: Record<string, Float64Array>, i: number): RlofRow {
+function rlofColumns(c: Record<string, ArrayLike<number>>): RlofColumns {
+  const get = (name: (typeof RLOF_COLUMNS)[number]) => c[name] as ArrayLike<number>;
   return {
-    eventCounter: col(c, "MT_Event_Counter", i),
-    time: col(c, "Time<MT", i),
-    type1: col(c, "Stellar_Type(1)<MT", i),
-    type2: col(c, "Stellar_Type(2)<MT", i),
-    rlof1: col(c, "RLOF(1)<MT", i) === 1 || col(c, "RLOF(1)>MT", i) === 1,
-    rlof2: col(c, "RLOF(2)<MT", i) === 1 || col(c, "RLOF(2)>MT", i) === 1,
-    ce: col(c, "CEE>MT", i) === 1,
-    mass1Before: col(c, "Mass(1)<MT", i),
-    mass1After: col(c, "Mass(1)>MT", i),
-    mass2Before: col(c, "Mass(2)<MT", i),
-    mass2After: col(c, "Mass(2)>MT", i),
+    eventCounter: get("MT_Event_Counter"),
+    time: get("Time<MT"),
+    type1: get("Stellar_Type(1)<MT"),
+    type2: get("Stellar_Type(2)<MT"),
+    rlof1Before: get("RLOF(1)<MT"),
+    rlof1After: get("RLOF(1)>MT"),
+    rlof2Before: get("RLOF(2)<MT"),
+    rlof2After: get("RLOF(2)>MT"),
+    ce: get("CEE>MT"),
+    mass1Before: get("Mass(1)<MT"),
+    mass1After: get("Mass(1)>MT"),
+    mass2Before: get("Mass(2)<MT"),
+    mass2After: get("Mass(2)>MT"),
   };
 }
 

@@ -243,7 +243,8 @@ export interface DcoSpinInput {
  * @param model - spin-magnitude model (after {@link parseSpinModel})
  */
 export function compasOrderSpins(input: DcoSpinInput, model: SpinModel): CompasOrderSpins {
-  const draws = seedUniforms(input.seed, 3);
+  // Draw only what the model uses (draws 1 and 2 are the uniform model's spins).
+  const draws = seedUniforms(input.seed, model.name === "uniform" ? 3 : 1);
   const azimuth = 2 * Math.PI * (draws[0] as number);
   const natal = (type: number, star: 1 | 2): number => {
     if (type !== BH_TYPE) return 0;
@@ -260,10 +261,7 @@ export function compasOrderSpins(input: DcoSpinInput, model: SpinModel): CompasO
   const types = [input.type1, input.type2] as const;
   const chi: [number, number] = [natal(input.type1, 1), natal(input.type2, 2)];
   const tilt: [number, number] = [Number.NaN, Number.NaN];
-  const sn = input.supernovae
-    .map((row, i) => ({ row, i }))
-    .sort((a, b) => a.row.time - b.row.time || a.i - b.i)
-    .map((x) => x.row);
+  const sn = byTime(input.supernovae);
   const snA = sn[0];
   const snB = sn[1];
   const starOf = (row: SupernovaRow): 1 | 2 => (row.state === 1 ? 1 : 2);
@@ -288,6 +286,15 @@ export function compasOrderSpins(input: DcoSpinInput, model: SpinModel): CompasO
     else if (model.name === "qin2018") chi[second - 1] = qin2018Spin(periodDays);
   }
   return { chi1: chi[0], chi2: chi[1], tilt1: tilt[0], tilt2: tilt[1], firstBorn: first, periodDays };
+}
+
+// Supernova rows by Time, ties in file order (Array.prototype.sort is stable).
+function byTime(rows: readonly SupernovaRow[]): readonly SupernovaRow[] {
+  if (rows.length === 2) {
+    const [a, b] = rows as [SupernovaRow, SupernovaRow];
+    return b.time < a.time ? [b, a] : rows;
+  }
+  return [...rows].sort((a, b) => a.time - b.time);
 }
 
 /**

@@ -180,6 +180,39 @@ describe("extractDcos outputs and options", () => {
     expect([uni.table.chi1[0], uni.table.chi2[0]].sort()).toEqual(draws.sort());
   });
 
+  it("joins on SEED whatever the row order and for SEEDs above 2^53", async () => {
+    // Variants of the chunked run: (a) every group's SEED blocks in reverse order (rows of one
+    // SEED keep their order, which breaks ties), (b) every SEED shifted by 2^60.
+    const reversed = `${tmp.dir}/reversed.h5`;
+    const shifted = `${tmp.dir}/shifted.h5`;
+    python(
+      `import shutil, sys, h5py, numpy as np
+src, rev, big = sys.argv[1:4]
+shutil.copy(src, rev); shutil.copy(src, big)
+with h5py.File(rev, "r+") as f:
+    for g in ["BSE_Supernovae", "BSE_Common_Envelopes", "BSE_RLOF", "BSE_System_Parameters", "BSE_Double_Compact_Objects"]:
+        grp = f[g]; seeds = grp["SEED"][()]
+        starts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]]); ends = np.r_[starts[1:], len(seeds)]
+        perm = np.concatenate([np.arange(a, b) for a, b in zip(starts[::-1], ends[::-1])])
+        for c in grp: grp[c][...] = grp[c][()][perm]
+with h5py.File(big, "r+") as f:
+    for g in ["BSE_Supernovae", "BSE_Common_Envelopes", "BSE_RLOF", "BSE_System_Parameters", "BSE_Double_Compact_Objects"]:
+        f[g]["SEED"][...] = f[g]["SEED"][()] + np.uint64(1 << 60)`,
+      [paths.chunksFull as string, reversed, shifted],
+    );
+    const base = (results.chunksFull as DcoExtraction).table;
+    const rev = (await extractDcos(reversed)).table;
+    const order = [...rev.seed].map((s) => [...base.seed].indexOf(s));
+    expect(order).toEqual([...base.seed].map((_, i) => base.length - 1 - i));
+    for (const k of ["m1", "m2", "chi1", "chi2", "tilt1", "tilt2", "chi_eff", "chi_p", "channel", "pessimistic_ce"] as const) {
+      expect(order.map((i) => base[k][i])).toEqual([...rev[k]]);
+    }
+    const big = (await extractDcos(shifted)).table;
+    expect([...big.seed]).toEqual([...base.seed].map((s) => s + (1n << 60n)));
+    // Tilts of first-born objects depend on the SEED through the azimuth; the rest does not.
+    for (const k of ["m1", "m2", "chi1", "chi2", "chi_eff", "channel"] as const) expect([...big[k]]).toEqual([...base[k]]);
+  });
+
   it("drops pessimistically flagged DCOs only when asked", async () => {
     // No fixture DCO has an optimistic CE, so build one: flag the CE row of a fixture DCO with h5py.
     const copy = `${tmp.dir}/pessimistic.h5`;
