@@ -138,7 +138,10 @@ export class ColumnReader {
     if (!this.hasGroup(group)) return 0;
     const names = this.columnNames(group);
     const first = names.includes("SEED") ? "SEED" : names[0];
-    return first === undefined ? 0 : this.info(group, first).rows;
+    if (first === undefined) return 0;
+    // Only the shape is needed, so a column whose filter cannot be decoded still has a length.
+    const ds = (this.file.get(group) as Group).get(first) as Dataset;
+    return this.call(`${group}/${first}`, () => ds.shape?.[0] ?? 0);
   }
 
   /**

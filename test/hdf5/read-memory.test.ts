@@ -11,7 +11,8 @@ const path = join(tmp.dir, "ten-million.h5");
 beforeAll(() => {
   // A COMPAS-like file with a 10-million-row BSE_Supernovae group (two rows per SEED, COMPAS's
   // default 100000-row chunks) and 1000 DCOs spread over it. Only SEED and Supernova_State are
-  // written; the other columns are allocated lazily by HDF5 and read back as fill values.
+  // written; the other columns are allocated lazily by HDF5 and read back as fill values (equal
+  // Times, so each SEED's two rows keep file order: star 1, then star 2).
   python(
     `import sys, h5py, numpy as np
 n = int(sys.argv[2])
@@ -21,8 +22,7 @@ with h5py.File(sys.argv[1], "w") as f:
     sn.create_dataset("SEED", data=seeds, chunks=(100000,), maxshape=(None,))
     state = np.tile(np.array([1, 2], dtype=np.int32), n // 2)
     sn.create_dataset("Supernova_State", data=state, chunks=(100000,), maxshape=(None,))
-    sn.create_dataset("Time", data=np.tile(np.array([3.0, 4.0]), n // 2), chunks=(100000,), maxshape=(None,))
-    for name, dt in [("Stellar_Type_Prev(SN)", np.int32), ("SemiMajorAxis<SN", np.float64), ("Mass_Total@CO(SN)", np.float64),
+    for name, dt in [("Time", np.float64), ("Stellar_Type_Prev(SN)", np.int32), ("SemiMajorAxis<SN", np.float64), ("Mass_Total@CO(SN)", np.float64),
                      ("Mass(CP)", np.float64), ("SN_Orbit_Inclination_Angle", np.float64)]:
         sn.create_dataset(name, shape=(n,), dtype=dt, chunks=(100000,), maxshape=(None,))
     d = f.create_group("BSE_Double_Compact_Objects")
