@@ -104,9 +104,10 @@ export async function mergeChunkOutputs(
   const runDetailsText = mergedRunDetailsText(chunkPaths);
   try {
     for (const path of chunkPaths) {
-      const file = await openH5Read(path);
-      chunks.push({ path, file, groups: new Map() });
-      chunks[chunks.length - 1]!.groups = surveyGroups(h5, file, path);
+      // Registered before the survey, so that the finally block closes it if the survey throws.
+      const chunk: ChunkInfo = { path, file: await openH5Read(path), groups: new Map() };
+      chunks.push(chunk);
+      chunk.groups = surveyGroups(h5, chunk.file, path);
     }
     const groupNames = unionGroups(chunks);
     checkSeedOrder(h5, chunks, groupNames, sliceRows);
