@@ -7,6 +7,7 @@ import {
   runCommand,
   statusCommand,
 } from "./cli/commands.js";
+import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/data.js";
 import { workerCommand } from "./cli/worker.js";
 import { CompasEnsembleError } from "./errors.js";
 import { LIBRARY_VERSION } from "./version.js";
@@ -17,7 +18,18 @@ const program = new Command("compas-ensemble")
   .option("--debug", "print stack traces for errors")
   .enablePositionalOptions();
 
-for (const cmd of [gridCommand(), commandCommand(), runCommand(), statusCommand(), mergeMetadataCommand(), demoCommand(), workerCommand()]) {
+for (const cmd of [
+  gridCommand(),
+  commandCommand(),
+  runCommand(),
+  statusCommand(),
+  mergeMetadataCommand(),
+  extractCliCommand(),
+  inspectCliCommand(),
+  syncCliCommand(),
+  workerCommand(),
+  demoCommand(),
+]) {
   program.addCommand(cmd);
 }
 

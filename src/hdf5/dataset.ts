@@ -1,12 +1,10 @@
+import { LIBRARY_VERSION } from "../version.js";
 import { assembleSbiDataset, type AssembleRun } from "./dataset-assemble.js";
 import { readDatasetSource } from "./dataset-source.js";
 import type { SbiDataset } from "./dataset-types.js";
 import { extractDcos } from "./dco.js";
 import type { SpinModelInput } from "./spins.js";
 import type { SummaryBins } from "./summary.js";
-
-/** Version recorded when the caller does not say which library version built the dataset. */
-export const DEV_LIBRARY_VERSION = "0.0.0-dev";
 
 /** Options of {@link buildSbiDataset}. */
 export interface BuildSbiDatasetOptions {
@@ -16,7 +14,7 @@ export interface BuildSbiDatasetOptions {
   mergingOnly?: boolean;
   /** Histogram bin edges for x; quantities left out use the defaults. */
   bins?: Partial<SummaryBins>;
-  /** Library version recorded in the provenance; default {@link DEV_LIBRARY_VERSION}. */
+  /** Library version recorded in the provenance; default the installed {@link LIBRARY_VERSION}. */
   libraryVersion?: string;
   /** Called after each run is extracted (for progress output). */
   onRun?: (done: number, total: number, runId: string) => void;
@@ -58,7 +56,7 @@ export async function buildSbiDataset(source: string, options: BuildSbiDatasetOp
     mergingOnly: options.mergingOnly ?? false,
     bins: options.bins ?? {},
     provenance: {
-      library_version: options.libraryVersion ?? DEV_LIBRARY_VERSION,
+      library_version: options.libraryVersion ?? LIBRARY_VERSION,
       source: src.manifestPath,
       created_at: new Date().toISOString(),
       manifest_creation_time: manifest.creation_time,

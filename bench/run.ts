@@ -1,0 +1,24 @@
+/**
+ * Runs every benchmark and prints each against its baseline side by side:
+ *   npm run bench            (all)
+ *   npm run bench -- orchestration | extract
+ */
+import { main as extract } from "./extract.js";
+import { main as orchestration } from "./orchestration.js";
+
+const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const all = which.length === 0;
+const rows: string[] = [];
+if (all || which.includes("orchestration")) {
+  const r = await orchestration();
+  rows.push(`orchestration  runEnsemble ${r.libraryS.toFixed(2)} s  vs  xargs -P 2 ${r.xargsS.toFixed(2)} s  ratio ${r.ratio.toFixed(2)} (goal <= 1.3)`);
+}
+if (all || which.includes("extract")) {
+  const r = await extract();
+  rows.push(
+    `extract        library ${r.libraryBestS.toFixed(3)} s  vs  h5py+numpy ${r.h5pyBestS.toFixed(3)} s  ratio ${r.ratio.toFixed(2)} (goal <= 1.5)` +
+      `  peak RSS ${(r.libraryPeakRssBytes / 2 ** 20).toFixed(0)} MiB vs ${(r.h5pyPeakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
+}
+console.log("\nsummary");
+for (const row of rows) console.log(`  ${row}`);

@@ -1,0 +1,78 @@
+import { Command, Option } from "commander";
+import { extractCommand, SBI_FORMATS } from "../hdf5/dataset-extract.js";
+import { formatInspect, inspect } from "../hdf5/inspect.js";
+import { formatSyncSummary, syncCommand } from "../store/sync.js";
+import { LIBRARY_VERSION } from "../version.js";
+import { wholeNumber } from "./_grid-options.js";
+
+/** `compas-ensemble extract`: the SBI dataset from an ensemble's successful runs. */
+export function extractCliCommand(): Command {
+  return new Command("extract")
+    .description("build the SBI dataset (per-DCO table, theta and x per run) from an ensemble")
+    .argument("<source>", "ensemble output directory or its ensemble_metadata.json")
+    .requiredOption("--out <file>", "output file (h5, parquet) or directory (npy)")
+    .addOption(new Option("--format <format>", "output format (default: from --out's extension, else h5)").choices([...SBI_FORMATS]))
+    .option("--spin-model <model>", "bavera2021[:chi_natal=X] (default), qin2018, fixed:X, uniform:X")
+    .option("--merging-only", "keep only DCOs that merge in a Hubble time in the DCO table")
+    .action(async (source: string, flags: { out: string; format?: string; spinModel?: string; mergingOnly?: boolean }) => {
+      const result = await extractCommand({
+        source,
+        out: flags.out,
+        format: flags.format,
+        spinModel: flags.spinModel,
+        mergingOnly: flags.mergingOnly,
+        libraryVersion: LIBRARY_VERSION,
+        onRun: (done, total, runId) => process.stderr.write(`extracted ${done}/${total} ${runId}\n`),
+      });
+      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(
+        `${result.nRuns} runs, ${result.nDco} DCOs, x of length ${result.xLength} -> ${result.paths.join(", ")} (${result.format})\n`,
+      );
+      if (result.failedRunIds.length > 0) {
+        process.stdout.write(`${result.failedRunIds.length} failed run(s) left out: ${result.failedRunIds.join(", ")}\n`);
+      }
+    });
+}
+
+/** `compas-ensemble inspect`: groups, rows and DCO counts of one COMPAS_Output.h5. */
+export function inspectCliCommand(): Command {
+  return new Command("inspect")
+    .description("show the groups, rows and DCO counts of a COMPAS_Output.h5 (a quick h5view)")
+    .argument("<file>", "COMPAS_Output.h5")
+    .option("--json", "print JSON")
+    .action(async (file: string, flags: { json?: boolean }) => {
+      const result = await inspect(file);
+      process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + "\n" : formatInspect(result) + "\n");
+    });
+}
+
+/** `compas-ensemble sync`: S3 prefix <-> local directory, only what differs. */
+export function syncCliCommand(): Command {
+  return new Command("sync")
+    .description("download an S3 prefix into a directory (or upload with --up), transferring only what differs")
+    .argument("<s3-uri>", "s3://bucket/prefix")
+    .argument("<dir>", "local directory")
+    .option("--up", "upload the directory to the S3 prefix instead")
+    .option("--prefix <p>", "only keys under this sub-prefix")
+    .option("--dry-run", "list what would be transferred")
+    .option("--concurrency <n>", "transfers at once", "4")
+    .option("--endpoint <url>", "S3-compatible endpoint (MinIO, Ceph)")
+    .option("--region <region>", "AWS region (default: the standard chain)")
+    .action(async (s3Uri: string, dir: string, flags: { up?: boolean; prefix?: string; dryRun?: boolean; concurrency: string; endpoint?: string; region?: string }) => {
+      const controller = new AbortController();
+      process.once("SIGINT", () => controller.abort());
+      const summary = await syncCommand({
+        s3Uri,
+        dir,
+        up: flags.up,
+        prefix: flags.prefix,
+        dryRun: flags.dryRun,
+        concurrency: wholeNumber(flags.concurrency, "--concurrency", 1),
+        ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
+        ...(flags.region ? { region: flags.region } : {}),
+        signal: controller.signal,
+      });
+      process.stdout.write(formatSyncSummary(summary) + "\n");
+      for (const key of summary.refused) process.stderr.write(`refused unsafe key: ${JSON.stringify(key)}\n`);
+    });
+}

@@ -1,0 +1,141 @@
+// The public API of compas-ensemble: explicit named exports only.
+
+// Errors
+export { CompasEnsembleError, isCompasEnsembleError, ERROR_CODES, type ErrorCode, type CompasEnsembleErrorOptions } from "./errors.js";
+export { LIBRARY_VERSION } from "./version.js";
+
+// Grids
+export {
+  linspace,
+  logspace,
+  logspaceBetween,
+  values,
+  sparseGrid,
+  fullGrid,
+  expandGrid,
+  sliceGrid,
+  runId,
+  TEST_RUN_POINTS,
+  validateGridSpec,
+  loadGridFile,
+  gridSpecFromObject,
+  GridFileSchema,
+  AxisInputSchema,
+  AXES,
+  ParamsSchema,
+  GridPointSchema,
+  type GridSpec,
+  type PresetOptions,
+  type GridFile,
+  type AxisInput,
+  type AxisName,
+  type Params,
+  type GridPoint,
+} from "./grid/index.js";
+
+// COMPAS invocation
+export {
+  buildCompasArgs,
+  withOutput,
+  displayCommand,
+  parseFlags,
+  AXIS_SELECTORS,
+  DEFAULT_HDF5_CHUNK_SIZE,
+  PROFILES,
+  PROFILE_NAMES,
+  MEASURED_SECONDS_PER_BINARY,
+  MEASURED_BYTES_PER_BINARY,
+  resolveCompasBinary,
+  probeCompas,
+  checkFlagsKnown,
+  compasEnv,
+  checkCompletion,
+  type CompasCommandOptions,
+  type TaskSeeds,
+  type Profile,
+  type ProfileName,
+  type CompasProbe,
+  type ResolveCompasOptions,
+  type CompletionInput,
+  type CompletionResult,
+} from "./compas/index.js";
+
+// Ensembles
+export { runEnsemble, HANDLE_KEY, type RunEnsembleOptions, type EnsembleEvent, type EnsembleSummary } from "./ensemble/run.js";
+export { buildPlan, runOutputKey, chunkOutputKey, type BuildPlanOptions } from "./ensemble/plan.js";
+
+// Executors
+export { LocalExecutor, type LocalExecutorOptions } from "./executors/local.js";
+export {
+  TASK_STATES,
+  isTerminal,
+  ExecutorHandleSchema,
+  type Executor,
+  type ExecutorEvent,
+  type ExecutorHandle,
+  type SubmitContext,
+  type TaskState,
+  type TaskStatus,
+  type WaitOptions,
+} from "./executors/types.js";
+export { runTask, fragmentKey, logKey, type RunTaskOptions, type RunTaskResult } from "./executors/worker.js";
+export { runWorker, indexListKey, WORKER_EXIT, type RunWorkerOptions, type RunWorkerResult } from "./executors/run-worker.js";
+
+// Metadata
+export {
+  PlanSchema,
+  TaskSchema,
+  PlanRunSchema,
+  FragmentSchema,
+  ManifestSchema,
+  ManifestRunSchema,
+  CompasIdentitySchema,
+  type Plan,
+  type Task,
+  type PlanRun,
+  type Fragment,
+  type Manifest,
+  type ManifestRun,
+  type CompasIdentity,
+} from "./metadata/schemas.js";
+export { mergeMetadata, type MergeOptions } from "./metadata/merge.js";
+export { mergePredecessorManifests, PREDECESSOR_PATTERN, type MergePredecessorOptions, type MergePredecessorSummary } from "./metadata/predecessor.js";
+export { summarizeStatus, estimateRemainingSeconds, type StatusSummary, type TaskFailure } from "./metadata/status.js";
+export { planHash, comparePlans } from "./metadata/plan-hash.js";
+export { readFragments, writeFragment } from "./metadata/fragments.js";
+export { writeJsonAtomic } from "./metadata/atomic.js";
+
+// Stores
+export {
+  openStore,
+  LocalStore,
+  S3Store,
+  parseS3Uri,
+  sync,
+  syncCommand,
+  formatSyncSummary,
+  type Store,
+  type StoreEntry,
+  type StoreHead,
+  type S3StoreOptions,
+  type SyncOptions,
+  type SyncSummary,
+  type SyncCommandOptions,
+} from "./store/index.js";
+
+// HDF5 and SBI datasets
+export { extractDcos, COMPAS_HUBBLE_TIME_MYR, DEFAULT_HUBBLE_CUT_MYR, type ExtractOptions, type DcoExtraction } from "./hdf5/dco.js";
+export { DCO_COLUMNS, DCO_UNITS, type DcoTable, type DcoType, type Channel } from "./hdf5/dco-table.js";
+export { groupRowCounts, readColumns, BSE_GROUPS } from "./hdf5/read.js";
+export { inspect, formatInspect, type InspectResult } from "./hdf5/inspect.js";
+export { mergeChunkOutputs, mergeRunDetailsText } from "./hdf5/merge-chunks.js";
+export { SpinModelSchema, parseSpinModel, chiEff, chiP, bavera2021Spin, qin2018Spin, type SpinModel, type SpinModelInput } from "./hdf5/spins.js";
+export { classifyChannel, type ChannelResult } from "./hdf5/channels.js";
+export { computeSummary, DEFAULT_SUMMARY_BINS, summaryColumns, type SummaryBins } from "./hdf5/summary.js";
+export { buildSbiDataset, type BuildSbiDatasetOptions } from "./hdf5/dataset.js";
+export { extractCommand, SBI_FORMATS, type SbiFormat, type ExtractCommandOptions, type ExtractCommandResult } from "./hdf5/dataset-extract.js";
+export { parseSpinModelFlag } from "./hdf5/dataset-spin-flag.js";
+export { THETA_COLUMNS, SBI_DCO_COLUMNS, type SbiDataset } from "./hdf5/dataset-types.js";
+export { writeSbiHdf5 } from "./hdf5/write-h5.js";
+export { writeSbiParquet } from "./hdf5/write-parquet.js";
+export { writeSbiNpy } from "./hdf5/write-npy.js";
