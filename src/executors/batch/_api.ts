@@ -1,0 +1,141 @@
+import {
+  BatchClient,
+  DescribeJobDefinitionsCommand,
+  DescribeJobsCommand,
+  ListJobsCommand,
+  RegisterJobDefinitionCommand,
+  SubmitJobCommand,
+  TerminateJobCommand,
+  type DescribeJobDefinitionsCommandInput,
+  type DescribeJobDefinitionsCommandOutput,
+  type DescribeJobsCommandOutput,
+  type JobDetail,
+  type JobStatus,
+  type JobSummary,
+  type ListJobsCommandOutput,
+  type RegisterJobDefinitionCommandInput,
+  type RegisterJobDefinitionCommandOutput,
+  type SubmitJobCommandInput,
+  type SubmitJobCommandOutput,
+} from "@aws-sdk/client-batch";
+import { CompasEnsembleError } from "../../errors.js";
+import { ApiRetrySchema, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
+
+/** Connection settings of the Batch API client. */
+export interface BatchApiOptions {
+  region?: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  apiRetry?: ApiRetryOptions;
+  /** Told about each retried request. */
+  onRetry?: (info: { operation: string; retry: number; delayMs: number; throttled: boolean }) => void;
+}
+
+/** DescribeJobs takes at most 100 ids per request. */
+const DESCRIBE_BATCH = 100;
+
+/**
+ * The handful of Batch operations the executor uses, each retried with backoff and jitter;
+ * errors come out as BATCH_API with the SDK's error as `cause`.
+ */
+export class BatchApi {
+  readonly client: BatchClient;
+  private readonly retry;
+  private readonly onRetry: BatchApiOptions["onRetry"];
+
+  /** @param options - region, endpoint, credentials and retry settings */
+  constructor(options: BatchApiOptions) {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+    this.retry = ApiRetrySchema.parse(options.apiRetry ?? {});
+    this.onRetry = options.onRetry;
+    this.client = new BatchClient({
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      // One layer of retries only: ours, which also covers throttling with longer waits.
+      maxAttempts: 1,
+    });
+  }
+
+  /** Submits one job (array or single). */
+  submitJob(input: SubmitJobCommandInput, signal?: AbortSignal): Promise<SubmitJobCommandOutput> {
+    return this.call("SubmitJob", () => this.client.send(new SubmitJobCommand(input), { abortSignal: signal }), signal);
+  }
+
+  /** Describes jobs, 100 ids per request. */
+  async describeJobs(jobIds: readonly string[]): Promise<JobDetail[]> {
+    const out: JobDetail[] = [];
+    for (let i = 0; i < jobIds.length; i += DESCRIBE_BATCH) {
+      const jobs = jobIds.slice(i, i + DESCRIBE_BATCH);
+      const res: DescribeJobsCommandOutput = await this.call("DescribeJobs", () => this.client.send(new DescribeJobsCommand({ jobs })));
+      out.push(...(res.jobs ?? []));
+    }
+    return out;
+  }
+
+  /** Every child of an array job in one status (all pages). */
+  async listChildren(arrayJobId: string, jobStatus: JobStatus): Promise<JobSummary[]> {
+    const out: JobSummary[] = [];
+    let nextToken: string | undefined;
+    do {
+      const res: ListJobsCommandOutput = await this.call("ListJobs", () =>
+        this.client.send(new ListJobsCommand({ arrayJobId, jobStatus, maxResults: 1000, nextToken })),
+      );
+      out.push(...(res.jobSummaryList ?? []));
+      nextToken = res.nextToken ?? undefined;
+    } while (nextToken);
+    return out;
+  }
+
+  /** Terminates a job; on an array parent this ends every child. */
+  async terminateJob(jobId: string, reason: string): Promise<void> {
+    await this.call("TerminateJob", () => this.client.send(new TerminateJobCommand({ jobId, reason })));
+  }
+
+  /** Registers a job definition revision. */
+  registerJobDefinition(input: RegisterJobDefinitionCommandInput): Promise<RegisterJobDefinitionCommandOutput> {
+    return this.call("RegisterJobDefinition", () => this.client.send(new RegisterJobDefinitionCommand(input)));
+  }
+
+  /** Job definitions matching the filter (all pages). */
+  async describeJobDefinitions(input: DescribeJobDefinitionsCommandInput): Promise<NonNullable<DescribeJobDefinitionsCommandOutput["jobDefinitions"]>> {
+    const out: NonNullable<DescribeJobDefinitionsCommandOutput["jobDefinitions"]> = [];
+    let nextToken: string | undefined;
+    do {
+      const res: DescribeJobDefinitionsCommandOutput = await this.call("DescribeJobDefinitions", () =>
+        this.client.send(new DescribeJobDefinitionsCommand({ ...input, nextToken })),
+      );
+      out.push(...(res.jobDefinitions ?? []));
+      nextToken = res.nextToken ?? undefined;
+    } while (nextToken);
+    return out;
+  }
+
+  /** Closes the HTTP connections. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private async call<T>(operation: string, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    try {
+      return await withBackoff(send, {
+        retry: this.retry,
+        signal,
+        onRetry: ({ retry, delayMs, error }) => this.onRetry?.({ operation, retry, delayMs, throttled: isThrottlingError(error) }),
+      });
+    } catch (err) {
+      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      throw new CompasEnsembleError(
+        "BATCH_API",
+        `AWS Batch ${operation} failed${status ? ` (HTTP ${status})` : ""}: ${e.name ?? "Error"}: ${e.message ?? String(err)}`,
+        {
+          cause: err,
+          hint: isThrottlingError(err)
+            ? "Batch kept throttling after all retries; try again later or raise apiRetry.maxRetries."
+            : "Check the job queue/definition names, the region and the IAM permissions listed in docs/batch-executor.md.",
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import type { JobDefinition, RegisterJobDefinitionCommandInput } from "@aws-sdk/client-batch";
+import { CompasEnsembleError } from "../../errors.js";
+import { canonicalJson, compareStrings, sha256Hex } from "../../metadata/_canonical.js";
+import type { BatchApi } from "./_api.js";
+import { JobDefinitionSpecSchema, type JobDefinitionSpec } from "./options.js";
+
+/** Tag holding the hash of the spec a definition was registered from. */
+export const SPEC_TAG = "compas-ensemble:spec-sha256";
+
+/**
+ * The RegisterJobDefinition request for a spec: an EC2 container job with the spec's image,
+ * vCPUs, memory, roles, environment and timeout, tagged with the hash of all of these so an
+ * identical definition can be found again.
+ * @param spec - what to register (defaults filled in here)
+ */
+export function jobDefinitionInput(spec: JobDefinitionSpec): RegisterJobDefinitionCommandInput {
+  const s = JobDefinitionSpecSchema.parse(spec);
+  const environment = Object.entries(s.environment ?? {})
+    .sort(([a], [b]) => compareStrings(a, b))
+    .map(([name, value]) => ({ name, value }));
+  const body: Omit<RegisterJobDefinitionCommandInput, "tags"> = {
+    jobDefinitionName: s.name,
+    type: "container",
+    platformCapabilities: ["EC2"],
+    containerProperties: {
+      image: s.image,
+      resourceRequirements: [
+        { type: "VCPU", value: String(s.vcpus) },
+        { type: "MEMORY", value: String(s.memoryMiB) },
+      ],
+      ...(s.jobRoleArn ? { jobRoleArn: s.jobRoleArn } : {}),
+      ...(s.executionRoleArn ? { executionRoleArn: s.executionRoleArn } : {}),
+      ...(environment.length > 0 ? { environment } : {}),
+    },
+    ...(s.timeoutSeconds ? { timeout: { attemptDurationSeconds: s.timeoutSeconds } } : {}),
+    propagateTags: true,
+  };
+  return { ...body, tags: { [SPEC_TAG]: sha256Hex(canonicalJson(body)) } };
+}
+
+/** Which definition to use and whether it was registered now. */
+export interface ResolvedJobDefinition {
+  /** ARN (or name:revision) to submit with. */
+  jobDefinition: string;
+  registered: boolean;
+}
+
+/**
+ * Finds an ACTIVE definition registered from an identical spec (same hash tag, same image)
+ * and returns it; registers a new revision only when there is none.
+ * @param api - Batch API
+ * @param spec - the definition wanted
+ */
+export async function ensureJobDefinition(api: BatchApi, spec: JobDefinitionSpec): Promise<ResolvedJobDefinition> {
+  const input = jobDefinitionInput(spec);
+  const hash = input.tags![SPEC_TAG]!;
+  const existing = await api.describeJobDefinitions({ jobDefinitionName: input.jobDefinitionName, status: "ACTIVE" });
+  const same = existing
+    .filter((d) => isIdentical(d, input, hash))
+    .sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0))[0];
+  if (same) return { jobDefinition: same.jobDefinitionArn ?? `${same.jobDefinitionName}:${same.revision}`, registered: false };
+  const res = await api.registerJobDefinition(input);
+  const ref = res.jobDefinitionArn ?? (res.revision !== undefined ? `${res.jobDefinitionName}:${res.revision}` : undefined);
+  if (!ref) {
+    throw new CompasEnsembleError("BATCH_API", `RegisterJobDefinition for ${input.jobDefinitionName} returned neither an ARN nor a revision.`);
+  }
+  return { jobDefinition: ref, registered: true };
+}
+
+function isIdentical(d: JobDefinition, input: RegisterJobDefinitionCommandInput, hash: string): boolean {
+  return (
+    d.status === "ACTIVE" &&
+    d.jobDefinitionName === input.jobDefinitionName &&
+    d.tags?.[SPEC_TAG] === hash &&
+    // A tag can be copied by hand; the image is the one field that must never be mixed up.
+    d.containerProperties?.image === input.containerProperties?.image
+  );
+}

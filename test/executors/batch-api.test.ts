@@ -1,0 +1,300 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { probeCompas } from "../../src/compas/probe.js";
+import { buildPlan } from "../../src/ensemble/plan.js";
+import { isCompasEnsembleError } from "../../src/errors.js";
+import { BatchApi } from "../../src/executors/batch/_api.js";
+import { backoffDelayMs, isThrottlingError } from "../../src/executors/batch/_backoff.js";
+import { childTaskStatus, failureReason, type ChildView } from "../../src/executors/batch/_states.js";
+import { groupTasks, retryStrategy, submitJobInput, type SubmissionContext } from "../../src/executors/batch/_submission.js";
+import {
+  BatchExecutor,
+  batchStatusToTaskState,
+  ensureJobDefinition,
+  jobDefinitionInput,
+  reattachBatchExecutor,
+  resolveBatchOptions,
+  SPEC_TAG,
+} from "../../src/executors/batch/index.js";
+import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
+import type { Fragment } from "../../src/metadata/schemas.js";
+import { LocalStore } from "../../src/store/local.js";
+import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
+import { fakeCompasPath } from "../support/fake-compas/index.js";
+
+const DUMMY = { accessKeyId: "AKIDFAKEBATCH", secretAccessKey: "fake-batch-secret" };
+const FAST_RETRY = { maxRetries: 4, baseDelayMs: 2, maxDelayMs: 10 };
+
+describe("Batch API calls against the fake control plane", () => {
+  let fake: FakeBatch;
+  let api: BatchApi;
+  const retries: { operation: string; throttled: boolean }[] = [];
+  beforeAll(async () => {
+    fake = await startFakeBatch();
+    api = new BatchApi({ endpoint: fake.endpoint, region: "us-east-1", credentials: DUMMY, apiRetry: FAST_RETRY, onRetry: (r) => retries.push(r) });
+  });
+  afterAll(async () => {
+    api?.destroy();
+    await fake?.stop();
+  });
+  beforeEach(() => {
+    retries.length = 0;
+    fake.clearHooks();
+  });
+
+  const spec = { name: "ce-unit", image: "example.org/compas-ensemble:1", vcpus: 1, memoryMiB: 2048, jobRoleArn: "arn:aws:iam::123456789012:role/ce", environment: { B: "2", A: "1" } };
+
+  it("registers a job definition from a spec once and reuses the identical ACTIVE one", async () => {
+    const before = { ...fake.requests };
+    const first = await ensureJobDefinition(api, spec);
+    const second = await ensureJobDefinition(api, { ...spec, environment: { A: "1", B: "2" } });
+    expect(first.registered).toBe(true);
+    expect(second).toEqual({ jobDefinition: first.jobDefinition, registered: false });
+    expect((fake.requests.registerjobdefinition ?? 0) - (before.registerjobdefinition ?? 0)).toBe(1);
+    expect((fake.requests.describejobdefinitions ?? 0) - (before.describejobdefinitions ?? 0)).toBe(2);
+  });
+
+  it("registers a new revision when the spec differs, and finds each revision again", async () => {
+    const small = await ensureJobDefinition(api, { ...spec, name: "ce-rev" });
+    const big = await ensureJobDefinition(api, { ...spec, name: "ce-rev", memoryMiB: 4096 });
+    expect(small.jobDefinition).toMatch(/job-definition\/ce-rev:1$/);
+    expect(big.jobDefinition).toMatch(/job-definition\/ce-rev:2$/);
+    expect(await ensureJobDefinition(api, { ...spec, name: "ce-rev" })).toEqual({ jobDefinition: small.jobDefinition, registered: false });
+    expect(await ensureJobDefinition(api, { ...spec, name: "ce-rev", memoryMiB: 4096 })).toEqual({ jobDefinition: big.jobDefinition, registered: false });
+  });
+
+  it("builds the definition with resources, role, sorted environment and a hash tag of the spec", () => {
+    const input = jobDefinitionInput(spec);
+    expect(input.containerProperties?.resourceRequirements).toEqual([
+      { type: "VCPU", value: "1" },
+      { type: "MEMORY", value: "2048" },
+    ]);
+    expect(input.containerProperties?.environment).toEqual([
+      { name: "A", value: "1" },
+      { name: "B", value: "2" },
+    ]);
+    expect(input.containerProperties?.jobRoleArn).toBe(spec.jobRoleArn);
+    expect(input.tags?.[SPEC_TAG]).toMatch(/^[0-9a-f]{64}$/);
+    expect(jobDefinitionInput({ ...spec, image: "other:2" }).tags?.[SPEC_TAG]).not.toBe(input.tags?.[SPEC_TAG]);
+  });
+
+  it("uses a named job definition as is, without any definition request", async () => {
+    const before = { ...fake.requests };
+    const ex = new BatchExecutor({ endpoint: fake.endpoint, region: "us-east-1", credentials: DUMMY, jobQueue: "q", jobDefinition: "existing:3" });
+    expect(ex.resolvedOptions.jobDefinition).toBe("existing:3");
+    expect(fake.requests.describejobdefinitions ?? 0).toBe(before.describejobdefinitions ?? 0);
+    ex.close();
+  });
+
+  it("retries throttled responses (429 ThrottlingException) with backoff until they pass", async () => {
+    const def = await ensureJobDefinition(api, spec);
+    fake.throttle(3, "submitjob");
+    const before = fake.requests.submitjob ?? 0;
+    const res = await api.submitJob({
+      jobName: "throttled",
+      jobQueue: "q",
+      jobDefinition: def.jobDefinition,
+      arrayProperties: { size: 2 },
+      containerOverrides: { command: ["true"] },
+    });
+    expect(res.jobId).toBeTruthy();
+    expect((fake.requests.submitjob ?? 0) - before).toBe(4);
+    expect(fake.submitted().filter((b) => b.jobName === "throttled")).toHaveLength(1);
+    expect(retries).toEqual([1, 2, 3].map(() => ({ operation: "SubmitJob", retry: expect.any(Number), delayMs: expect.any(Number), throttled: true })));
+  });
+
+  it("gives up after the configured retries with BATCH_API, the throttling error as cause and a hint", async () => {
+    fake.throttle(10, "describejobs");
+    const before = fake.requests.describejobs ?? 0;
+    const err = await api.describeJobs(["nope"]).catch((e: unknown) => e);
+    expect(isCompasEnsembleError(err, "BATCH_API")).toBe(true);
+    expect((err as Error).message).toMatch(/^AWS Batch DescribeJobs failed \(HTTP 429\): ThrottlingException/);
+    expect(isThrottlingError((err as Error).cause)).toBe(true);
+    expect((err as { hint?: string }).hint).toMatch(/throttling/);
+    expect((fake.requests.describejobs ?? 0) - before).toBe(1 + FAST_RETRY.maxRetries);
+  });
+
+  it("does not retry a client error (bad job definition)", async () => {
+    const before = fake.requests.submitjob ?? 0;
+    const err = await api.submitJob({ jobName: "bad", jobQueue: "q", jobDefinition: "missing-def" }).catch((e: unknown) => e);
+    expect(isCompasEnsembleError(err, "BATCH_API")).toBe(true);
+    expect((err as Error).message).toContain("ClientException: Job definition missing-def does not exist.");
+    expect((fake.requests.submitjob ?? 0) - before).toBe(1);
+    expect(retries).toEqual([]);
+  });
+
+  it("the fake refuses an array of size 1, as Batch does", async () => {
+    const def = await ensureJobDefinition(api, spec);
+    const err = await api.submitJob({ jobName: "one", jobQueue: "q", jobDefinition: def.jobDefinition, arrayProperties: { size: 1 } }).catch((e: unknown) => e);
+    expect((err as Error).message).toContain("between 2 and 10,000");
+  });
+});
+
+describe("backoff", () => {
+  it("draws each delay between 0 and a ceiling that doubles per retry up to the cap (full jitter)", () => {
+    const opts = { baseDelayMs: 100, maxDelayMs: 1000 };
+    const top = (retry: number): number => backoffDelayMs(retry, opts, () => 0.999999);
+    expect([0, 1, 2, 3, 4, 5].map(top)).toEqual([99, 199, 399, 799, 999, 999]);
+    expect(backoffDelayMs(3, opts, () => 0)).toBe(0);
+    const draws = Array.from({ length: 200 }, () => backoffDelayMs(2, opts));
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...draws)).toBeLessThan(400);
+    expect(new Set(draws).size).toBeGreaterThan(20);
+  });
+
+  it("recognises throttling by status 429 and by error name", () => {
+    expect(isThrottlingError({ $metadata: { httpStatusCode: 429 } })).toBe(true);
+    expect(isThrottlingError({ name: "TooManyRequestsException", $metadata: { httpStatusCode: 400 } })).toBe(true);
+    expect(isThrottlingError({ name: "ClientException", $metadata: { httpStatusCode: 400 } })).toBe(false);
+  });
+});
+
+describe("submission requests", () => {
+  const options = resolveBatchOptions({ jobQueue: "q", jobDefinition: "d", timeoutSeconds: 3600, environment: { COMPAS_LOG: "1" } });
+  const ctx: SubmissionContext = { options, jobQueue: "q", jobDefinition: "d", ensembleId: "e".repeat(64), planUri: "s3://b/p", submission: "s1", groups: 1 };
+
+  it("splits more than 10,000 tasks into arrays of at most 10,000, each with its own index list", () => {
+    const ids = Array.from({ length: 25_001 }, (_, i) => `t${i}`);
+    const groups = groupTasks(ids, "s9");
+    expect(groups.map((g) => [g.offset, g.size, g.indexList])).toEqual([
+      [0, 10_000, "s9-0"],
+      [10_000, 10_000, "s9-1"],
+      [20_000, 5_001, "s9-2"],
+    ]);
+    expect(groups[2]!.taskIds[0]).toBe("t20000");
+    expect(groupTasks(ids.slice(0, 1440), "s9")).toHaveLength(1);
+  });
+
+  it("makes one task a plain job with --task and many an array job with --index-list", () => {
+    const [single] = groupTasks(["only"], "s1");
+    const one = submitJobInput(ctx, single!, 0);
+    expect(one.arrayProperties).toBeUndefined();
+    expect(one.containerOverrides?.command).toEqual(["compas-ensemble", "worker", "--plan", "s3://b/p", "--task", "only", "--task-timeout", "3600"]);
+    const [many] = groupTasks(["a", "b", "c"], "s1");
+    const arr = submitJobInput(ctx, many!, 0);
+    expect(arr.arrayProperties).toEqual({ size: 3 });
+    expect(arr.containerOverrides?.command).toEqual(["compas-ensemble", "worker", "--plan", "s3://b/p", "--index-list", "s1", "--task-timeout", "3600"]);
+    expect(arr.containerOverrides?.environment).toEqual([{ name: "COMPAS_LOG", value: "1" }]);
+    expect(arr.timeout).toEqual({ attemptDurationSeconds: 4200 });
+    expect(arr.tags).toMatchObject({ "compas-ensemble:ensemble-id": "e".repeat(64), "compas-ensemble:submission": "s1" });
+    expect(arr.propagateTags).toBe(true);
+    expect(arr.jobName).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
+  });
+
+  it("retries lost hosts and the worker's exit 75, and exits on anything else", () => {
+    expect(retryStrategy(3)).toEqual({
+      attempts: 3,
+      evaluateOnExit: [
+        { onStatusReason: "Host EC2*", action: "RETRY" },
+        { onExitCode: "75", action: "RETRY" },
+        { onReason: "*", action: "EXIT" },
+      ],
+    });
+  });
+
+  it("refuses secret-looking or reserved environment names and conflicting definitions", () => {
+    const code = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (e) {
+        return isCompasEnsembleError(e) ? e.code : "other";
+      }
+      return undefined;
+    };
+    expect(code(() => resolveBatchOptions({ environment: { AWS_SECRET_ACCESS_KEY: "x" } }))).toBe("OPTIONS_INVALID");
+    expect(code(() => resolveBatchOptions({ environment: { GITHUB_TOKEN: "x" } }))).toBe("OPTIONS_INVALID");
+    expect(code(() => resolveBatchOptions({ environment: { AWS_BATCH_JOB_ID: "x" } }))).toBe("OPTIONS_INVALID");
+    expect(code(() => resolveBatchOptions({ jobDefinitionSpec: { image: "i", environment: { DB_PASSWORD: "x" } } }))).toBe("OPTIONS_INVALID");
+    expect(code(() => resolveBatchOptions({ jobDefinition: "d", jobDefinitionSpec: { image: "i" } }))).toBe("OPTIONS_INVALID");
+    expect(code(() => resolveBatchOptions({ attempts: 11 }))).toBe("OPTIONS_INVALID");
+    expect(code(() => resolveBatchOptions({ environment: { S3_ENDPOINT: "http://minio:9000" } }))).toBeUndefined();
+  });
+
+  it("refuses a local output directory, which containers cannot read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "batch-local-"));
+    const plan = buildPlan({ points: sliceGrid(expandGrid(sparseGrid()), 0, 2), nSystems: 5, compas: await probeCompas(fakeCompasPath()) });
+    const ex = new BatchExecutor({ jobQueue: "q", jobDefinition: "d", endpoint: "http://127.0.0.1:9", region: "us-east-1", credentials: DUMMY });
+    const err = await ex.submit({ plan, store: new LocalStore(dir), firstAttempt: {} }, [plan.tasks[0]!.task_id]).catch((e: unknown) => e);
+    expect(isCompasEnsembleError(err, "OPTIONS_INVALID")).toBe(true);
+    expect((err as Error).message).toContain(dir);
+  });
+
+  it("re-attaches only to Batch handles with valid data", () => {
+    const handle = { kind: "ssh", ensemble_id: "e", task_ids: [], submitted_at: "", data: {} };
+    expect(() => reattachBatchExecutor(handle)).toThrow(/not a Batch one/);
+    expect(() => reattachBatchExecutor({ ...handle, kind: "batch" })).toThrow(/Batch handle is invalid/);
+  });
+});
+
+function fragment(over: Partial<Fragment>): Fragment {
+  return {
+    schema_version: 1,
+    ensemble_id: "e",
+    task_id: "t",
+    run_id: "t",
+    attempt: 1,
+    status: "failed",
+    host: "h",
+    started_at: "2025-01-01T00:00:00Z",
+    finished_at: "2025-01-01T00:00:01Z",
+    duration_s: 1,
+    seed: 0,
+    n_systems: 1,
+    argv: [],
+    compas: { binary: "/c", version: "1", sha256: "0" },
+    library_version: "0",
+    output: null,
+    error: { code: "COMPAS_FLAG_UNKNOWN", message: "COMPAS rejected its command line (exit 3): ERROR: x", retryable: false },
+    ...over,
+  };
+}
+
+describe("task states from Batch joined with fragments", () => {
+  const view = (over: Partial<ChildView>): ChildView => ({
+    taskId: "t",
+    where: "j:0",
+    fragments: [],
+    child: {},
+    jobStatus: "RUNNING",
+    jobId: "j",
+    jobTerminated: false,
+    ...over,
+  });
+
+  it("maps Batch states: waiting ones to pending, RUNNING to running, the ends to their claims", () => {
+    expect(["SUBMITTED", "PENDING", "RUNNABLE", "STARTING"].map(batchStatusToTaskState)).toEqual(["pending", "pending", "pending", "pending"]);
+    expect(batchStatusToTaskState("RUNNING")).toBe("running");
+    expect(batchStatusToTaskState("SUCCEEDED")).toBe("succeeded");
+    expect(batchStatusToTaskState("FAILED")).toBe("failed");
+  });
+
+  it("trusts a success fragment over Batch, and fails a SUCCEEDED child without one", () => {
+    const ok = fragment({ status: "success", error: null, attempt: 2 });
+    expect(childTaskStatus(view({ fragments: [ok], child: { status: "FAILED" } }))).toMatchObject({ state: "succeeded", attempt: 2 });
+    const ended = childTaskStatus(view({ jobStatus: "SUCCEEDED" }));
+    expect(ended.state).toBe("failed");
+    expect(ended.reason).toContain("no success fragment");
+  });
+
+  it("joins the worker's error with Batch's reason and exit code", () => {
+    const s = childTaskStatus(view({ fragments: [fragment({})], child: { status: "FAILED", statusReason: "Essential container in task exited", exitCode: 1 } }));
+    expect(s).toMatchObject({ state: "failed", attempt: 1 });
+    expect(s.reason).toBe("COMPAS_FLAG_UNKNOWN: COMPAS rejected its command line (exit 3): ERROR: x; Batch: Essential container in task exited, exit code 1");
+    expect(failureReason(undefined, { statusReason: "Host EC2 (instance i-1) terminated." })).toBe("Batch: Host EC2 (instance i-1) terminated.");
+  });
+
+  it("calls terminated children cancelled unless they had already failed for good", () => {
+    expect(childTaskStatus(view({ child: { status: "FAILED", statusReason: "compas-ensemble cancel: now" } })).state).toBe("cancelled");
+    expect(childTaskStatus(view({ child: { status: "FAILED", terminated: true } })).state).toBe("cancelled");
+    expect(childTaskStatus(view({ fragments: [fragment({})], jobTerminated: true, child: { status: "FAILED" } })).state).toBe("failed");
+    expect(childTaskStatus(view({ fragments: [fragment({ error: { code: "TASK_TIMEOUT", message: "m", retryable: true } })], jobTerminated: true, child: { status: "FAILED" } })).state).toBe("cancelled");
+  });
+
+  it("shows running children as running and a retryable failure as pending with its reason", () => {
+    expect(childTaskStatus(view({ child: { status: "RUNNING" } })).state).toBe("running");
+    const retry = childTaskStatus(view({ fragments: [fragment({ error: { code: "COMPAS_FAILED", message: "COMPAS ended with exit code 1.", retryable: true } })] }));
+    expect(retry).toMatchObject({ state: "pending", reason: "retrying after: COMPAS_FAILED: COMPAS ended with exit code 1." });
+  });
+});
