@@ -7,6 +7,7 @@ import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../exe
 import { expandGrid } from "../grid/expand.js";
 import type { GridSpec } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
+import { ManifestCheckpointer } from "../metadata/checkpoint.js";
 import { mergeMetadata } from "../metadata/merge.js";
 import { assertSamePlan } from "../metadata/plan-hash.js";
 import { nextAttempt } from "../metadata/resume.js";
@@ -123,7 +124,17 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
 
     const all: Fragment[] = [...fragments];
     const successes = new Map(verified);
-    const checkpoint = new Checkpoint(store, plan, options.checkpointEvery ?? 10, emit);
+    const checkpoint = new ManifestCheckpointer({
+      plan,
+      every: options.checkpointEvery ?? 10,
+      fragments,
+      ...outputRoot(store),
+      write: (manifest) => putJson(store, MANIFEST_KEY, manifest),
+      onWrite: (manifest) => {
+        const ok = manifest.runs.filter((r) => r.status === "success").length;
+        emit({ type: "checkpoint", succeeded: ok, failed: manifest.runs.length - ok });
+      },
+    });
     const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
     await merger.mergeReady();
 
@@ -139,7 +150,9 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
             successes.set(e.fragment.task_id, e.fragment);
             merger.taskSucceeded(e.fragment.task_id);
           }
-          checkpoint.record(all);
+          checkpoint
+            .record(e.fragment)
+            .catch((err: unknown) => emit({ type: "warning", message: `checkpoint failed: ${(err as Error).message}` }));
         }
         emit(e);
       };
@@ -217,34 +230,6 @@ function summarize(
     durationS: (Date.now() - started) / 1000,
     handle,
   };
-}
-
-/** Rewrites the manifest every N finished tasks, one write at a time, newest last. */
-class Checkpoint {
-  private count = 0;
-  private chain: Promise<void> = Promise.resolve();
-  constructor(
-    private readonly store: Store,
-    private readonly plan: Plan,
-    private readonly every: number,
-    private readonly emit: (e: EnsembleEvent) => void,
-  ) {
-    if (!Number.isInteger(every) || every < 1) {
-      throw new CompasEnsembleError("OPTIONS_INVALID", `checkpointEvery ${every} is not a whole number >= 1.`);
-    }
-  }
-
-  record(fragments: readonly Fragment[]): void {
-    if (++this.count % this.every !== 0) return;
-    const snapshot = [...fragments];
-    this.chain = this.chain.then(async () => {
-      const manifest = mergeMetadata(snapshot, this.plan, outputRoot(this.store));
-      await putJson(this.store, MANIFEST_KEY, manifest);
-      const s = manifest.runs.filter((r) => r.status === "success").length;
-      this.emit({ type: "checkpoint", succeeded: s, failed: manifest.runs.length - s });
-    });
-    this.chain.catch((err: unknown) => this.emit({ type: "warning", message: `checkpoint failed: ${(err as Error).message}` }));
-  }
 }
 
 /** Merges each chunked run as soon as its last chunk succeeds, one merge at a time. */

@@ -1,12 +1,16 @@
 import { CompasEnsembleError } from "../errors.js";
 import { writeManifest } from "./files.js";
 import { type MergeOptions, mergeMetadata } from "./merge.js";
-import type { Fragment, Plan } from "./schemas.js";
+import type { Fragment, Manifest, Plan } from "./schemas.js";
 
 /** Options for {@link ManifestCheckpointer}. */
 export interface ManifestCheckpointerOptions extends MergeOptions {
   /** Ensemble output directory; the manifest goes to `<dir>/ensemble_metadata.json`. */
-  dir: string;
+  dir?: string;
+  /** Where the manifest goes instead of `dir` (e.g. a store on S3); must replace it atomically. */
+  write?: (manifest: Manifest) => Promise<void>;
+  /** Called after each write with the manifest written. */
+  onWrite?: (manifest: Manifest) => void;
   plan: Plan;
   /** Rewrite the manifest after every this many recorded fragments (default 10). */
   every?: number;
@@ -20,7 +24,8 @@ export interface ManifestCheckpointerOptions extends MergeOptions {
  * Writes are serialised so an older manifest never lands after a newer one.
  */
 export class ManifestCheckpointer {
-  private readonly dir: string;
+  private readonly sink: (manifest: Manifest) => Promise<void>;
+  private readonly onWrite: ((manifest: Manifest) => void) | undefined;
   private readonly plan: Plan;
   private readonly every: number;
   private readonly mergeOptions: MergeOptions;
@@ -37,7 +42,11 @@ export class ManifestCheckpointer {
     if (!Number.isInteger(every) || every < 1) {
       throw new CompasEnsembleError("OPTIONS_INVALID", `Checkpoint interval ${every} is not a positive integer.`);
     }
-    this.dir = options.dir;
+    const dir = options.dir;
+    if (options.write) this.sink = options.write;
+    else if (dir !== undefined) this.sink = async (m) => void (await writeManifest(dir, m));
+    else throw new CompasEnsembleError("OPTIONS_INVALID", "ManifestCheckpointer needs a dir or a write function.");
+    this.onWrite = options.onWrite;
     this.plan = options.plan;
     this.every = every;
     this.mergeOptions = options.outputRoot === undefined ? {} : { outputRoot: options.outputRoot };
@@ -76,8 +85,10 @@ export class ManifestCheckpointer {
     // Snapshot now, so this write reflects exactly the fragments recorded before the call.
     const snapshot = [...this.fragments];
     const next = this.queue.then(async () => {
-      await writeManifest(this.dir, mergeMetadata(snapshot, this.plan, this.mergeOptions));
+      const manifest = mergeMetadata(snapshot, this.plan, this.mergeOptions);
+      await this.sink(manifest);
       this.writes++;
+      this.onWrite?.(manifest);
     });
     this.queue = next.catch(() => undefined);
     return next;
