@@ -172,7 +172,10 @@ export async function planEnsemble(options: PlanEnsembleOptions): Promise<PlanEs
   const notes = [main.basis.note];
   if (comparison) notes.push(comparison.basis.note);
   if (hint) notes.push(hint);
-  if (perTask < 1000) notes.push("Every COMPAS_Output.h5 is at least ~8.5 MB (Run_Details and one preallocated 1000-row chunk per column), however few binaries it holds.");
+  if (perTask < 1000) {
+    const floor = bytes(sizeModel(profile, main.basis).floorBytes);
+    notes.push(`Every COMPAS_Output.h5 is at least ~${floor} (Run_Details and one preallocated 1000-row chunk per column), however few binaries it holds.`);
+  }
   if (target.kind === "ec2" || target.kind === "batch") {
     notes.push(`Prices: ${prices.source}.`);
     notes.push("Wall time and cost exclude instance start-up, container pulls and queue waits.");
