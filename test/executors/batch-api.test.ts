@@ -23,6 +23,10 @@ import type { Fragment } from "../../src/metadata/schemas.js";
 import { LocalStore } from "../../src/store/local.js";
 import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
+import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
+import { openStore } from "../../src/store/open.js";
+import { indexListKey } from "../../src/executors/run-worker.js";
+import { fullGrid } from "../../src/grid/index.js";
 
 const DUMMY = { accessKeyId: "AKIDFAKEBATCH", secretAccessKey: "fake-batch-secret" };
 const FAST_RETRY = { maxRetries: 4, baseDelayMs: 2, maxDelayMs: 10 };
@@ -114,6 +118,17 @@ describe("Batch API calls against the fake control plane", () => {
     expect(isThrottlingError((err as Error).cause)).toBe(true);
     expect((err as { hint?: string }).hint).toMatch(/throttling/);
     expect((fake.requests.describejobs ?? 0) - before).toBe(1 + FAST_RETRY.maxRetries);
+  });
+
+  it("does not submit twice when Batch created the job but the response was lost (5xx)", async () => {
+    const def = await ensureJobDefinition(api, spec);
+    fake.failAfterProcessing(1, "submitjob");
+    const before = { submit: fake.requests.submitjob ?? 0, list: fake.requests.listjobs ?? 0, jobs: fake.submitted().length };
+    const res = await api.submitJob({ jobName: "lost-response-1", jobQueue: "q", jobDefinition: def.jobDefinition, arrayProperties: { size: 3 } });
+    expect(fake.submitted().length - before.jobs).toBe(1);
+    expect((fake.requests.submitjob ?? 0) - before.submit).toBe(1);
+    expect((fake.requests.listjobs ?? 0) - before.list).toBe(1);
+    expect(fake.job(res.jobId!)?.jobName).toBe("lost-response-1");
   });
 
   it("does not retry a client error (bad job definition)", async () => {
@@ -296,5 +311,65 @@ describe("task states from Batch joined with fragments", () => {
     expect(childTaskStatus(view({ child: { status: "RUNNING" } })).state).toBe("running");
     const retry = childTaskStatus(view({ fragments: [fragment({ error: { code: "COMPAS_FAILED", message: "COMPAS ended with exit code 1.", retryable: true } })] }));
     expect(retry).toMatchObject({ state: "pending", reason: "retrying after: COMPAS_FAILED: COMPAS ended with exit code 1." });
+  });
+});
+
+describe("submission and polling at scale (jobs held RUNNABLE, no workers)", () => {
+  let fake: FakeBatch;
+  let s3: S3rverHandle;
+  let ex: BatchExecutor;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    fake = await startFakeBatch({ start: false });
+    ex = new BatchExecutor({ endpoint: fake.endpoint, region: "us-east-1", credentials: DUMMY, jobQueue: "q", jobDefinitionSpec: { image: "i" }, apiRetry: FAST_RETRY, storeOptions: s3.storeOptions() });
+  });
+  afterAll(async () => {
+    ex?.close();
+    await fake?.stop();
+    await s3?.stop();
+  });
+  const probe = () => probeCompas(fakeCompasPath());
+
+  it("submits the 1,440-point full grid with one SubmitJob and polls it with one DescribeJobs", async () => {
+    const plan = buildPlan({ points: expandGrid(fullGrid()), nSystems: 5, compas: await probe() });
+    const store = openStore(`s3://${await s3.createBucket()}/full`, s3.storeOptions());
+    const ids = plan.tasks.map((t) => t.task_id);
+    const before = { ...fake.requests };
+    const handle = await ex.submit({ plan, store, firstAttempt: {} }, ids);
+    const statuses = await ex.status(handle);
+    const delta = (op: string): number => (fake.requests[op] ?? 0) - (before[op] ?? 0);
+    expect(delta("submitjob")).toBe(1);
+    expect(fake.submitted().at(-1)!.arrayProperties).toEqual({ size: 1440 });
+    expect(delta("describejobs")).toBe(1);
+    expect(delta("listjobs")).toBe(0);
+    expect(statuses).toHaveLength(1440);
+    expect(new Set(statuses.map((s) => s.state))).toEqual(new Set(["pending"]));
+    const jobs = handle.data.jobs as { job_id: string; index_list: string }[];
+    expect(await ex.summary(handle)).toEqual([expect.objectContaining({ jobId: jobs[0]!.job_id, size: 1440, counts: expect.objectContaining({ RUNNABLE: 1440 }) })]);
+    expect(JSON.parse((await store.get(indexListKey(jobs[0]!.index_list))).toString("utf8"))).toEqual(ids);
+  });
+
+  it("splits 10,080 tasks into arrays of 10,000 and 80, polls both with one DescribeJobs, and cancels all with one TerminateJob each", async () => {
+    const plan = buildPlan({ points: expandGrid(fullGrid()), nSystems: 7, systemsPerTask: 1, compas: await probe() });
+    expect(plan.tasks).toHaveLength(10_080);
+    const store = openStore(`s3://${await s3.createBucket()}/chunks`, s3.storeOptions());
+    const ids = plan.tasks.map((t) => t.task_id);
+    const before = { ...fake.requests };
+    const handle = await ex.submit({ plan, store, firstAttempt: {} }, ids);
+    const jobs = handle.data.jobs as { job_id: string; index_list: string; offset: number; size: number }[];
+    expect(jobs.map((j) => [j.offset, j.size])).toEqual([
+      [0, 10_000],
+      [10_000, 80],
+    ]);
+    expect(JSON.parse((await store.get(indexListKey(jobs[1]!.index_list))).toString("utf8"))).toEqual(ids.slice(10_000));
+    await ex.cancel(handle);
+    const final = await ex.wait(handle);
+    const delta = (op: string): number => (fake.requests[op] ?? 0) - (before[op] ?? 0);
+    expect(delta("submitjob")).toBe(2);
+    expect(delta("terminatejob")).toBe(2);
+    expect(delta("describejobs")).toBe(1);
+    expect(final).toHaveLength(10_080);
+    expect(new Set(final.map((s) => s.state))).toEqual(new Set(["cancelled"]));
+    expect(final[10_079]!.where).toBe(`${jobs[1]!.job_id}:79`);
   });
 });

@@ -35,6 +35,8 @@ export interface FakeBatchOptions {
   killGraceMs?: number;
   /** Page size of ListJobs and DescribeJobDefinitions. Default 1000. */
   pageSize?: number;
+  /** Start jobs at all; false keeps every job RUNNABLE (scale tests of submission and polling). Default true. */
+  start?: boolean;
 }
 
 interface Attempt {
@@ -106,6 +108,8 @@ export interface FakeBatch {
   submitted(): Record<string, unknown>[];
   /** Answers the next `n` requests (of `op` only, if given) with 429 ThrottlingException. */
   throttle(n: number, op?: string): void;
+  /** Carries out the next `n` requests of `op`, then answers 500 ServerException (a lost response). */
+  failAfterProcessing(n: number, op: string): void;
   /** The next start of array child `index` (of any job) is killed as a Spot reclaim. */
   reclaimOnce(index: number): void;
   /** Extra environment for array child `index` of every job (e.g. FAKE_COMPAS_FAIL). */
@@ -143,6 +147,7 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
   const bodies: { op: string; body: Record<string, unknown> }[] = [];
   const accepted: Record<string, unknown>[] = [];
   const throttles: { n: number; op?: string }[] = [];
+  const lostResponses: { n: number; op: string }[] = [];
   const reclaims = new Map<number, number>();
   const childEnv = new Map<number, Record<string, string>>();
   const jobs = new Map<string, FakeJob>();
@@ -194,6 +199,7 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
   };
 
   const pump = (): void => {
+    if (options.start === false) return;
     while (active.size < parallelism && queue.length > 0) start(queue.shift()!);
   };
 
@@ -388,6 +394,10 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
     },
     listjobs(b) {
       const status = (b.jobStatus as Status | undefined) ?? "RUNNING";
+      const filters = (b.filters ?? []) as { name?: string; values?: string[] }[];
+      if (filters.length > 1) throw new ClientError("Only one filter can be used at a time.");
+      const byName = filters[0]?.name === "JOB_NAME" ? String(filters[0].values?.[0] ?? "").toLowerCase() : undefined;
+      if (filters.length === 1 && byName === undefined) throw new ClientError(`The fake supports only the JOB_NAME filter.`);
       let pool: FakeJob[];
       if (b.arrayJobId) {
         const parent = jobs.get(String(b.arrayJobId));
@@ -396,7 +406,11 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
       } else {
         pool = topLevel.filter((j) => j.jobQueue === b.jobQueue);
       }
-      const matching = pool.filter((j) => statusOf(j) === status);
+      // With a filter Batch ignores jobStatus and returns the newest jobs first.
+      const matching =
+        byName !== undefined
+          ? pool.filter((j) => j.jobName.toLowerCase() === byName).reverse()
+          : pool.filter((j) => statusOf(j) === status);
       const max = Math.min(Number(b.maxResults ?? pageSize), pageSize);
       const from = b.nextToken ? Number(b.nextToken) : 0;
       const page = matching.slice(from, from + max);
@@ -543,6 +557,11 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
       if (!handler) return send(res, 404, "ClientException", { message: `Unknown operation ${req.method} ${req.url}` });
       try {
         const out = handler(body);
+        const lost = lostResponses.find((x) => x.n > 0 && x.op === op);
+        if (lost) {
+          lost.n--;
+          return send(res, 500, "ServerException", { message: "Internal error (the request was carried out)" });
+        }
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON.stringify(out));
       } catch (err) {
@@ -563,6 +582,9 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
     throttle(n, op) {
       throttles.push({ n, op });
     },
+    failAfterProcessing(n, op) {
+      lostResponses.push({ n, op });
+    },
     reclaimOnce(index) {
       reclaims.set(index, (reclaims.get(index) ?? 0) + 1);
     },
@@ -573,6 +595,7 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
       reclaims.clear();
       childEnv.clear();
       throttles.length = 0;
+      lostResponses.length = 0;
     },
     job: (id) => jobs.get(id),
     allJobs: () => [...jobs.values()],

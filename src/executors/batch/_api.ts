@@ -19,7 +19,7 @@ import {
   type SubmitJobCommandOutput,
 } from "@aws-sdk/client-batch";
 import { CompasEnsembleError } from "../../errors.js";
-import { ApiRetrySchema, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
+import { ApiRetrySchema, isRetryableApiError, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
 
 /** Connection settings of the Batch API client. */
 export interface BatchApiOptions {
@@ -57,9 +57,42 @@ export class BatchApi {
     });
   }
 
-  /** Submits one job (array or single). */
+  /**
+   * Submits one job (array or single). SubmitJob has no idempotency token, so after an
+   * ambiguous failure (a 5xx or a dropped connection: Batch may have created the job) the
+   * job's name, unique per submission, is looked up before the request is sent again; a
+   * duplicate array job would run every task twice at once.
+   */
   submitJob(input: SubmitJobCommandInput, signal?: AbortSignal): Promise<SubmitJobCommandOutput> {
-    return this.call("SubmitJob", () => this.client.send(new SubmitJobCommand(input), { abortSignal: signal }), signal);
+    return this.call(
+      "SubmitJob",
+      async () => {
+        try {
+          return await this.client.send(new SubmitJobCommand(input), { abortSignal: signal });
+        } catch (err) {
+          if (!isRetryableApiError(err) || isThrottlingError(err) || !input.jobQueue || !input.jobName) throw err;
+          const [found] = await this.findJobsByName(input.jobQueue, input.jobName).catch(() => []);
+          if (found?.jobId) return { jobId: found.jobId, jobName: found.jobName, jobArn: found.jobArn, $metadata: {} };
+          throw err;
+        }
+      },
+      signal,
+    );
+  }
+
+  /** Jobs of a queue (any status) whose name is `jobName`, newest first. */
+  async findJobsByName(jobQueue: string, jobName: string): Promise<JobSummary[]> {
+    const out: JobSummary[] = [];
+    let nextToken: string | undefined;
+    do {
+      const res: ListJobsCommandOutput = await this.call("ListJobs", () =>
+        this.client.send(new ListJobsCommand({ jobQueue, filters: [{ name: "JOB_NAME", values: [jobName] }], maxResults: 100, nextToken })),
+      );
+      out.push(...(res.jobSummaryList ?? []));
+      nextToken = res.nextToken ?? undefined;
+    } while (nextToken);
+    // The filter is case-insensitive; names are compared exactly here.
+    return out.filter((s) => s.jobName === jobName);
   }
 
   /** Describes jobs, 100 ids per request. */
