@@ -1,6 +1,6 @@
 import { CompasEnsembleError } from "../errors.js";
 import type { Params } from "../grid/schema.js";
-import { DCO_COLUMNS, type DcoTable } from "./dco-table.js";
+import { allocateDcoTable, DCO_COLUMNS, type DcoTable } from "./dco-table.js";
 import {
   THETA_COLUMNS,
   type SbiDataset,
@@ -81,28 +81,7 @@ export function stackDcoTables(tables: readonly DcoTable[], mergingOnly = false)
     return rows;
   });
   const n = keep.reduce((a, rows) => a + rows.length, 0);
-  const out: SbiDcoTable = {
-    length: n,
-    run_index: new Int32Array(n),
-    seed: new BigUint64Array(n),
-    m1: new Float64Array(n),
-    m2: new Float64Array(n),
-    q: new Float64Array(n),
-    chirp_mass: new Float64Array(n),
-    type: new Array(n),
-    t_form: new Float64Array(n),
-    t_coal: new Float64Array(n),
-    t_delay: new Float64Array(n),
-    merges_hubble_time: new Uint8Array(n),
-    chi1: new Float64Array(n),
-    chi2: new Float64Array(n),
-    tilt1: new Float64Array(n),
-    tilt2: new Float64Array(n),
-    chi_eff: new Float64Array(n),
-    chi_p: new Float64Array(n),
-    channel: new Array(n),
-    pessimistic_ce: new Uint8Array(n),
-  };
+  const out: SbiDcoTable = { ...allocateDcoTable(n), run_index: new Int32Array(n) };
   const numeric = DCO_COLUMNS.filter((c): c is NumberColumn => c !== "seed" && c !== "type" && c !== "channel");
   let at = 0;
   tables.forEach((t, run) => {

@@ -84,3 +84,32 @@ export const DCO_UNITS: Record<(typeof DCO_COLUMNS)[number] | "run_index", strin
   channel: "-",
   pessimistic_ce: "-",
 };
+
+/**
+ * A zero-filled table of `n` rows (strings empty until set), the one place that knows how
+ * each column is stored.
+ * @param n - number of rows
+ */
+export function allocateDcoTable(n: number): DcoTable {
+  return {
+    length: n,
+    seed: new BigUint64Array(n),
+    m1: new Float64Array(n),
+    m2: new Float64Array(n),
+    q: new Float64Array(n),
+    chirp_mass: new Float64Array(n),
+    type: new Array<DcoType>(n),
+    t_form: new Float64Array(n),
+    t_coal: new Float64Array(n),
+    t_delay: new Float64Array(n),
+    merges_hubble_time: new Uint8Array(n),
+    chi1: new Float64Array(n),
+    chi2: new Float64Array(n),
+    tilt1: new Float64Array(n),
+    tilt2: new Float64Array(n),
+    chi_eff: new Float64Array(n),
+    chi_p: new Float64Array(n),
+    channel: new Array<Channel>(n),
+    pessimistic_ce: new Uint8Array(n),
+  };
+}

@@ -10,7 +10,7 @@ import {
   pessimisticCeFlag,
   type RlofColumns,
 } from "./channels.js";
-import type { Channel, DcoTable, DcoType } from "./dco-table.js";
+import { allocateDcoTable, type Channel, type DcoTable, type DcoType } from "./dco-table.js";
 import { ColumnReader, readColumnsFrom } from "./read.js";
 import { BH_TYPE, NS_TYPE, type SpinModelInput, type SupernovaRow, chiEff, chiP, compasOrderSpins, describeSpinModel, parseSpinModel } from "./spins.js";
 import { runDetail, runDetailFlag } from "./_run-details.js";
@@ -191,7 +191,7 @@ function extractFrom(
   const rlofCols = rlof ? rlofColumns(asNumbers(rlof.columns)) : null;
   const cheCols = che ? (asNumbers(che.columns) as Cols<typeof CHE_COLUMNS>) : null;
 
-  const table = allocateTable(n);
+  const table = allocateDcoTable(n);
   const vReason: (ChannelVReason | "")[] = new Array<ChannelVReason | "">(n).fill("");
   const reasons = Object.fromEntries(CHANNEL_V_REASONS.map((r) => [r, 0])) as Record<ChannelVReason, number>;
   const keep: number[] = [];
@@ -356,30 +356,6 @@ function rlofColumns(c: Record<string, ArrayLike<number>>): RlofColumns {
     mass1After: get("Mass(1)>MT"),
     mass2Before: get("Mass(2)<MT"),
     mass2After: get("Mass(2)>MT"),
-  };
-}
-
-function allocateTable(n: number): DcoTable {
-  return {
-    length: n,
-    seed: new BigUint64Array(n),
-    m1: new Float64Array(n),
-    m2: new Float64Array(n),
-    q: new Float64Array(n),
-    chirp_mass: new Float64Array(n),
-    type: new Array<DcoType>(n),
-    t_form: new Float64Array(n),
-    t_coal: new Float64Array(n),
-    t_delay: new Float64Array(n),
-    merges_hubble_time: new Uint8Array(n),
-    chi1: new Float64Array(n),
-    chi2: new Float64Array(n),
-    tilt1: new Float64Array(n),
-    tilt2: new Float64Array(n),
-    chi_eff: new Float64Array(n),
-    chi_p: new Float64Array(n),
-    channel: new Array<Channel>(n),
-    pessimistic_ce: new Uint8Array(n),
   };
 }
 

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { assembleSbiDataset } from "../../src/hdf5/dataset-assemble.js";
 import type { SbiDataset } from "../../src/hdf5/dataset-types.js";
-import type { Channel, DcoTable, DcoType } from "../../src/hdf5/dco-table.js";
+import { allocateDcoTable, type Channel, type DcoTable, type DcoType } from "../../src/hdf5/dco-table.js";
 
 /** One hand-made DCO; fields left out get plausible values derived from the masses. */
 export interface DcoRow {
@@ -25,27 +25,7 @@ export interface DcoRow {
 /** Builds a {@link DcoTable} from rows, computing q, chirp mass and t_delay by their definitions. */
 export function makeDcoTable(rows: DcoRow[]): DcoTable {
   const n = rows.length;
-  const t: DcoTable = {
-    length: n,
-    seed: new BigUint64Array(n),
-    m1: new Float64Array(n),
-    m2: new Float64Array(n),
-    q: new Float64Array(n),
-    chirp_mass: new Float64Array(n),
-    type: [],
-    t_form: new Float64Array(n),
-    t_coal: new Float64Array(n),
-    t_delay: new Float64Array(n),
-    merges_hubble_time: new Uint8Array(n),
-    chi1: new Float64Array(n),
-    chi2: new Float64Array(n),
-    tilt1: new Float64Array(n),
-    tilt2: new Float64Array(n),
-    chi_eff: new Float64Array(n),
-    chi_p: new Float64Array(n),
-    channel: [],
-    pessimistic_ce: new Uint8Array(n),
-  };
+  const t: DcoTable = { ...allocateDcoTable(n), type: [], channel: [] };
   rows.forEach((r, i) => {
     const m1 = r.m1 ?? 30;
     const m2 = r.m2 ?? 20;
