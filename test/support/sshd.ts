@@ -3,6 +3,12 @@
  * each with its own config, host key, port and dedicated login user, all in a temporary
  * folder. Needs /usr/sbin/sshd and root (to create the users and to start sshd for them).
  *
+ * The remote `compas-ensemble` is this checkout's src/cli.ts run through tsx, plus a small
+ * load hook registered after tsx that hands ES-module JavaScript of node_modules straight
+ * to Node: tsx otherwise pushes every such file through its loader thread, and h5wasm's
+ * 4 MB module alone then takes 10-20 s to load in each worker. TypeScript still goes through
+ * tsx, and what the hook loads is what Node would load without tsx.
+ *
  * Why dedicated non-root users: the remote side must not be root, whose ~/.bashrc (run by
  * bash for every SSH command) is slow here, and a user per host makes "the host died"
  * exact: every process of that uid is the host's. The users need to read the repository
@@ -208,6 +214,7 @@ export async function startSshdCluster(options: SshdClusterOptions = {}): Promis
         throw new Error(`User ${first.user} cannot read the repository mirror ${repo} or run ${node}; check the permissions of ${dir}.`);
       }
     }
+    const hook = writeEsmHook(dir);
     return {
       dir,
       hosts,
@@ -215,7 +222,7 @@ export async function startSshdCluster(options: SshdClusterOptions = {}): Promis
       knownHostsFile,
       repo,
       node,
-      remoteCommand: [node, "--import", pathToFileURL(join(repo, "node_modules", "tsx", "dist", "loader.mjs")).href, join(repo, "src", "cli.ts")],
+      remoteCommand: [node, "--import", pathToFileURL(join(repo, "node_modules", "tsx", "dist", "loader.mjs")).href, "--import", pathToFileURL(hook).href, join(repo, "src", "cli.ts")],
       compasBinary: join(repo, "test", "support", "fake-compas", "COMPAS"),
       remoteEnv: { PATH: `${dirname(node)}:/usr/local/bin:/usr/bin:/bin` },
       stop,
@@ -282,6 +289,44 @@ function mirrorRepo(dir: string, node: string): { repo: string; node: string } {
   cpSync(node, localNode);
   chmodSync(localNode, 0o755);
   return { repo, node: localNode };
+}
+
+// See the file comment: registered after tsx, so its load hook runs first.
+function writeEsmHook(dir: string): string {
+  const register = join(dir, "esm-hook-register.mjs");
+  const hooks = join(dir, "esm-hook.mjs");
+  writeFileSync(register, `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+  writeFileSync(
+    hooks,
+    [
+      'import { readFileSync } from "node:fs";',
+      'import { readFile } from "node:fs/promises";',
+      'import { dirname, join } from "node:path";',
+      'import { fileURLToPath } from "node:url";',
+      "const types = new Map();",
+      "function packageType(dir) {",
+      "  if (types.has(dir)) return types.get(dir);",
+      "  let type;",
+      '  try { type = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).type ?? "commonjs"; }',
+      '  catch { const up = dirname(dir); type = up === dir ? "commonjs" : packageType(up); }',
+      "  types.set(dir, type);",
+      "  return type;",
+      "}",
+      "export async function load(url, context, nextLoad) {",
+      '  if (url.startsWith("file:") && url.includes("/node_modules/")) {',
+      "    const path = fileURLToPath(url);",
+      '    if (path.endsWith(".mjs") || (path.endsWith(".js") && packageType(dirname(path)) === "module")) {',
+      '      return { format: "module", source: await readFile(path), shortCircuit: true };',
+      "    }",
+      "  }",
+      "  return nextLoad(url, context);",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  chmodSync(register, 0o644);
+  chmodSync(hooks, 0o644);
+  return register;
 }
 
 function keygen(path: string, comment: string): void {
