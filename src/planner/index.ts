@@ -18,4 +18,4 @@ export {
   type CalibrationRecord,
 } from "./calibrate.js";
 export { PRICE_TABLE, instancePrice, pricePerVcpuHour, type PriceTable, type InstancePrice } from "./prices.js";
-export { defaultCacheDir as defaultCalibrationCacheDir } from "./_cache.js";
+export { defaultCacheDir as defaultCalibrationCacheDir, CalibrationSchema, CalibrationCornerSchema } from "./_cache.js";
