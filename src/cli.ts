@@ -8,6 +8,7 @@ import {
   statusCommand,
 } from "./cli/commands.js";
 import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/data.js";
+import { planCommand } from "./cli/plan.js";
 import { workerCommand } from "./cli/worker.js";
 import { CompasEnsembleError } from "./errors.js";
 import { LIBRARY_VERSION } from "./version.js";
@@ -21,6 +22,7 @@ const program = new Command("compas-ensemble")
 for (const cmd of [
   gridCommand(),
   commandCommand(),
+  planCommand(),
   runCommand(),
   statusCommand(),
   mergeMetadataCommand(),

@@ -3,6 +3,7 @@
 // Errors
 export { CompasEnsembleError, isCompasEnsembleError, ERROR_CODES, type ErrorCode, type CompasEnsembleErrorOptions } from "./errors.js";
 export { LIBRARY_VERSION } from "./version.js";
+export { writeJsonAtomic, writeFileAtomic, type AtomicWriteOptions } from "./metadata/atomic.js";
 
 // Grids
 export {
@@ -64,6 +65,29 @@ export {
 export { runEnsemble, HANDLE_KEY, type RunEnsembleOptions, type EnsembleEvent, type EnsembleSummary } from "./ensemble/run.js";
 export { buildPlan, runOutputKey, chunkOutputKey, type BuildPlanOptions } from "./ensemble/plan.js";
 
+// Planning
+export {
+  planEnsemble,
+  formatPlan,
+  calibrate,
+  cachedCalibration,
+  gridCorners,
+  DEFAULT_CALIBRATION_BINARIES,
+  PRICE_TABLE,
+  instancePrice,
+  pricePerVcpuHour,
+  type PlanEnsembleOptions,
+  type PlanCalibrationOptions,
+  type PlanTarget,
+  type PlanEstimate,
+  type ProfileEstimate,
+  type CostBasis,
+  type CalibrateOptions,
+  type Calibration,
+  type PriceTable,
+  type InstancePrice,
+} from "./planner/index.js";
+
 // Executors
 export { LocalExecutor, type LocalExecutorOptions } from "./executors/local.js";
 export {
@@ -101,9 +125,8 @@ export {
 export { mergeMetadata, type MergeOptions } from "./metadata/merge.js";
 export { mergePredecessorManifests, PREDECESSOR_PATTERN, type MergePredecessorOptions, type MergePredecessorSummary } from "./metadata/predecessor.js";
 export { summarizeStatus, estimateRemainingSeconds, type StatusSummary, type TaskFailure } from "./metadata/status.js";
-export { planHash, comparePlans } from "./metadata/plan-hash.js";
-export { readFragments, writeFragment } from "./metadata/fragments.js";
-export { writeJsonAtomic } from "./metadata/atomic.js";
+export { planHash, comparePlans, type PlanContent } from "./metadata/plan-hash.js";
+export { readFragments, writeFragment, type InvalidFragmentFile } from "./metadata/fragments.js";
 
 // Stores
 export {
@@ -114,6 +137,13 @@ export {
   sync,
   syncCommand,
   formatSyncSummary,
+  DEFAULT_SYNC_CONCURRENCY,
+  S3StoreOptionsSchema,
+  type S3Credentials,
+  type SyncProgress,
+  type TransferResult,
+  type TransferOptions,
+  type HeadOptions,
   type Store,
   type StoreEntry,
   type StoreHead,
@@ -124,18 +154,52 @@ export {
 } from "./store/index.js";
 
 // HDF5 and SBI datasets
-export { extractDcos, COMPAS_HUBBLE_TIME_MYR, DEFAULT_HUBBLE_CUT_MYR, type ExtractOptions, type DcoExtraction } from "./hdf5/dco.js";
+export { extractDcos, COMPAS_HUBBLE_TIME_MYR, DEFAULT_HUBBLE_CUT_MYR, type ExtractOptions, type DcoExtraction, type DcoDiagnostics } from "./hdf5/dco.js";
 export { DCO_COLUMNS, DCO_UNITS, type DcoTable, type DcoType, type Channel } from "./hdf5/dco-table.js";
-export { groupRowCounts, readColumns, BSE_GROUPS } from "./hdf5/read.js";
-export { inspect, formatInspect, type InspectResult } from "./hdf5/inspect.js";
-export { mergeChunkOutputs, mergeRunDetailsText } from "./hdf5/merge-chunks.js";
+export {
+  groupRowCounts,
+  readColumns,
+  openCompasFile,
+  ColumnReader,
+  BSE_GROUPS,
+  COMPAS_COLUMNS,
+  type ArrayOf,
+  type ColumnValues,
+  type ReadColumnsOptions,
+} from "./hdf5/read.js";
+export { inspect, formatInspect, type InspectResult, type InspectGroup, type DcoCounts } from "./hdf5/inspect.js";
+export { mergeChunkOutputs, mergeRunDetailsText, type MergeResult, type MergeChunkOptions } from "./hdf5/merge-chunks.js";
 export { SpinModelSchema, parseSpinModel, chiEff, chiP, bavera2021Spin, qin2018Spin, type SpinModel, type SpinModelInput } from "./hdf5/spins.js";
-export { classifyChannel, type ChannelResult } from "./hdf5/channels.js";
-export { computeSummary, DEFAULT_SUMMARY_BINS, summaryColumns, type SummaryBins } from "./hdf5/summary.js";
+export {
+  classifyChannel,
+  mtEpisodes,
+  type ChannelResult,
+  type ChannelInput,
+  type ChannelVReason,
+  type CeRow,
+  type RlofRow,
+  type MtEpisode,
+} from "./hdf5/channels.js";
+export {
+  computeSummary,
+  DEFAULT_SUMMARY_BINS,
+  summaryColumns,
+  type SummaryBins,
+  type Summary,
+  type SummaryOptions,
+  type HistogramQuantity,
+} from "./hdf5/summary.js";
 export { buildSbiDataset, type BuildSbiDatasetOptions } from "./hdf5/dataset.js";
 export { extractCommand, SBI_FORMATS, type SbiFormat, type ExtractCommandOptions, type ExtractCommandResult } from "./hdf5/dataset-extract.js";
 export { parseSpinModelFlag } from "./hdf5/dataset-spin-flag.js";
-export { THETA_COLUMNS, SBI_DCO_COLUMNS, type SbiDataset } from "./hdf5/dataset-types.js";
+export {
+  THETA_COLUMNS,
+  SBI_DCO_COLUMNS,
+  type SbiDataset,
+  type SbiDcoTable,
+  type SbiProvenance,
+  type SpinModelRecord,
+} from "./hdf5/dataset-types.js";
 export { writeSbiHdf5 } from "./hdf5/write-h5.js";
-export { writeSbiParquet } from "./hdf5/write-parquet.js";
+export { writeSbiParquet, SBI_PARQUET_METADATA_KEY, type SbiParquetPaths } from "./hdf5/write-parquet.js";
 export { writeSbiNpy } from "./hdf5/write-npy.js";

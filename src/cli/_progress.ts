@@ -1,13 +1,7 @@
 import type { EnsembleEvent } from "../ensemble/run.js";
+import { formatDuration } from "../planner/_format.js";
 
-/** Formats seconds as a short duration: 45s, 12m05s, 3h20m. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
+export { formatDuration };
 
 /**
  * Turns ensemble events into a progress bar with rate and ETA on a terminal, or into plain

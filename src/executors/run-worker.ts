@@ -40,6 +40,7 @@ export interface RunWorkerOptions {
   scratchRoot?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called for each binary COMPAS reports finished. */
   onProgress?: (done: number, total: number) => void;
 }
 

@@ -66,7 +66,9 @@ export interface SubmitContext {
 
 /** Options of {@link Executor.wait}. */
 export interface WaitOptions {
+  /** Stops waiting; attached executors also cancel their tasks. */
   signal?: AbortSignal;
+  /** Progress and lifecycle events while waiting. */
   onEvent?: (event: ExecutorEvent) => void;
 }
 

@@ -35,7 +35,9 @@ export interface RunTaskOptions {
   timeoutMs?: number;
   /** Cancels the task: its process group is killed and no fragment is written. */
   signal?: AbortSignal;
+  /** Called with the COMPAS process id once it has started. */
   onSpawn?: (pid: number) => void;
+  /** Called for each binary COMPAS reports finished. */
   onProgress?: (done: number, total: number) => void;
   /** Host name recorded in the fragment; default os.hostname(). */
   host?: string;

@@ -219,7 +219,7 @@ export class ColumnReader {
 
   /**
    * Rows per read for a set of columns: a multiple of their chunk length near
-   * {@link TARGET_SLICE_BYTES} for the widest type, so that each chunk is read once.
+   * about 8 MiB for the widest type, so that each chunk is read once.
    * @param infos - the columns that will be read slice by slice together
    */
   sliceRows(infos: readonly ColumnInfo[]): number {

@@ -103,7 +103,7 @@ export const COMPAS_COLUMNS = {
 /** Known columns of a BSE group. */
 export type CompasColumn<G extends BseGroup> = keyof (typeof COMPAS_COLUMNS)[G] & string;
 
-/** The array type a {@link CompasDtype} is read into. */
+/** The array type a COMPAS dtype name is read into. */
 export type ArrayOf<D extends CompasDtype> = D extends "float64"
   ? Float64Array
   : D extends "int32"

@@ -10,6 +10,7 @@ export const CompasIdentitySchema = z.strictObject({
   /** sha256 of the binary file, hex. */
   sha256: z.string(),
 });
+/** The COMPAS build of an ensemble: path, version and sha256. */
 export type CompasIdentity = z.infer<typeof CompasIdentitySchema>;
 
 /** One task: one COMPAS process for one chunk of one run. */
@@ -33,6 +34,7 @@ export const TaskSchema = z.strictObject({
   /** Store key of the task's own COMPAS_Output.h5 (the run's file when n_chunks is 1). */
   output_key: z.string(),
 });
+/** One task: one COMPAS process for one chunk of one run. */
 export type Task = z.infer<typeof TaskSchema>;
 
 /** One run (grid point) and the tasks that make it. */
@@ -46,6 +48,7 @@ export const PlanRunSchema = z.strictObject({
   /** Store key of the run's merged COMPAS_Output.h5. */
   output_key: z.string(),
 });
+/** One run (grid point) of a plan and its tasks. */
 export type PlanRun = z.infer<typeof PlanRunSchema>;
 
 /** The whole ensemble as plain data, written to the store before anything runs. */
@@ -65,6 +68,7 @@ export const PlanSchema = z.strictObject({
   runs: z.array(PlanRunSchema),
   tasks: z.array(TaskSchema),
 });
+/** A plan: the whole ensemble as plain data. */
 export type Plan = z.infer<typeof PlanSchema>;
 
 /** Rows per COMPAS group found in a checked output. */
@@ -133,6 +137,7 @@ export const FragmentSchema = z.strictObject({
    */
   supersedes: z.array(z.number().int().positive()).optional(),
 });
+/** The record of one finished task attempt. */
 export type Fragment = z.infer<typeof FragmentSchema>;
 
 /** One run in `ensemble_metadata.json`: the predecessor's fields plus provenance. */
@@ -144,6 +149,7 @@ export const ManifestRunSchema = z.looseObject({
   timestamp: z.string(),
   error: z.string().optional(),
 });
+/** One run in the manifest. */
 export type ManifestRun = z.infer<typeof ManifestRunSchema>;
 
 /** `ensemble_metadata.json`: a superset of the predecessor's format. */
@@ -153,4 +159,5 @@ export const ManifestSchema = z.looseObject({
   n_systems_per_run: z.number().int().positive(),
   runs: z.array(ManifestRunSchema),
 });
+/** `ensemble_metadata.json`: the predecessor's format plus provenance. */
 export type Manifest = z.infer<typeof ManifestSchema>;

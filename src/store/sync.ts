@@ -210,6 +210,7 @@ export interface SyncCommandOptions extends S3StoreOptions {
   dryRun?: boolean;
   concurrency?: number;
   signal?: AbortSignal;
+  /** Called for each object transferred, skipped or refused. */
   onProgress?: (event: SyncProgress) => void;
 }
 
