@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_KEY, PLAN_KEY, readFragmentsFromStore } from "../../src/ensemble/_store-io.js";
 import { HANDLE_KEY, runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
+import { isCompasEnsembleError } from "../../src/errors.js";
 import { BatchExecutor, reattachBatchExecutor, type BatchExecutorOptions } from "../../src/executors/batch/index.js";
 import { indexListKey } from "../../src/executors/run-worker.js";
 import { ExecutorHandleSchema, type ExecutorHandle } from "../../src/executors/types.js";
@@ -64,7 +65,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       credentials: DUMMY,
       jobQueue: "compas-queue",
       jobDefinitionSpec: { name: "ce-e2e", image: "local/compas-ensemble:test", memoryMiB: 1024 },
-      pollIntervalMs: 250,
+      pollIntervalMs: 500,
       apiRetry: { maxRetries: 6, baseDelayMs: 5, maxDelayMs: 50 },
       storeOptions: s3.storeOptions(),
       ...extra,
@@ -73,16 +74,16 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
     return e;
   };
   const reattach = (handle: ExecutorHandle): BatchExecutor => {
-    const e = reattachBatchExecutor(handle, { credentials: DUMMY, storeOptions: s3.storeOptions(), pollIntervalMs: 250 });
+    const e = reattachBatchExecutor(handle, { credentials: DUMMY, storeOptions: s3.storeOptions(), pollIntervalMs: 500 });
     executors.push(e);
     return e;
   };
 
-  describe("a 6-point slice with failures, a Spot reclaim and throttling, then a resume", () => {
+  describe("a 5-point slice with failures, a Spot reclaim and throttling, then a resume", () => {
     let store: Store;
     let firstJobId = "";
     let firstIndexList = "";
-    const slice = sliceGrid(points, 0, 6);
+    const slice = sliceGrid(points, 0, 5);
 
     it("runs the slice as one array job into S3, records failures with their reasons, retries the reclaimed and the crashed child", async () => {
       const bucket = await s3.createBucket();
@@ -90,7 +91,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       fake.clearHooks();
       fake.setChildEnv(1, { FAKE_COMPAS_FAIL: "exit3" });
       fake.setChildEnv(4, { FAKE_COMPAS_FAIL: "exit3" });
-      fake.setChildEnv(5, { FAKE_COMPAS_FAIL_ONCE_FILE: join(mkdtempSync(join(tmpdir(), "batch-once-")), "failed-once") });
+      fake.setChildEnv(3, { FAKE_COMPAS_FAIL_ONCE_FILE: join(mkdtempSync(join(tmpdir(), "batch-once-")), "failed-once") });
       fake.reclaimOnce(2);
       fake.throttle(2, "submitjob");
       const submittedBefore = fake.submitted().length;
@@ -103,7 +104,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       const summary = await runEnsemble({ points: slice, nSystems: 5, compasBinary: fakeCompasPath(), output: store, executor: ex, onEvent: (e) => events.push(e) });
       const seconds = (Date.now() - started) / 1000;
 
-      expect(summary.runs).toEqual({ total: 6, succeeded: 4, failed: 2, pending: 0 });
+      expect(summary.runs).toEqual({ total: 5, succeeded: 3, failed: 2, pending: 0 });
       const plan = PlanSchema.parse(await json(store, PLAN_KEY));
       const ids = plan.tasks.map((t) => t.task_id);
 
@@ -111,13 +112,13 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       const submits = since(fake.submitted(), submittedBefore);
       expect(submits).toHaveLength(1);
       expect((fake.requests.submitjob ?? 0) - (requestsBefore.submitjob ?? 0)).toBe(3);
-      expect(submits[0]!.arrayProperties).toEqual({ size: 6 });
+      expect(submits[0]!.arrayProperties).toEqual({ size: 5 });
       const command = (submits[0]!.containerOverrides as { command: string[] }).command;
       expect(command.slice(0, 4)).toEqual(["compas-ensemble", "worker", "--plan", store.uri]);
       firstIndexList = command[command.indexOf("--index-list") + 1]!;
       expect(await json(store, indexListKey(firstIndexList))).toEqual(ids);
       firstJobId = (summary.handle!.data.jobs as { job_id: string }[])[0]!.job_id;
-      expect(fake.job(firstJobId)?.children).toHaveLength(6);
+      expect(fake.job(firstJobId)?.children).toHaveLength(5);
 
       // Polling asks for the parent only, and lists children only when failures appear.
       const ops = since(fake.bodies, bodiesBefore);
@@ -129,37 +130,37 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       expect(lists.length).toBeLessThanOrEqual(3);
       expect(lists.every((b) => b.body.jobStatus === "FAILED" && b.body.arrayJobId === firstJobId)).toBe(true);
 
-      // The manifest in S3 is merged from the fragments: 4 successes, 2 failures with reasons.
+      // The manifest in S3 is merged from the fragments: 3 successes, 2 failures with reasons.
       const manifest = ManifestSchema.parse(await json(store, MANIFEST_KEY));
-      expect(manifest.runs.map((r) => r.status)).toEqual(["success", "failed", "success", "success", "failed", "success"]);
+      expect(manifest.runs.map((r) => r.status)).toEqual(["success", "failed", "success", "success", "failed"]);
       for (const i of [1, 4]) expect(manifest.runs[i]!.error).toMatch(/exit 3/);
-      for (const i of [0, 2, 3, 5]) expect(await store.exists(plan.tasks[i]!.output_key)).toBe(true);
+      for (const i of [0, 2, 3]) expect(await store.exists(plan.tasks[i]!.output_key)).toBe(true);
 
       // The executor's own view joins the worker's error with Batch's reason.
       const statuses = await ex.status(summary.handle!);
-      expect(statuses.map((s) => s.state)).toEqual(["succeeded", "failed", "succeeded", "succeeded", "failed", "succeeded"]);
+      expect(statuses.map((s) => s.state)).toEqual(["succeeded", "failed", "succeeded", "succeeded", "failed"]);
       expect(statuses[1]!.reason).toMatch(new RegExp(`^COMPAS_FLAG_UNKNOWN: .*exit 3.*; Batch: ${EXITED_REASON}, exit code 1$`));
       expect(statuses[1]!.where).toBe(`${firstJobId}:1`);
 
-      // Child 2 was reclaimed and retried; child 5 crashed (exit 75) and was retried; 1 and 4 exited at once.
+      // Child 2 was reclaimed and retried; child 3 crashed (exit 75) and was retried; 1 and 4 exited at once.
       const child = (i: number) => fake.job(`${firstJobId}:${i}`)!;
       expect(child(2).attempts.map((a) => a.statusReason)).toEqual([RECLAIM_REASON, EXITED_REASON]);
-      expect(child(5).attempts.map((a) => a.exitCode)).toEqual([75, 0]);
+      expect(child(3).attempts.map((a) => a.exitCode)).toEqual([75, 0]);
       expect(child(1).attempts.map((a) => a.exitCode)).toEqual([1]);
       expect(child(4).attempts.map((a) => a.exitCode)).toEqual([1]);
       const { fragments } = await readFragmentsFromStore(store);
       const of = (i: number): Fragment[] => fragments.filter((f) => f.task_id === ids[i]).sort((a, b) => a.attempt - b.attempt);
       expect(of(2).map((f) => [f.attempt, f.status])).toEqual([[1, "success"]]);
-      expect(of(5).map((f) => [f.attempt, f.status])).toEqual([
+      expect(of(3).map((f) => [f.attempt, f.status])).toEqual([
         [1, "failed"],
         [2, "success"],
       ]);
 
       // runEnsemble heard of every fragment once, and of the crash as one Batch will retry.
       const finished = events.filter((e): e is Extract<EnsembleEvent, { type: "task-finished" }> => e.type === "task-finished");
-      expect(finished).toHaveLength(7);
-      expect(finished.filter((e) => e.willRetry).map((e) => e.taskId)).toEqual([ids[5]]);
-      console.log(`batch e2e: 6 tasks in ${seconds.toFixed(1)} s; requests ${JSON.stringify(fake.requests)}`);
+      expect(finished).toHaveLength(6);
+      expect(finished.filter((e) => e.willRetry).map((e) => e.taskId)).toEqual([ids[3]]);
+      console.log(`batch e2e: 5 tasks in ${seconds.toFixed(1)} s; requests ${JSON.stringify(fake.requests)}`);
     }, E2E_TIMEOUT);
 
     it("resumes by submitting only the two failed tasks, with a new index list", async () => {
@@ -168,8 +169,8 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       const plan = PlanSchema.parse(await json(store, PLAN_KEY));
       const summary = await runEnsemble({ points: slice, nSystems: 5, compasBinary: fakeCompasPath(), output: store, executor: executor() });
 
-      expect(summary.tasks).toEqual({ total: 6, skipped: 4, submitted: 2 });
-      expect(summary.runs).toEqual({ total: 6, succeeded: 6, failed: 0, pending: 0 });
+      expect(summary.tasks).toEqual({ total: 5, skipped: 3, submitted: 2 });
+      expect(summary.runs).toEqual({ total: 5, succeeded: 5, failed: 0, pending: 0 });
       const submits = since(fake.submitted(), submittedBefore);
       expect(submits).toHaveLength(1);
       expect(submits[0]!.arrayProperties).toEqual({ size: 2 });
@@ -177,7 +178,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       const list = command[command.indexOf("--index-list") + 1]!;
       expect(list).not.toBe(firstIndexList);
       expect(await json(store, indexListKey(list))).toEqual([plan.tasks[1]!.task_id, plan.tasks[4]!.task_id]);
-      expect(await json(store, indexListKey(firstIndexList))).toHaveLength(6);
+      expect(await json(store, indexListKey(firstIndexList))).toHaveLength(5);
       const manifest = ManifestSchema.parse(await json(store, MANIFEST_KEY));
       expect(manifest.runs.every((r) => r.status === "success")).toBe(true);
       const { fragments } = await readFragmentsFromStore(store);
@@ -218,7 +219,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
     expect(ManifestSchema.parse(await json(store, MANIFEST_KEY)).runs[0]!.status).toBe("success");
   }, E2E_TIMEOUT);
 
-  it("cancels from a re-attached executor: one TerminateJob on the parent kills the running children and cancels the rest", async () => {
+  it("refuses to resubmit while jobs run, then cancels from a re-attached executor: one TerminateJob on the parent kills the running children and cancels the rest", async () => {
     fake.clearHooks();
     const startedDir = mkdtempSync(join(tmpdir(), "batch-hang-"));
     for (const i of [0, 1, 2]) fake.setChildEnv(i, { FAKE_COMPAS_HANG: "1", FAKE_COMPAS_STARTED_DIR: startedDir });
@@ -232,6 +233,14 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
     await waitFor(() => hanging().length === 2, "two COMPAS stand-ins hanging in array children", 180_000);
     const during = await other.status(handle);
     expect(during.map((s) => s.state)).toEqual(["running", "running", "pending"]);
+
+    // Running the ensemble again now would submit the same tasks a second time.
+    const submitsBefore = fake.requests.submitjob ?? 0;
+    const again = await runEnsemble({ points: sliceGrid(points, 7, 10), nSystems: 5, compasBinary: fakeCompasPath(), output: store, executor: executor() }).catch((e: unknown) => e);
+    expect(isCompasEnsembleError(again, "OPTIONS_INVALID")).toBe(true);
+    expect((again as Error).message).toContain(`${jobId} (RUNNING)`);
+    expect((again as { hint?: string }).hint).toContain(`compas-ensemble cancel ${store.uri}`);
+    expect(fake.requests.submitjob ?? 0).toBe(submitsBefore);
 
     const terminatesBefore = fake.requests.terminatejob ?? 0;
     const compasPids = hanging().map((p) => p.pid);

@@ -4,8 +4,9 @@ import { CompasEnsembleError } from "../../errors.js";
 import { openStore } from "../../store/open.js";
 import type { Store } from "../../store/types.js";
 import { indexListKey } from "../run-worker.js";
+import { HANDLE_KEY } from "../../ensemble/run.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, SubmitContext, TaskStatus, WaitOptions } from "../types.js";
-import { isTerminal } from "../types.js";
+import { ExecutorHandleSchema, isTerminal } from "../types.js";
 import { BatchApi } from "./_api.js";
 import { abortableDelay } from "./_backoff.js";
 import { FragmentCache } from "./_fragments.js";
@@ -123,6 +124,7 @@ export class BatchExecutor implements Executor {
       if (!known.has(id)) throw new CompasEnsembleError("PLAN_MISMATCH", `Task ${id} is not in the plan of ensemble ${plan.ensemble_id}.`);
     }
     const emit = (e: ExecutorEvent): void => context.onEvent?.(e);
+    await this.refuseWhileActive(store);
     const jobDefinition = await this.jobDefinition(emit);
 
     const submission = newSubmissionName();
@@ -233,6 +235,30 @@ export class BatchExecutor implements Executor {
   close(): void {
     this.apiInstance?.destroy();
     this.apiInstance = undefined;
+  }
+
+  /**
+   * Refuses to submit while the jobs of the store's last Batch submission still run: their
+   * tasks have no success yet, so they would be submitted again and run twice at once.
+   */
+  private async refuseWhileActive(store: Store): Promise<void> {
+    if (!(await store.exists(HANDLE_KEY))) return;
+    let previous: ExecutorHandle;
+    try {
+      previous = ExecutorHandleSchema.parse(JSON.parse((await store.get(HANDLE_KEY)).toString("utf8")));
+    } catch {
+      return;
+    }
+    const data = previous.kind === this.kind ? BatchHandleDataSchema.safeParse(previous.data) : undefined;
+    if (!data?.success) return;
+    const details = await this.api().describeJobs(data.data.jobs.map((j) => j.job_id));
+    const active = details.filter((d) => !isBatchTerminal(d.status));
+    if (active.length === 0) return;
+    throw new CompasEnsembleError(
+      "OPTIONS_INVALID",
+      `Batch job${active.length > 1 ? "s" : ""} ${active.map((d) => `${d.jobId} (${d.status})`).join(", ")} of the submission ${data.data.submission} to ${store.uri} ${active.length > 1 ? "are" : "is"} still active; submitting again would run their tasks twice.`,
+      { hint: `Wait for them (compas-ensemble wait ${store.uri}) or cancel them (compas-ensemble cancel ${store.uri}) first.` },
+    );
   }
 
   private api(): BatchApi {

@@ -77,7 +77,10 @@ export const BatchExecutorOptionsSchema = z.strictObject({
   /** Extra tags on submitted jobs (the ensemble id is always added). */
   tags: z.record(z.string(), z.string()).default({}),
   /** Prefix of job names. Default "compas-ensemble". */
-  jobNamePrefix: z.string().regex(NAME, "letters, digits, - and _ only").default("compas-ensemble"),
+  jobNamePrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "letters, digits, - and _ only, at most 64")
+    .default("compas-ensemble"),
   /** Retries of throttled or failed API calls. */
   apiRetry: ApiRetrySchema.default({ maxRetries: 8, baseDelayMs: 500, maxDelayMs: 20_000 }),
 });
