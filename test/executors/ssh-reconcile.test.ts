@@ -83,6 +83,13 @@ describe("reconcile (the SSH executor's decisions)", () => {
     expect(out.kill).toEqual([{ host: "a", job: "j1" }]);
   });
 
+  it("leaves a running job alone for a moment after its task's fragment appeared (it is the worker exiting)", () => {
+    const fresh = reconcile(input({ taskIds: ["t1"], fragments: [fragment("t1", 1, "success", true, 2000)], live: [job("a", "j1", "t1", "R")] }));
+    expect(fresh.kill).toEqual([]);
+    const stale = reconcile(input({ taskIds: ["t1"], fragments: [fragment("t1", 1, "success", true, 2000)], live: [job("a", "j1", "t1", "R")], exitGraceMs: 1000 }));
+    expect(stale.kill).toEqual([{ host: "a", job: "j1" }]);
+  });
+
   it("cannot stop jobs of a host that does not answer, and prefers a reachable copy", () => {
     const out = reconcile(input({ taskIds: ["t1"], live: [job("b", "old", "t1", "R", { reachable: false, progress: 9 }), job("a", "new", "t1", "Q")] }));
     expect(out.kill).toEqual([]);

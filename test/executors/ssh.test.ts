@@ -13,7 +13,7 @@ import { SshExecutor, preflightHosts, reattachSshExecutor, shellQuote, type SshE
 import { parseKnownHosts } from "../../src/executors/ssh/known-hosts.js";
 import { ExecutorHandleSchema } from "../../src/executors/types.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import { ManifestSchema, type Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/metadata/schemas.js";
 import { LIBRARY_VERSION } from "../../src/version.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
@@ -52,15 +52,6 @@ function compasPids(host: SshdHost, ensembleId: string): number[] {
     }
   }
   return pids;
-}
-
-/** Waits for an asynchronous observable condition (polling every 50 ms). */
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function successesPerTask(fragments: readonly Fragment[]): Map<string, number> {
@@ -140,43 +131,57 @@ describe("the SSH executor against real sshd hosts", () => {
     }
   }, 180_000);
 
-  it("keeps running while detached; a worker killed meanwhile is rerun by an executor re-attached from handle.json", async () => {
-    const store = await s3Output("detach");
+  it("keeps running while detached; after a worker is killed, a re-attached executor reruns it and brings outputs home over SFTP", async () => {
+    // A local-directory store: results stay on the hosts until an orchestrator is attached.
+    const out = mkdtempSync(join(tmpdir(), "ssh-sftp-"));
     const [a, b] = cluster.hosts as [SshdHost, SshdHost];
     const detached = await runEnsemble({
       points: sliceGrid(points, 0, 2),
       nSystems: 11,
       compasBinary: fakeCompasPath(),
-      output: store,
-      executor: new SshExecutor(executorOptions({ env: { FAKE_COMPAS_DELAY_MS: "300" } })),
+      output: out,
+      executor: new SshExecutor(executorOptions({ env: { FAKE_COMPAS_DELAY_MS: "150" } })),
       detach: true,
     });
     expect(detached.runs.pending).toBe(2);
-    // No orchestrator is attached now. Kill host-a's worker in the middle of its task:
-    // its COMPAS (own process group) is orphaned and no fragment is written.
     const id = detached.ensembleId;
+    // Nobody is attached now. Kill host-a's worker in the middle of its task: its COMPAS
+    // (own process group) is orphaned and no fragment is written.
     await waitFor(() => compasPids(a, id).some(isAlive), "COMPAS running on host-a", 60_000);
     const killed = remoteJobs(a, id).find((j) => j.pid !== undefined && j.exit === undefined)!;
     const orphan = compasPids(a, id).find(isAlive)!;
     process.kill(killed.pid!, "SIGKILL");
     // Host-b finishes its task alone: the ensemble goes on without the laptop.
-    const taskB = remoteJobs(b, id)[0]!.task;
-    await until(() => store.exists(`fragments/${taskB}.a1.json`), "host-b's fragment in S3", 60_000);
+    const jobB = remoteJobs(b, id)[0]!;
+    await waitFor(() => remoteJobs(b, id)[0]!.exit === "0", "host-b's worker done", 60_000);
+    expect(existsSync(join(jobB.dir, "store", "fragments", `${jobB.task}.a1.json`))).toBe(true);
+    expect(existsSync(join(out, "fragments"))).toBe(false);
 
-    // Another process would read handle.json from the store and rebuild the executor.
-    const handle = ExecutorHandleSchema.parse(JSON.parse((await store.get(HANDLE_KEY)).toString("utf8")));
-    const executor = reattachSshExecutor(handle, { ...executorOptions(), hosts: undefined, storeOptions: s3.storeOptions() });
+    // Another process reads handle.json from the store and rebuilds the executor; status
+    // brings host-b's finished result home (fragment last) without starting anything.
+    const handle = ExecutorHandleSchema.parse(JSON.parse(readFileSync(join(out, HANDLE_KEY), "utf8")));
+    const executor = reattachSshExecutor(handle, { ...executorOptions(), hosts: undefined });
     const before = await executor.status(handle);
-    expect(before.find((s) => s.taskId === taskB)?.state).toBe("succeeded");
+    expect(before.find((s) => s.taskId === jobB.task)?.state).toBe("succeeded");
+    expect(before.find((s) => s.taskId === killed.task)?.state).not.toBe("succeeded");
     const events: string[] = [];
     const final = await executor.wait(handle, { onEvent: (e) => events.push(e.type) });
     expect(final.map((s) => s.state)).toEqual(["succeeded", "succeeded"]);
     expect(isAlive(orphan)).toBe(false);
-    const { fragments } = await readFragmentsFromStore(openStore(store.uri, s3.storeOptions()));
-    expect([...successesPerTask(fragments).values()]).toEqual([1, 1]);
-    // The killed job was seen as dead and its task queued again on a fresh job.
-    expect(remoteJobs(a, id).filter((j) => j.task === killed.task).length + remoteJobs(b, id).filter((j) => j.task === killed.task).length).toBe(2);
     expect(events).toContain("task-finished");
+    // The killed job was seen as dead and its task ran again as a new job, exactly once.
+    const jobs = [...remoteJobs(a, id), ...remoteJobs(b, id)];
+    expect(jobs.filter((j) => j.task === killed.task)).toHaveLength(2);
+    const { fragments } = await readFragmentsFromStore(openStore(out));
+    expect([...successesPerTask(fragments).values()]).toEqual([1, 1]);
+    for (const f of fragments) {
+      // What arrived is what the worker hashed on the host; logs and Run_Details came too.
+      expect(sha256Of(join(out, f.output!.key))).toBe(f.output!.sha256);
+      expect(existsSync(join(out, "logs", `${f.task_id}.a${f.attempt}.log`))).toBe(true);
+      expect(existsSync(join(out, "runs", f.run_id, "COMPAS_Output", "Run_Details"))).toBe(true);
+    }
+    // The per-job store copies on the hosts are removed once their results are home.
+    for (const j of jobs) expect(existsSync(join(j.dir, "store"))).toBe(false);
   }, 180_000);
 
   it("moves the tasks of a host that died to the other host, and revokes its stale queue when it comes back", async () => {
@@ -189,7 +194,7 @@ describe("the SSH executor against real sshd hosts", () => {
       nSystems: 12,
       compasBinary: fakeCompasPath(),
       output: store,
-      executor: new SshExecutor(executorOptions({ hostTimeoutMs: 1500, env: { FAKE_COMPAS_DELAY_MS: "300" } })),
+      executor: new SshExecutor(executorOptions({ hostTimeoutMs: 1500, env: { FAKE_COMPAS_DELAY_MS: "150" } })),
       onEvent: (e) => {
         events.push(e);
         if (e.type === "plan") id = e.plan.ensemble_id;
@@ -223,33 +228,6 @@ describe("the SSH executor against real sshd hosts", () => {
       if (!b.pid()) await b.start();
       await run.catch(() => undefined);
     }
-  }, 180_000);
-
-  it("brings outputs back over SFTP into a local-directory store, fragment last", async () => {
-    const out = mkdtempSync(join(tmpdir(), "ssh-sftp-"));
-    const summary = await runEnsemble({
-      points: sliceGrid(points, 4, 6),
-      nSystems: 10,
-      compasBinary: fakeCompasPath(),
-      output: out,
-      executor: new SshExecutor(executorOptions()),
-    });
-    expect(summary.runs).toEqual({ total: 2, succeeded: 2, failed: 0, pending: 0 });
-    const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(out, "ensemble_metadata.json"), "utf8")));
-    for (const run of manifest.runs) {
-      expect(run.status).toBe("success");
-      expect(existsSync(run.output_file)).toBe(true);
-      expect(existsSync(join(out, "runs", run.run_id, "COMPAS_Output", "Run_Details"))).toBe(true);
-    }
-    const { fragments } = await readFragmentsFromStore(openStore(out));
-    expect(fragments).toHaveLength(2);
-    for (const f of fragments) {
-      expect(existsSync(join(out, "logs", `${f.task_id}.a${f.attempt}.log`))).toBe(true);
-      // The output that arrived is the one the worker hashed on the host.
-      expect(sha256Of(join(out, f.output!.key))).toBe(f.output!.sha256);
-    }
-    // The per-job store copies on the hosts are removed once their results are home.
-    for (const h of cluster.hosts) for (const j of remoteJobs(h, summary.ensembleId)) expect(existsSync(join(j.dir, "store"))).toBe(false);
   }, 180_000);
 
   it("refuses an unknown or changed host key with SSH_HOST_KEY naming the host and how to add the key", async () => {

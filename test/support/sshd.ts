@@ -76,7 +76,7 @@ export interface SshdCluster {
 export interface SshdClusterOptions {
   /** Number of hosts (users ce-ssh-a, ce-ssh-b, ...). Default 2. */
   hosts?: number;
-  /** Environment sshd sets for every session (SetEnv), i.e. the host's own environment. */
+  /** Environment sshd sets for every session of the test key, i.e. the host's own environment. */
   setEnv?: Record<string, string>;
 }
 
@@ -99,7 +99,13 @@ export async function startSshdCluster(options: SshdClusterOptions = {}): Promis
   const identityFile = join(dir, "client_key");
   keygen(identityFile, "client");
   const authorizedKeys = join(dir, "authorized_keys");
-  writeFileSync(authorizedKeys, readFileSync(`${identityFile}.pub`));
+  // environment="..." options (with PermitUserEnvironment) work on every OpenSSH version,
+  // unlike sshd_config's SetEnv (8.7+).
+  const envOptions = Object.entries(options.setEnv ?? {}).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /["\\\n]/.test(v)) throw new Error(`setEnv ${k} cannot be written as an authorized_keys option.`);
+    return `environment="${k}=${v}"`;
+  });
+  writeFileSync(authorizedKeys, `${envOptions.length ? `${envOptions.join(",")} ` : ""}${readFileSync(`${identityFile}.pub`, "utf8")}`);
   chmodSync(authorizedKeys, 0o644);
 
   const hosts: SshdHost[] = [];
@@ -134,13 +140,12 @@ export async function startSshdCluster(options: SshdClusterOptions = {}): Promis
         "StrictModes no",
         "PermitRootLogin no",
         `AllowUsers ${user}`,
-        "PermitUserEnvironment no",
+        `PermitUserEnvironment ${options.setEnv && Object.keys(options.setEnv).length ? "yes" : "no"}`,
         "UseDNS no",
         "Subsystem sftp internal-sftp",
         "MaxSessions 64",
         "MaxStartups 100:30:200",
         "LogLevel ERROR",
-        ...(options.setEnv && Object.keys(options.setEnv).length ? [`SetEnv ${Object.entries(options.setEnv).map(([k, v]) => `${k}=${v}`).join(" ")}`] : []),
         "",
       ].join("\n"),
     );

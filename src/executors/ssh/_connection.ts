@@ -38,8 +38,17 @@ const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
   "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
 };
 
+/**
+ * Expands a leading `~/` to the home folder, as ssh does for paths in its configuration.
+ * @param path - a path from options or a hosts file
+ */
+export function expandHome(path: string): string {
+  return path === "~" ? homedir() : path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
+}
+
 /** Reads known_hosts once per path; a missing file means every host is unknown. */
-export function loadKnownHosts(path: string): KnownHostEntry[] {
+export function loadKnownHosts(file: string): KnownHostEntry[] {
+  const path = expandHome(file);
   if (!existsSync(path)) return [];
   try {
     return parseKnownHosts(readFileSync(path, "utf8"));
@@ -268,7 +277,8 @@ export class SshConnection {
 
 function identity(host: SshHost, settings: ConnectionSettings): Pick<ConnectConfig, "privateKey" | "agent"> {
   const agent = settings.agent === false ? undefined : (settings.agent ?? process.env.SSH_AUTH_SOCK);
-  const file = host.identityFile ?? settings.identityFile ?? (agent ? undefined : DEFAULT_KEYS.map((k) => join(homedir(), ".ssh", k)).find((p) => existsSync(p)));
+  const given = host.identityFile ?? settings.identityFile;
+  const file = given !== undefined ? expandHome(given) : (agent ? undefined : DEFAULT_KEYS.map((k) => join(homedir(), ".ssh", k)).find((p) => existsSync(p)));
   let privateKey: Buffer | undefined;
   if (file !== undefined) {
     try {

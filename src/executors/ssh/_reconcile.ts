@@ -39,6 +39,11 @@ export interface ReconcileInput {
   /** Tasks that must not be retried (a worker usage error), with the reason. */
   hardFailures: ReadonlyMap<string, string>;
   cancelled: boolean;
+  /**
+   * A running job of a task whose final fragment is younger than this is most likely the
+   * worker that wrote it, still exiting; it is left alone until then. Default 15 s.
+   */
+  exitGraceMs?: number;
 }
 
 /** What to do this round. */
@@ -108,8 +113,9 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     statuses.push(status);
 
     const terminal = status.state === "succeeded" || status.state === "failed" || status.state === "cancelled";
+    const exiting = terminal && latest !== undefined && status.state !== "cancelled" && input.now - Date.parse(latest.finished_at) < (input.exitGraceMs ?? 15_000);
     for (const j of live) {
-      const stoppable = j.reachable && j.state !== "P";
+      const stoppable = j.reachable && j.state !== "P" && !(exiting && j.state === "R");
       if (stoppable && (terminal || j !== keeper)) kill.push({ host: j.host, job: j.job });
     }
     if (keeper && !terminal) kept.push(keeper);

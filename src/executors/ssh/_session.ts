@@ -315,7 +315,8 @@ export class Session {
         emit({ type: "task-started", taskId: j.task, attempt, where: j.host });
       }
       const total = this.nSystems.get(j.task);
-      if (j.state === "R" && j.progress !== undefined && total !== undefined && this.progress.get(j.task) !== j.progress) {
+      // Only forward: the count drops to 0 once the worker has removed its scratch folder.
+      if (j.state === "R" && j.progress !== undefined && total !== undefined && j.progress > (this.progress.get(j.task) ?? 0)) {
         this.progress.set(j.task, j.progress);
         emit({ type: "task-progress", taskId: j.task, done: Math.min(j.progress, total), total });
       }
