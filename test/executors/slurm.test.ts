@@ -1,0 +1,334 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runEnsemble } from "../../src/ensemble/run.js";
+import { indexListKey } from "../../src/executors/run-worker.js";
+import { parseScontrolJobs, parseSqueueJson } from "../../src/executors/slurm/_jobs.js";
+import { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from "../../src/executors/slurm/index.js";
+import type { ExecutorHandle, TaskStatus } from "../../src/executors/types.js";
+import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
+import { openStore } from "../../src/store/open.js";
+import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadata/schemas.js";
+import { fakeCompasPath } from "../support/fake-compas/index.js";
+import { isAlive, standInProcesses, waitFor } from "../support/processes.js";
+import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.js";
+import { startSlurm, type SlurmCluster } from "../support/slurm.js";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const WORKER = [process.execPath, "--import", "tsx", join(REPO, "src", "cli.ts")];
+const points = expandGrid(sparseGrid());
+// MaxArraySize 3: a 4-task grid needs two arrays, so splitting is exercised on every run.
+const MAX_ARRAY = 3;
+
+let cluster: SlurmCluster;
+
+beforeAll(async () => {
+  cluster = await startSlurm({ maxArraySize: MAX_ARRAY });
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function tempDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `slurm-${name}-`));
+}
+
+function executor(extra: Partial<SlurmExecutorOptions> = {}): SlurmExecutor {
+  return new SlurmExecutor({
+    workerCommand: WORKER,
+    pollIntervalMs: 200,
+    partition: "debug",
+    timeLimit: "10",
+    memory: "200M",
+    ...extra,
+    env: { ...cluster.env, ...extra.env },
+  });
+}
+
+function fragmentsIn(dir: string): Fragment[] {
+  const fdir = join(dir, "fragments");
+  if (!existsSync(fdir)) return [];
+  return readdirSync(fdir).map((f) => FragmentSchema.parse(JSON.parse(readFileSync(join(fdir, f), "utf8"))));
+}
+
+function manifestOf(dir: string) {
+  return ManifestSchema.parse(JSON.parse(readFileSync(join(dir, "ensemble_metadata.json"), "utf8")));
+}
+
+function arraysOf(handle: ExecutorHandle): { job_id: string; index_list: string; size: number }[] {
+  return (handle.data as { arrays: { job_id: string; index_list: string; size: number }[] }).arrays;
+}
+
+/** squeue --json records of the given arrays, read by the test itself. */
+function slurmRecords(jobIds: readonly string[]): { array_job_id: number; array_task_id: number | null; job_state: string; exit_code: number; array_max_tasks: number }[] {
+  const ids = new Set(jobIds.map(Number));
+  return cluster.jobs().filter((j) => ids.has(j.array_job_id as number)) as never;
+}
+
+async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function pidFiles(scratch: string): string[] {
+  if (!existsSync(scratch)) return [];
+  return readdirSync(scratch, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith("compas.pid"));
+}
+
+/** Runs a snippet in a fresh Node process (another process than the one that submitted). */
+function nodeScript(code: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// Each worker start loads the CLI through tsx (~2 s of CPU); on a shared 2-core machine a
+// test can take a minute.
+describe("SlurmExecutor on a one-node Slurm", { timeout: 180_000 }, () => {
+  it("runs a 4-point grid as two arrays (MaxArraySize 3) and writes the manifest from the fragments", async () => {
+    const out = tempDir("e2e");
+    const summary = await runEnsemble({
+      points: sliceGrid(points, 0, 4),
+      nSystems: 10,
+      compasBinary: fakeCompasPath(),
+      output: out,
+      executor: executor(),
+    });
+    expect(summary.runs).toEqual({ total: 4, succeeded: 4, failed: 0, pending: 0 });
+    const manifest = manifestOf(out);
+    for (const run of manifest.runs) {
+      expect(run.status).toBe("success");
+      expect(readFileSync(run.output_file).byteLength).toBeGreaterThan(1000);
+    }
+
+    const handle = summary.handle!;
+    expect(JSON.parse(readFileSync(join(out, "executor", "handle.json"), "utf8"))).toEqual(handle);
+    const arrays = arraysOf(handle);
+    expect(arrays.map((a) => a.size)).toEqual([3, 1]);
+    const listed = arrays.flatMap((a) => JSON.parse(readFileSync(join(out, indexListKey(a.index_list)), "utf8")) as string[]);
+    expect(listed).toEqual(handle.task_ids);
+    expect(new Set(listed).size).toBe(4);
+
+    // What Slurm itself saw: two arrays of 3 and 1 elements, all COMPLETED (a job may
+    // still be finishing: the fragment is written before the worker exits).
+    const done = () => slurmRecords(arrays.map((a) => a.job_id)).filter((r) => r.job_state === "COMPLETED").length === 4;
+    await waitFor(done, "Slurm to report the 4 elements COMPLETED");
+    const records = slurmRecords(arrays.map((a) => a.job_id));
+    expect(arrays.map((a) => records.filter((r) => String(r.array_job_id) === a.job_id).length)).toEqual([3, 1]);
+    // The sbatch options reached the job.
+    const shown = cluster.run("scontrol", ["show", "job", "--oneliner", `${arrays[0]!.job_id}_0`]);
+    expect(shown).toMatch(/Partition=debug /);
+    expect(shown).toMatch(/TimeLimit=00:10:00 /);
+    expect(shown).toMatch(/MinMemoryNode=200M /);
+    expect(shown).toMatch(/CPUs\/Task=1 /);
+    // Each element's log is where the handle says, and shows the worker's outcome.
+    for (const [k, a] of arrays.entries()) {
+      for (let i = 0; i < a.size; i++) {
+        const log = readFileSync(join(out, "logs", "slurm", `slurm-${a.job_id}_${i}.out`), "utf8");
+        expect(log).toContain(`worker: task ${handle.task_ids[k * MAX_ARRAY + i]} success`);
+      }
+    }
+
+    // The scontrol fallback reads the same elements as squeue --json.
+    const ids = new Set(arrays.map((a) => a.job_id));
+    const viaJson = parseSqueueJson(cluster.run("squeue", ["--json"]), ids).map((e) => `${e.arrayJobId}_${e.index}:${e.state}`).sort();
+    const viaScontrol = parseScontrolJobs(cluster.run("scontrol", ["show", "job", "--oneliner"]), ids).map((e) => `${e.arrayJobId}_${e.index}:${e.state}`).sort();
+    expect(viaScontrol).toEqual(viaJson);
+    expect(viaJson).toHaveLength(4);
+
+    // Once Slurm has forgotten the jobs (ids it never had), the fragments alone say succeeded.
+    const forgotten = { ...handle, data: { ...handle.data, arrays: arrays.map((a, i) => ({ ...a, job_id: String(900000 + i) })) } };
+    const statuses = await executor().status(forgotten);
+    expect(statuses.map((s) => s.state)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+  });
+
+  it("records a failing task with its reason; exit 3 is not retried and the throttle reaches Slurm", async () => {
+    const out = tempDir("fail");
+    const summary = await runEnsemble({
+      points: sliceGrid(points, 0, 2),
+      nSystems: 10,
+      compasBinary: fakeCompasPath(),
+      output: out,
+      executor: executor({ throttle: 1, env: { FAKE_COMPAS_FAIL: "exit3" } }),
+    });
+    expect(summary.runs).toEqual({ total: 2, succeeded: 0, failed: 2, pending: 0 });
+    for (const f of summary.failures) expect(f.reason).toMatch(/COMPAS rejected its command line \(exit 3\)/);
+    const manifest = manifestOf(out);
+    expect(manifest.runs.map((r) => r.status)).toEqual(["failed", "failed"]);
+    // Non-retryable: one attempt each despite the default of 2 in-job retries.
+    expect(fragmentsIn(out).map((f) => `${f.status}.a${f.attempt}`)).toEqual(["failed.a1", "failed.a1"]);
+
+    const handle = summary.handle!;
+    const statuses = await reattachSlurmExecutor(handle, { env: cluster.env }).status(handle);
+    for (const s of statuses) {
+      expect(s.state).toBe("failed");
+      expect(s.reason).toMatch(/exit 3/);
+    }
+    const records = slurmRecords(arraysOf(handle).map((a) => a.job_id));
+    expect(records.map((r) => r.job_state)).toEqual(["FAILED", "FAILED"]);
+    expect(records.map((r) => r.exit_code >> 8)).toEqual([1, 1]);
+    expect(records.map((r) => r.array_max_tasks)).toEqual([1, 1]);
+  });
+
+  it("cancels from another process with scancel: jobs end CANCELLED, no COMPAS survives, statuses say cancelled", async () => {
+    const out = tempDir("cancel");
+    const started = tempDir("cancel-pids");
+    const scratch = tempDir("cancel-scratch");
+    const summary = await runEnsemble({
+      points: sliceGrid(points, 0, 4),
+      nSystems: 10,
+      compasBinary: fakeCompasPath(),
+      output: out,
+      detach: true,
+      executor: executor({ scratchDir: scratch, env: { FAKE_COMPAS_DELAY_MS: "1000", FAKE_COMPAS_STARTED_DIR: started } }),
+    });
+    const handle = summary.handle!;
+    // Two COMPAS processes running (one per CPU of the node), two elements still pending.
+    await waitFor(() => pidFiles(scratch).length >= 2, "two tasks to start COMPAS", 60_000);
+
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.SLURM_CONF; // the handle must carry it
+    const code = `
+      import { readFileSync } from "node:fs";
+      const { reattachSlurmExecutor } = await import(${JSON.stringify(join(REPO, "src/executors/slurm/index.ts"))});
+      const handle = JSON.parse(readFileSync(${JSON.stringify(join(out, "executor", "handle.json"))}, "utf8"));
+      await reattachSlurmExecutor(handle, { pollIntervalMs: 200 }).cancel(handle);
+      console.log("cancelled");
+    `;
+    const result = await nodeScript(code, env);
+    expect(result.stderr).toBe("");
+    expect(result.stdout.trim()).toBe("cancelled");
+
+    const records = slurmRecords(arraysOf(handle).map((a) => a.job_id));
+    expect(records.length).toBeGreaterThan(0);
+    expect(new Set(records.map((r) => r.job_state))).toEqual(new Set(["CANCELLED"]));
+    const procs = standInProcesses(started);
+    expect(procs.length).toBeGreaterThanOrEqual(2);
+    expect(procs.filter((p) => isAlive(p.pid))).toEqual([]);
+
+    const statuses = await executor().status(handle);
+    expect(statuses.map((s) => s.state)).toEqual(["cancelled", "cancelled", "cancelled", "cancelled"]);
+    expect(fragmentsIn(out).filter((f) => f.status === "success")).toEqual([]);
+    // After Slurm forgets the jobs, the cancel marker in the store still says cancelled.
+    const forgotten = { ...handle, data: { ...handle.data, arrays: arraysOf(handle).map((a, i) => ({ ...a, job_id: String(910000 + i) })) } };
+    expect((await executor().status(forgotten)).map((s) => s.state)).toEqual(["cancelled", "cancelled", "cancelled", "cancelled"]);
+  });
+
+  it("resumes by submitting only the task without a success fragment, as an array of one", async () => {
+    const out = tempDir("resume");
+    const once = join(tempDir("resume-once"), "failed-once");
+    const first = await runEnsemble({
+      points: sliceGrid(points, 0, 2),
+      nSystems: 10,
+      compasBinary: fakeCompasPath(),
+      output: out,
+      executor: executor({ retries: 0, env: { FAKE_COMPAS_FAIL_ONCE_FILE: once } }),
+    });
+    expect(first.runs).toEqual({ total: 2, succeeded: 1, failed: 1, pending: 0 });
+    const failedTask = fragmentsIn(out).find((f) => f.status === "failed")!.task_id;
+
+    const second = await runEnsemble({
+      points: sliceGrid(points, 0, 2),
+      nSystems: 10,
+      compasBinary: fakeCompasPath(),
+      output: out,
+      executor: executor({ retries: 0 }),
+    });
+    expect(second.tasks).toEqual({ total: 2, skipped: 1, submitted: 1 });
+    expect(second.runs).toEqual({ total: 2, succeeded: 2, failed: 0, pending: 0 });
+    const arrays = arraysOf(second.handle!);
+    expect(arrays.map((a) => a.size)).toEqual([1]);
+    expect(JSON.parse(readFileSync(join(out, indexListKey(arrays[0]!.index_list)), "utf8"))).toEqual([failedTask]);
+    expect(arrays[0]!.index_list).not.toBe(arraysOf(first.handle!)[0]!.index_list);
+    // Slurm saw an array of exactly one element.
+    await waitFor(() => slurmRecords([arrays[0]!.job_id]).every((r) => r.job_state === "COMPLETED"), "Slurm to report the array COMPLETED");
+    const records = slurmRecords([arrays[0]!.job_id]);
+    expect(records.map((r) => [r.array_task_id, r.job_state])).toEqual([[0, "COMPLETED"]]);
+    expect((second.handle!.data as { first_attempt: Record<string, number> }).first_attempt).toEqual({ [failedTask]: 2 });
+    const mine = fragmentsIn(out).filter((f) => f.task_id === failedTask).map((f) => `${f.status}.a${f.attempt}`).sort();
+    expect(mine).toEqual(["failed.a1", "success.a2"]);
+  });
+
+  it("shows a requeued task as pending and still records exactly one success per task", async () => {
+    const out = tempDir("requeue");
+    const scratch = tempDir("requeue-scratch");
+    const summary = await runEnsemble({
+      points: sliceGrid(points, 0, 1),
+      nSystems: 10,
+      compasBinary: fakeCompasPath(),
+      output: out,
+      detach: true,
+      executor: executor({ scratchDir: scratch, env: { FAKE_COMPAS_DELAY_MS: "300" } }),
+    });
+    const handle = summary.handle!;
+    const jobId = arraysOf(handle)[0]!.job_id;
+    const first = handle.task_ids[0]!;
+    await waitFor(() => pidFiles(scratch).some((f) => f.startsWith(`${first}.a`)), "task 0 to start COMPAS", 60_000);
+
+    cluster.run("scontrol", ["requeue", `${jobId}_0`]);
+    const ex = executor();
+    const requeued = await until(
+      () => ex.status(handle),
+      (s: TaskStatus[]) => s[0]!.state === "pending",
+      "task 0 to show as pending after the requeue",
+    );
+    expect(requeued[0]!.reason).toMatch(/Slurm: /);
+    // Slurm holds a requeued job for a while (BeginTime); let it go now.
+    cluster.run("scontrol", ["update", `JobId=${jobId}_0`, "StartTime=now"]);
+
+    const events: string[] = [];
+    const final = await ex.wait(handle, { onEvent: (e) => events.push(e.type) });
+    const log = readFileSync(join(out, "logs", "slurm", `slurm-${jobId}_0.out`), "utf8");
+    expect(final.map((s) => s.state), `${JSON.stringify(final)}\n${log}`).toEqual(["succeeded"]);
+    const successes = fragmentsIn(out).filter((f) => f.status === "success").map((f) => f.task_id).sort();
+    expect(successes).toEqual([...handle.task_ids].sort());
+    expect(events).toContain("task-finished");
+    const record = slurmRecords([jobId]).find((r) => r.array_task_id === 0) as unknown as { restart_cnt: number };
+    expect(record.restart_cnt).toBe(1);
+  });
+
+  it("runs against an S3 store: workers get the endpoint and credentials from the job environment, the handle holds neither", async () => {
+    const s3 = await startS3rver();
+    try {
+      const store = openStore(`s3://${await s3.createBucket()}/slurm`, s3.storeOptions());
+      const logDir = tempDir("s3-logs");
+      const secret = S3RVER_CREDENTIALS.secretAccessKey;
+      const summary = await runEnsemble({
+        points: sliceGrid(points, 0, 2),
+        nSystems: 10,
+        compasBinary: fakeCompasPath(),
+        output: store,
+        executor: executor({
+          logDir,
+          storeOptions: s3.storeOptions(),
+          env: { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: secret, AWS_REGION: "us-east-1" },
+        }),
+      });
+      expect(summary.runs).toEqual({ total: 2, succeeded: 2, failed: 0, pending: 0 });
+      const keys = (await store.list()).map((e) => e.key);
+      for (const id of summary.handle!.task_ids) expect(keys).toContain(`fragments/${id}.a1.json`);
+      expect(keys.filter((k) => k.endsWith("COMPAS_Output.h5"))).toHaveLength(2);
+      const saved = (await store.get("executor/handle.json")).toString("utf8");
+      expect(saved).not.toContain(secret);
+      const script = (await store.get(`executor/slurm/${(summary.handle!.data as { submission: string }).submission}/array-0.sh`)).toString("utf8");
+      expect(script).not.toContain(secret);
+      expect(readdirSync(logDir).sort()).toEqual([0, 1].map((i) => `slurm-${arraysOf(summary.handle!)[0]!.job_id}_${i}.out`));
+    } finally {
+      await s3.stop();
+    }
+  });
+});
