@@ -185,14 +185,18 @@ async function measure(binary: string, profile: ProfileName, binaries: number, o
 }
 
 // Progress lines come as each binary ends, so their spacing is the evolution time alone.
-// Lines that arrive in one burst (a COMPAS built to buffer stdout) give no spacing: then the
-// whole task's time per binary is the (pessimistic) answer.
+// Lines can also arrive in bursts: a COMPAS built to buffer stdout, or a busy machine on which
+// this process reads the pipe late. A spacing below half the task's wall time per binary
+// cannot be the evolution (start-up is small next to 200 binaries), so then the whole
+// task's time per binary is the (pessimistic) answer.
 function secondsPerBinary(marks: ReadonlyArray<[number, number]>, wallS: number, n: number): number {
+  const whole = wallS / n;
   const first = marks[0];
   const last = marks[marks.length - 1];
   if (first && last && last[0] > first[0] && last[1] > first[1]) {
     // Binary `first[0]` ended at first[1]; the binaries after it up to last[0] took the interval.
-    return (last[1] - first[1]) / 1000 / (last[0] - first[0]);
+    const spacing = (last[1] - first[1]) / 1000 / (last[0] - first[0]);
+    if (spacing >= 0.5 * whole) return spacing;
   }
-  return wallS / n;
+  return whole;
 }

@@ -257,7 +257,11 @@ describe("runEnsemble on the local executor", () => {
       { env: { ...process.env, FAKE_COMPAS_DELAY_MS: "150", FAKE_COMPAS_STARTED_DIR: started }, stdio: "ignore" },
     );
     const fragmentCount = (): number => (existsSync(join(out, "fragments")) ? readdirSync(join(out, "fragments")).filter((f) => f.endsWith(".json")).length : 0);
-    await waitFor(() => fragmentCount() >= 1 && standInProcesses(started).filter((p) => p.end === undefined && isAlive(p.pid)).length >= 1, "a finished task and a running one");
+    await waitFor(
+      () => fragmentCount() >= 1 && standInProcesses(started).filter((p) => p.end === undefined && isAlive(p.pid)).length >= 1,
+      "a finished task and a running one",
+      150_000,
+    );
     cli.kill("SIGKILL");
     await new Promise((r) => cli.once("exit", r));
     const orphans = standInProcesses(started).filter((p) => p.end === undefined && isAlive(p.pid));
@@ -268,5 +272,5 @@ describe("runEnsemble on the local executor", () => {
     expect(summary.runs).toEqual({ total: 4, succeeded: 4, failed: 0, pending: 0 });
     const successes = fragmentsIn(out).filter((f) => f.status === "success");
     expect(successes.map((f) => f.task_id).sort()).toEqual(points.slice(0, 4).map((p) => p.run_id).sort());
-  });
+  }, 300_000);
 });
