@@ -214,6 +214,7 @@ export class SshExecutor implements Executor {
           const wanted = new Set(taskIds);
           const drop = old.jobs.filter((j) => j.state === "Q" || ((j.state === "S" || j.state === "R") && !wanted.has(j.task))).map((j) => j.job);
           await h.kill(drop);
+          await h.ack(old.jobs.filter((j) => !wanted.has(j.task) && (j.state === "E" || j.state === "D" || j.state === "X" || j.state === "U")).map((j) => j.job));
         }),
       );
       await session.round(true, emit);
