@@ -17,7 +17,7 @@ import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { acquireLock } from "./_lock.js";
 import { MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
-import { mergeRun } from "./merge-runs.js";
+import { finalizeEnsemble, RunMerger } from "./finalize.js";
 import { buildPlan } from "./plan.js";
 import { verifiedSuccesses } from "./verify.js";
 
@@ -166,10 +166,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     }
     await merger.idle();
     // Fragments in the store are the source of truth, also for what other workers wrote.
-    const final = await readFragmentsFromStore(store);
-    const manifest = mergeMetadata(final.fragments, plan, outputRoot(store));
-    await merger.markUnmerged(manifest);
-    await putJson(store, MANIFEST_KEY, manifest);
+    const { manifest } = await finalizeEnsemble(store, plan, emit);
     const cancelled = options.signal?.aborted === true || statuses.some((s) => s.state === "cancelled");
     return summarize(plan, store, manifest, verified.size, todo.length, started, cancelled, handle);
   } finally {
@@ -207,7 +204,8 @@ async function archiveMetadata(store: Store, ensembleId: string): Promise<void> 
   }
 }
 
-function summarize(
+/** Builds the summary that runEnsemble and attachEnsemble resolve with. */
+export function summarize(
   plan: Plan,
   store: Store,
   manifest: Manifest,
@@ -230,61 +228,4 @@ function summarize(
     durationS: (Date.now() - started) / 1000,
     handle,
   };
-}
-
-/** Merges each chunked run as soon as its last chunk succeeds, one merge at a time. */
-class RunMerger {
-  private chain: Promise<void> = Promise.resolve();
-  private readonly failed = new Map<string, string>();
-  private readonly merged: Set<string>;
-
-  constructor(
-    private readonly store: Store,
-    private readonly plan: Plan,
-    private readonly successes: Map<string, Fragment>,
-    alreadyMerged: ReadonlySet<string>,
-    private readonly emit: (e: EnsembleEvent) => void,
-  ) {
-    this.merged = new Set(alreadyMerged);
-  }
-
-  /** Queues merges of runs whose chunks were all done before this invocation. */
-  async mergeReady(): Promise<void> {
-    for (const run of this.plan.runs) if (run.task_ids.length > 1) this.maybeMerge(run.run_id);
-  }
-
-  taskSucceeded(taskId: string): void {
-    const task = this.plan.tasks.find((t) => t.task_id === taskId);
-    if (task && task.n_chunks > 1) this.maybeMerge(task.run_id);
-  }
-
-  async idle(): Promise<void> {
-    await this.chain;
-  }
-
-  /** A run whose merge failed is not a success, whatever its chunks say. */
-  async markUnmerged(manifest: Manifest): Promise<void> {
-    for (const run of manifest.runs) {
-      const reason = this.failed.get(run.run_id);
-      if (reason && run.status === "success") {
-        run.status = "failed";
-        run.error = `OUTPUT_INCOMPLETE: merging the chunks failed: ${reason}`;
-      }
-    }
-  }
-
-  private maybeMerge(runId: string): void {
-    const run = this.plan.runs.find((r) => r.run_id === runId)!;
-    if (this.merged.has(runId) || !run.task_ids.every((id) => this.successes.has(id))) return;
-    this.merged.add(runId);
-    this.chain = this.chain.then(async () => {
-      try {
-        await mergeRun(this.store, this.plan, run, this.successes);
-        this.emit({ type: "run-merged", runId });
-      } catch (err) {
-        this.failed.set(runId, (err as Error).message);
-        this.emit({ type: "warning", message: `merging run ${runId} failed: ${(err as Error).message}` });
-      }
-    });
-  }
 }

@@ -10,6 +10,7 @@ import { LocalExecutor } from "../../src/executors/local.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { openH5Read } from "../../src/hdf5/_h5wasm.js";
 import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadata/schemas.js";
+import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
 
@@ -250,10 +251,11 @@ describe("runEnsemble on the local executor", () => {
   it("after the orchestrator is killed with SIGKILL, a rerun stops its orphans and ends with every run succeeded exactly once", async () => {
     const out = tempDir("sigkill");
     const started = tempDir("sigkill-pids");
-    // node itself, not the tsx wrapper: SIGKILL must hit the orchestrator, not a parent of it.
+    // node itself running the built CLI: SIGKILL must hit the orchestrator, not a wrapper.
+    const [node, ...cliArgs] = cliCommand();
     const cli = spawn(
-      process.execPath,
-      ["--import", "tsx", "src/cli.ts", "run", "--sparse", "--end-index", "4", "--n-systems", "20", "--concurrency", "2", "--output-dir", out, "--compas-binary", fakeCompasPath()],
+      node!,
+      [...cliArgs, "run", "--sparse", "--end-index", "4", "--n-systems", "20", "--concurrency", "2", "--output-dir", out, "--compas-binary", fakeCompasPath()],
       { env: { ...process.env, FAKE_COMPAS_DELAY_MS: "150", FAKE_COMPAS_STARTED_DIR: started }, stdio: "ignore" },
     );
     const fragmentCount = (): number => (existsSync(join(out, "fragments")) ? readdirSync(join(out, "fragments")).filter((f) => f.endsWith(".json")).length : 0);

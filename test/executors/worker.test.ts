@@ -12,10 +12,12 @@ import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import type { Plan } from "../../src/metadata/schemas.js";
 import { LocalStore } from "../../src/store/local.js";
 import { openStore } from "../../src/store/open.js";
+import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 
 const execFileAsync = promisify(execFile);
+const cli = cliCommand();
 
 async function planInto(store: { put: LocalStore["put"] } & Parameters<typeof putJson>[0], n = 10): Promise<Plan> {
   const probe = await probeCompas(fakeCompasPath());
@@ -60,7 +62,7 @@ describe("the worker", () => {
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_BATCH_JOB_ARRAY_INDEX: "1",
     };
-    const { stderr } = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli.ts", "worker", "--plan", uri], { env });
+    const { stderr } = await execFileAsync(cli[0]!, [...cli.slice(1), "worker", "--plan", uri], { env });
     expect(stderr).toContain(`task ${plan.tasks[1]!.task_id} success`);
     expect(stderr).not.toContain("S3RVER");
     expect(await store.exists(plan.tasks[1]!.output_key)).toBe(true);
@@ -72,9 +74,9 @@ describe("the worker", () => {
     const dir = mkdtempSync(join(tmpdir(), "worker-cli-"));
     const plan = await planInto(new LocalStore(dir));
     const env = { ...process.env, FAKE_COMPAS_KILL_AFTER: "1" };
-    const crash = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli.ts", "worker", "--plan", dir, "--task", plan.tasks[0]!.task_id], { env }).catch((e: { code: number; stderr: string }) => e);
+    const crash = await execFileAsync(cli[0]!, [...cli.slice(1), "worker", "--plan", dir, "--task", plan.tasks[0]!.task_id], { env }).catch((e: { code: number; stderr: string }) => e);
     expect((crash as { code: number }).code).toBe(WORKER_EXIT.retryable);
-    const bad = await execFileAsync(process.execPath, ["--import", "tsx", "src/cli.ts", "worker", "--plan", dir, "--index", "7"]).catch((e: { code: number; stderr: string }) => e);
+    const bad = await execFileAsync(cli[0]!, [...cli.slice(1), "worker", "--plan", dir, "--index", "7"]).catch((e: { code: number; stderr: string }) => e);
     expect((bad as { code: number }).code).toBe(2);
     expect((bad as { stderr: string }).stderr).toMatch(/^error: Array index 7 is outside the 3 tasks of the index list\.\n/);
     expect((bad as { stderr: string }).stderr).not.toMatch(/\bat .*\.ts:\d+/);

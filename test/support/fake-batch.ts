@@ -1,12 +1,13 @@
 /**
  * An HTTP-level fake of the AWS Batch control plane for tests: the real @aws-sdk/client-batch
  * talks REST-JSON to it (POST /v1/<operation>), and every job or array child runs as a real
- * local process (by default `node --import tsx <repo>/src/cli.ts ...` for "compas-ensemble"),
+ * local process (by default the built `node <repo>/dist/cli.js ...` for "compas-ensemble"),
  * at most `parallelism` at once, with AWS_BATCH_JOB_ARRAY_INDEX and AWS_BATCH_JOB_ATTEMPT set.
  * It applies Batch's rules the executor relies on: array sizes 2-10,000, retryStrategy
  * attempts with evaluateOnExit (exit code, status reason, reason globs; no match = retry),
  * the parent's statusSummary, TerminateJob ending every child, job definition revisions.
  */
+import { cliCommand } from "./cli.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,7 +30,7 @@ export interface FakeBatchOptions {
   env?: Record<string, string>;
   /** Children running at once. Default 2. */
   parallelism?: number;
-  /** How command[0] of a job is started here; default "compas-ensemble" -> node --import tsx src/cli.ts. */
+  /** How command[0] of a job is started here; default "compas-ensemble" -> node dist/cli.js (the built CLI). */
   programs?: Record<string, string[]>;
   /** Wait between SIGTERM and SIGKILL when a running job is terminated. Default 10 s (ECS's stopTimeout is 30 s). */
   killGraceMs?: number;
@@ -139,7 +140,7 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
   const pageSize = options.pageSize ?? 1000;
   const killGraceMs = options.killGraceMs ?? 10_000;
   const programs: Record<string, string[]> = {
-    "compas-ensemble": [process.execPath, "--import", "tsx", `${REPO}src/cli.ts`],
+    "compas-ensemble": cliCommand(),
     ...options.programs,
   };
   const requests: Record<string, number> = {};

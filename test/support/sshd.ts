@@ -3,11 +3,9 @@
  * each with its own config, host key, port and dedicated login user, all in a temporary
  * folder. Needs /usr/sbin/sshd and root (to create the users and to start sshd for them).
  *
- * The remote `compas-ensemble` is this checkout's src/cli.ts run through tsx, plus a small
- * load hook registered after tsx that hands ES-module JavaScript of node_modules straight
- * to Node: tsx otherwise pushes every such file through its loader thread, and h5wasm's
- * 4 MB module alone then takes 10-20 s to load in each worker. TypeScript still goes through
- * tsx, and what the hook loads is what Node would load without tsx.
+ * The remote `compas-ensemble` is this checkout's built CLI (dist/cli.js, see
+ * test/support/cli.ts), run by the same node binary: what users install, and a worker that
+ * starts in a fraction of a second.
  *
  * Why dedicated non-root users: the remote side must not be root, whose ~/.bashrc (run by
  * bash for every SSH command) is slow here, and a user per host makes "the host died"
@@ -16,6 +14,7 @@
  * under /root), a mirror is made inside the test folder (copies of src/ and the COMPAS
  * stand-in, node_modules hard-linked), so no permission outside the test folder changes.
  */
+import { builtCli } from "./cli.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -63,7 +62,7 @@ export interface SshdCluster {
   repo: string;
   /** node the users can run. */
   node: string;
-  /** `compas-ensemble` for the remote side: node with tsx running src/cli.ts. */
+  /** `compas-ensemble` for the remote side: node running the built dist/cli.js. */
   remoteCommand: string[];
   /** COMPAS stand-in path on the remote side. */
   compasBinary: string;
@@ -219,7 +218,7 @@ export async function startSshdCluster(options: SshdClusterOptions = {}): Promis
         throw new Error(`User ${first.user} cannot read the repository mirror ${repo} or run ${node}; check the permissions of ${dir}.`);
       }
     }
-    const hook = writeEsmHook(dir);
+    builtCli();
     return {
       dir,
       hosts,
@@ -227,7 +226,7 @@ export async function startSshdCluster(options: SshdClusterOptions = {}): Promis
       knownHostsFile,
       repo,
       node,
-      remoteCommand: [node, "--import", pathToFileURL(join(repo, "node_modules", "tsx", "dist", "loader.mjs")).href, "--import", pathToFileURL(hook).href, join(repo, "src", "cli.ts")],
+      remoteCommand: [node, join(repo, "dist", "cli.js")],
       compasBinary: join(repo, "test", "support", "fake-compas", "COMPAS"),
       remoteEnv: { PATH: `${dirname(node)}:/usr/local/bin:/usr/bin:/bin` },
       stop,
@@ -271,7 +270,7 @@ export function sshExec(host: SshdHost, identityFile: string, command: string): 
 }
 
 async function canUse(host: SshdHost, identityFile: string, repo: string, node: string): Promise<boolean> {
-  const files = [join(repo, "src", "cli.ts"), join(repo, "node_modules", "tsx", "dist", "loader.mjs"), join(repo, "node_modules", "h5wasm", "package.json"), join(repo, "package.json")];
+  const files = [join(repo, "dist", "cli.js"), join(repo, "node_modules", "h5wasm", "package.json"), join(repo, "package.json")];
   const q = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
   const command = [...files.map((f) => `test -r ${q(f)}`), `test -x ${q(node)}`, `test -x ${q(join(repo, "test", "support", "fake-compas", "COMPAS"))}`].join(" && ");
   const r = await sshExec(host, identityFile, command);
@@ -281,7 +280,7 @@ async function canUse(host: SshdHost, identityFile: string, repo: string, node: 
 function mirrorRepo(dir: string, node: string): { repo: string; node: string } {
   const repo = join(dir, "repo");
   mkdirSync(repo);
-  for (const p of ["src", "package.json", "tsconfig.json", join("test", "support", "fake-compas")]) {
+  for (const p of ["dist", "package.json", join("test", "support", "fake-compas")]) {
     cpSync(join(REPO, p), join(repo, p), { recursive: true });
   }
   try {
@@ -294,44 +293,6 @@ function mirrorRepo(dir: string, node: string): { repo: string; node: string } {
   cpSync(node, localNode);
   chmodSync(localNode, 0o755);
   return { repo, node: localNode };
-}
-
-// See the file comment: registered after tsx, so its load hook runs first.
-function writeEsmHook(dir: string): string {
-  const register = join(dir, "esm-hook-register.mjs");
-  const hooks = join(dir, "esm-hook.mjs");
-  writeFileSync(register, `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
-  writeFileSync(
-    hooks,
-    [
-      'import { readFileSync } from "node:fs";',
-      'import { readFile } from "node:fs/promises";',
-      'import { dirname, join } from "node:path";',
-      'import { fileURLToPath } from "node:url";',
-      "const types = new Map();",
-      "function packageType(dir) {",
-      "  if (types.has(dir)) return types.get(dir);",
-      "  let type;",
-      '  try { type = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).type ?? "commonjs"; }',
-      '  catch { const up = dirname(dir); type = up === dir ? "commonjs" : packageType(up); }',
-      "  types.set(dir, type);",
-      "  return type;",
-      "}",
-      "export async function load(url, context, nextLoad) {",
-      '  if (url.startsWith("file:") && url.includes("/node_modules/")) {',
-      "    const path = fileURLToPath(url);",
-      '    if (path.endsWith(".mjs") || (path.endsWith(".js") && packageType(dirname(path)) === "module")) {',
-      '      return { format: "module", source: await readFile(path), shortCircuit: true };',
-      "    }",
-      "  }",
-      "  return nextLoad(url, context);",
-      "}",
-      "",
-    ].join("\n"),
-  );
-  chmodSync(register, 0o644);
-  chmodSync(hooks, 0o644);
-  return register;
 }
 
 function keygen(path: string, comment: string): void {

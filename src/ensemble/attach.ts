@@ -1,0 +1,62 @@
+import { CompasEnsembleError } from "../errors.js";
+import { ExecutorHandleSchema, type Executor, type ExecutorEvent, type ExecutorHandle, type TaskStatus } from "../executors/types.js";
+import { openStore } from "../store/open.js";
+import type { Store } from "../store/types.js";
+import { readPlanFromStore } from "./_store-io.js";
+import { finalizeEnsemble } from "./finalize.js";
+import { HANDLE_KEY, summarize, type EnsembleEvent, type EnsembleSummary } from "./run.js";
+
+/** Rebuilds a detached executor from its saved handle (see {@link attachEnsemble}). */
+export type Reattach = (handle: ExecutorHandle, store: Store) => Executor | Promise<Executor>;
+
+/** Options of {@link attachEnsemble}. */
+export interface AttachEnsembleOptions {
+  /** The ensemble's output directory or `s3://bucket/prefix`, or an open Store. */
+  output: string | Store;
+  /** Builds the executor of the saved handle's kind. */
+  reattach: Reattach;
+  /** "wait" (default) follows the submission to its end; "cancel" stops it first. */
+  action?: "wait" | "cancel";
+  /** Stops waiting (the detached jobs keep running). */
+  signal?: AbortSignal;
+  onEvent?: (event: EnsembleEvent) => void;
+}
+
+/**
+ * Re-attaches to a detached submission from any machine, through the store: reads plan.json
+ * and executor/handle.json, rebuilds the executor, waits for (or cancels) the tasks, then
+ * merges chunked runs and writes the manifest from the fragments, exactly as runEnsemble
+ * would at its end.
+ * @param options - where the ensemble is and how to rebuild its executor
+ */
+export async function attachEnsemble(options: AttachEnsembleOptions): Promise<EnsembleSummary & { statuses: TaskStatus[] }> {
+  const started = Date.now();
+  const store = typeof options.output === "string" ? openStore(options.output) : options.output;
+  const plan = await readPlanFromStore(store);
+  if (!plan) {
+    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`);
+  }
+  const handle = await readHandle(store);
+  const executor = await options.reattach(handle, store);
+  const emit = (e: EnsembleEvent): void => options.onEvent?.(e);
+  if (options.action === "cancel") await executor.cancel(handle);
+  const statuses = await executor.wait(handle, { signal: options.signal, onEvent: (e: ExecutorEvent) => emit(e) });
+  const summary = await finalizeEnsemble(store, plan, emit);
+  const cancelled = options.action === "cancel" || statuses.some((s) => s.state === "cancelled");
+  return { ...summarize(plan, store, summary.manifest, 0, handle.task_ids.length, started, cancelled, handle), statuses };
+}
+
+async function readHandle(store: Store): Promise<ExecutorHandle> {
+  if (!(await store.exists(HANDLE_KEY))) {
+    throw new CompasEnsembleError(
+      "METADATA_INVALID",
+      `${store.uri} has no ${HANDLE_KEY}: nothing was submitted there by a detached executor (local runs cannot be re-attached).`,
+      { hint: "Use `compas-ensemble status <dir>` to see what the fragments say." },
+    );
+  }
+  const parsed = ExecutorHandleSchema.safeParse(JSON.parse((await store.get(HANDLE_KEY)).toString("utf8")));
+  if (!parsed.success) {
+    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri}/${HANDLE_KEY} is not a saved executor handle.`, { cause: parsed.error });
+  }
+  return parsed.data;
+}

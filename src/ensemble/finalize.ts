@@ -1,0 +1,87 @@
+import { mergeMetadata } from "../metadata/merge.js";
+import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
+import type { Store } from "../store/types.js";
+import { MANIFEST_KEY, putJson, readFragmentsFromStore } from "./_store-io.js";
+import { mergeRun } from "./merge-runs.js";
+import type { EnsembleEvent } from "./run.js";
+import { verifiedSuccesses } from "./verify.js";
+
+/**
+ * Brings the ensemble's derived files up to date from its fragments: merges chunked runs
+ * whose chunks all succeeded (and are not merged yet), then writes ensemble_metadata.json.
+ * @param store - the ensemble's store
+ * @param plan - its plan
+ * @param emit - receives run-merged and warning events
+ */
+export async function finalizeEnsemble(
+  store: Store,
+  plan: Plan,
+  emit: (e: EnsembleEvent) => void = () => {},
+): Promise<{ manifest: Manifest }> {
+  const { fragments } = await readFragmentsFromStore(store);
+  const { successes, mergedRuns } = await verifiedSuccesses(store, plan, fragments);
+  const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
+  await merger.mergeReady();
+  await merger.idle();
+  const manifest = mergeMetadata(fragments, plan, { outputRoot: store.uri });
+  merger.markUnmerged(manifest);
+  await putJson(store, MANIFEST_KEY, manifest);
+  return { manifest };
+}
+
+/** Merges each chunked run as soon as its last chunk succeeds, one merge at a time. */
+export class RunMerger {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly failed = new Map<string, string>();
+  private readonly merged: Set<string>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly plan: Plan,
+    private readonly successes: Map<string, Fragment>,
+    alreadyMerged: ReadonlySet<string>,
+    private readonly emit: (e: EnsembleEvent) => void,
+  ) {
+    this.merged = new Set(alreadyMerged);
+  }
+
+  /** Queues merges of runs whose chunks were all done before this invocation. */
+  async mergeReady(): Promise<void> {
+    for (const run of this.plan.runs) if (run.task_ids.length > 1) this.maybeMerge(run.run_id);
+  }
+
+  taskSucceeded(taskId: string): void {
+    const task = this.plan.tasks.find((t) => t.task_id === taskId);
+    if (task && task.n_chunks > 1) this.maybeMerge(task.run_id);
+  }
+
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  /** A run whose merge failed is not a success, whatever its chunks say. */
+  markUnmerged(manifest: Manifest): void {
+    for (const run of manifest.runs) {
+      const reason = this.failed.get(run.run_id);
+      if (reason && run.status === "success") {
+        run.status = "failed";
+        run.error = `OUTPUT_INCOMPLETE: merging the chunks failed: ${reason}`;
+      }
+    }
+  }
+
+  private maybeMerge(runId: string): void {
+    const run = this.plan.runs.find((r) => r.run_id === runId)!;
+    if (this.merged.has(runId) || !run.task_ids.every((id) => this.successes.has(id))) return;
+    this.merged.add(runId);
+    this.chain = this.chain.then(async () => {
+      try {
+        await mergeRun(this.store, this.plan, run, this.successes);
+        this.emit({ type: "run-merged", runId });
+      } catch (err) {
+        this.failed.set(runId, (err as Error).message);
+        this.emit({ type: "warning", message: `merging run ${runId} failed: ${(err as Error).message}` });
+      }
+    });
+  }
+}
