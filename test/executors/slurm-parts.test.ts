@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { parseArrayIndices, parseScontrolJobs, parseSqueueJson, slurmPhase, type SlurmElement } from "../../src/executors/slurm/_jobs.js";
 import { batchScript, shQuote } from "../../src/executors/slurm/_script.js";
@@ -43,9 +43,11 @@ describe("shQuote", () => {
     const dir = mkdtempSync(join(tmpdir(), "shq-"));
     const script = `printf '%s\\0' ${HOSTILE.map(shQuote).join(" ")}`;
     const r = spawnSync("/bin/sh", ["-c", script], { cwd: dir, encoding: "utf8" });
+    const pwned = existsSync(join(dir, "PWNED"));
+    rmSync(dir, { recursive: true, force: true });
     expect(r.status).toBe(0);
     expect(r.stdout.split("\0").slice(0, -1)).toEqual(HOSTILE);
-    expect(existsSync(join(dir, "PWNED"))).toBe(false);
+    expect(pwned).toBe(false);
   });
 
   it("refuses a NUL byte with OPTIONS_INVALID", () => {
@@ -74,6 +76,8 @@ describe("batchScript", () => {
       ].join("\n"),
     );
   });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   function runScript(retries: number, codes: number[], store: string): { status: number | null; calls: string[][] } {
     const calls = join(dir, `calls-${Math.random()}`);

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,7 @@ import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { openStore } from "../../src/store/open.js";
 import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadata/schemas.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
-import { isAlive, standInProcesses, waitFor } from "../support/processes.js";
+import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
 import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.js";
 import { startSlurm, type SlurmCluster } from "../support/slurm.js";
 
@@ -29,12 +29,17 @@ beforeAll(async () => {
   cluster = await startSlurm({ maxArraySize: MAX_ARRAY });
 });
 
+const temps: string[] = [];
+
 afterAll(async () => {
   await cluster?.stop();
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
 function tempDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `slurm-${name}-`));
+  const dir = mkdtempSync(join(tmpdir(), `slurm-${name}-`));
+  temps.push(dir);
+  return dir;
 }
 
 function executor(extra: Partial<SlurmExecutorOptions> = {}): SlurmExecutor {
@@ -156,32 +161,39 @@ describe("SlurmExecutor on a one-node Slurm", { timeout: 180_000 }, () => {
     expect(statuses.map((s) => s.state)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
   });
 
-  it("records a failing task with its reason; exit 3 is not retried and the throttle reaches Slurm", async () => {
+  it("records failing tasks with their reason; exit 3 is not retried; a throttle of 1 holds across two arrays", async () => {
     const out = tempDir("fail");
     const summary = await runEnsemble({
-      points: sliceGrid(points, 0, 2),
+      points: sliceGrid(points, 0, 4),
       nSystems: 10,
       compasBinary: fakeCompasPath(),
       output: out,
       executor: executor({ throttle: 1, env: { FAKE_COMPAS_FAIL: "exit3" } }),
     });
-    expect(summary.runs).toEqual({ total: 2, succeeded: 0, failed: 2, pending: 0 });
+    expect(summary.runs).toEqual({ total: 4, succeeded: 0, failed: 4, pending: 0 });
     for (const f of summary.failures) expect(f.reason).toMatch(/COMPAS rejected its command line \(exit 3\)/);
     const manifest = manifestOf(out);
-    expect(manifest.runs.map((r) => r.status)).toEqual(["failed", "failed"]);
+    expect(manifest.runs.map((r) => r.status)).toEqual(["failed", "failed", "failed", "failed"]);
     // Non-retryable: one attempt each despite the default of 2 in-job retries.
-    expect(fragmentsIn(out).map((f) => `${f.status}.a${f.attempt}`)).toEqual(["failed.a1", "failed.a1"]);
+    const fragments = fragmentsIn(out);
+    expect(fragments.map((f) => `${f.status}.a${f.attempt}`)).toEqual(["failed.a1", "failed.a1", "failed.a1", "failed.a1"]);
+    // Throttle 1 over arrays of 3 and 1 (the second waits for the first): never two at once.
+    const intervals = fragments.map((f) => ({ pid: 0, start: Date.parse(f.started_at), end: Date.parse(f.finished_at) }));
+    expect(maxOverlap(intervals)).toBe(1);
 
     const handle = summary.handle!;
+    const arrays = arraysOf(handle);
+    expect(arrays.map((a) => a.size)).toEqual([3, 1]);
     const statuses = await reattachSlurmExecutor(handle, { env: cluster.env }).status(handle);
     for (const s of statuses) {
       expect(s.state).toBe("failed");
       expect(s.reason).toMatch(/exit 3/);
     }
-    const records = slurmRecords(arraysOf(handle).map((a) => a.job_id));
-    expect(records.map((r) => r.job_state)).toEqual(["FAILED", "FAILED"]);
-    expect(records.map((r) => r.exit_code >> 8)).toEqual([1, 1]);
-    expect(records.map((r) => r.array_max_tasks)).toEqual([1, 1]);
+    const ended = () => slurmRecords(arrays.map((a) => a.job_id)).filter((r) => r.job_state === "FAILED").length === 4;
+    await waitFor(ended, "Slurm to report the 4 elements FAILED");
+    const records = slurmRecords(arrays.map((a) => a.job_id));
+    expect(records.map((r) => r.exit_code >> 8)).toEqual([1, 1, 1, 1]);
+    expect(records.map((r) => r.array_max_tasks)).toEqual([1, 1, 1, 1]);
   });
 
   it("cancels from another process with scancel: jobs end CANCELLED, no COMPAS survives, statuses say cancelled", async () => {
@@ -308,7 +320,7 @@ describe("SlurmExecutor on a one-node Slurm", { timeout: 180_000 }, () => {
       const logDir = tempDir("s3-logs");
       const secret = S3RVER_CREDENTIALS.secretAccessKey;
       const summary = await runEnsemble({
-        points: sliceGrid(points, 0, 2),
+        points: sliceGrid(points, 0, 1),
         nSystems: 10,
         compasBinary: fakeCompasPath(),
         output: store,
@@ -318,15 +330,15 @@ describe("SlurmExecutor on a one-node Slurm", { timeout: 180_000 }, () => {
           env: { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: secret, AWS_REGION: "us-east-1" },
         }),
       });
-      expect(summary.runs).toEqual({ total: 2, succeeded: 2, failed: 0, pending: 0 });
+      expect(summary.runs).toEqual({ total: 1, succeeded: 1, failed: 0, pending: 0 });
       const keys = (await store.list()).map((e) => e.key);
       for (const id of summary.handle!.task_ids) expect(keys).toContain(`fragments/${id}.a1.json`);
-      expect(keys.filter((k) => k.endsWith("COMPAS_Output.h5"))).toHaveLength(2);
+      expect(keys.filter((k) => k.endsWith("COMPAS_Output.h5"))).toHaveLength(1);
       const saved = (await store.get("executor/handle.json")).toString("utf8");
       expect(saved).not.toContain(secret);
       const script = (await store.get(`executor/slurm/${(summary.handle!.data as { submission: string }).submission}/array-0.sh`)).toString("utf8");
       expect(script).not.toContain(secret);
-      expect(readdirSync(logDir).sort()).toEqual([0, 1].map((i) => `slurm-${arraysOf(summary.handle!)[0]!.job_id}_${i}.out`));
+      expect(readdirSync(logDir)).toEqual([`slurm-${arraysOf(summary.handle!)[0]!.job_id}_0.out`]);
     } finally {
       await s3.stop();
     }
