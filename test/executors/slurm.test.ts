@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runEnsemble } from "../../src/ensemble/run.js";
 import { indexListKey } from "../../src/executors/run-worker.js";
@@ -15,10 +14,12 @@ import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadat
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
 import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.js";
+import { cliCommand, REPO } from "../support/cli.js";
 import { startSlurm, type SlurmCluster } from "../support/slurm.js";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const WORKER = [process.execPath, "--import", "tsx", join(REPO, "src", "cli.ts")];
+// The built CLI, as users run it: a worker starts in well under a second, where tsx would
+// transform every module in every job (see test/support/cli.ts).
+const WORKER = cliCommand();
 const points = expandGrid(sparseGrid());
 // MaxArraySize 3: a 4-task grid needs two arrays, so splitting is exercised on every run.
 const MAX_ARRAY = 3;
@@ -214,16 +215,21 @@ describe("SlurmExecutor on a one-node Slurm", { timeout: 180_000 }, () => {
 
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.SLURM_CONF; // the handle must carry it
+    // What `compas-ensemble cancel <output>` does: attachEnsemble with the Slurm re-attach.
     const code = `
-      import { readFileSync } from "node:fs";
+      const { attachEnsemble } = await import(${JSON.stringify(join(REPO, "src/ensemble/attach.ts"))});
       const { reattachSlurmExecutor } = await import(${JSON.stringify(join(REPO, "src/executors/slurm/index.ts"))});
-      const handle = JSON.parse(readFileSync(${JSON.stringify(join(out, "executor", "handle.json"))}, "utf8"));
-      await reattachSlurmExecutor(handle, { pollIntervalMs: 200 }).cancel(handle);
-      console.log("cancelled");
+      const summary = await attachEnsemble({
+        output: ${JSON.stringify(out)},
+        action: "cancel",
+        reattach: (handle, store) => reattachSlurmExecutor(handle, { store, pollIntervalMs: 200 }),
+      });
+      console.log(JSON.stringify(summary.statuses.map((s) => s.state)));
     `;
     const result = await nodeScript(code, env);
     expect(result.stderr).toBe("");
-    expect(result.stdout.trim()).toBe("cancelled");
+    expect(JSON.parse(result.stdout)).toEqual(["cancelled", "cancelled", "cancelled", "cancelled"]);
+    expect(manifestOf(out).runs.map((r) => r.status)).not.toContain("success");
 
     const records = slurmRecords(arraysOf(handle).map((a) => a.job_id));
     expect(records.length).toBeGreaterThan(0);
