@@ -3,7 +3,7 @@
 # values), OpenSSH server and client (SSH executor tests on loopback), Slurm (one-node
 # cluster for the Slurm executor tests). Runs apt-get as root, or through sudo.
 set -euo pipefail
-packages=(python3-h5py python3-numpy openssh-server openssh-client slurm-wlm munge procps)
+packages=(python3-h5py python3-numpy openssh-server openssh-client slurmctld slurmd slurm-client procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

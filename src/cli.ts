@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import {
+  attachCommand,
   commandCommand,
   demoCommand,
   gridCommand,
@@ -25,6 +26,8 @@ for (const cmd of [
   planCommand(),
   runCommand(),
   statusCommand(),
+  attachCommand("wait"),
+  attachCommand("cancel"),
   mergeMetadataCommand(),
   extractCliCommand(),
   inspectCliCommand(),

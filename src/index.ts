@@ -102,6 +102,32 @@ export {
   type TaskStatus,
   type WaitOptions,
 } from "./executors/types.js";
+export {
+  SshExecutor,
+  reattachSshExecutor,
+  parseHosts,
+  loadHostsFile,
+  shellQuote,
+  quoteArg,
+  SshHostSchema,
+  type SshExecutorOptions,
+  type SshHost,
+  type SshHostInput,
+  type HostPreflight,
+  type PreflightCheck,
+} from "./executors/ssh/index.js";
+export {
+  BatchExecutor,
+  reattachBatchExecutor,
+  BatchExecutorOptionsSchema,
+  JobDefinitionSpecSchema,
+  type BatchExecutorOptions,
+  type ResolvedBatchExecutorOptions,
+  type BatchJobSummary,
+  type JobDefinitionSpec,
+} from "./executors/batch/index.js";
+export { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from "./executors/slurm/index.js";
+export { attachEnsemble, type AttachEnsembleOptions, type Reattach } from "./ensemble/attach.js";
 export { runTask, fragmentKey, logKey, type RunTaskOptions, type RunTaskResult } from "./executors/worker.js";
 export { runWorker, indexListKey, WORKER_EXIT, type RunWorkerOptions, type RunWorkerResult } from "./executors/run-worker.js";
 

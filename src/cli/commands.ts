@@ -6,10 +6,11 @@ import { MEASURED_SECONDS_PER_BINARY, PROFILE_NAMES, type ProfileName } from "..
 import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
 import { runEnsemble } from "../ensemble/run.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { LocalExecutor } from "../executors/local.js";
+import { attachEnsemble } from "../ensemble/attach.js";
 import { mergePredecessorManifests, PREDECESSOR_PATTERN } from "../metadata/predecessor.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";
 import { openStore } from "../store/open.js";
+import { addExecutorOptions, addReattachOptions, EXECUTOR_KINDS, executorFromFlags, reattachFromFlags, type ExecutorFlags, type ReattachFlags } from "./_executors.js";
 import { addGridOptions, type GridFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { formatDuration, progressReporter } from "./_progress.js";
 
@@ -17,13 +18,10 @@ interface RunFlags extends GridFlags {
   nSystems: string;
   outputDir: string;
   compasBinary?: string;
-  executor: string;
-  concurrency?: string;
   systemsPerTask?: string;
-  retries: string;
   profile: ProfileName;
-  taskTimeout?: string;
   seedBase: string;
+  detach?: boolean;
   restart?: boolean;
   allowInertAxes?: boolean;
   checkpointEvery: string;
@@ -90,16 +88,14 @@ export function commandCommand(): Command {
 
 /** `compas-ensemble run`: runs a grid (the predecessor's flags plus executor options). */
 export function runCommand(): Command {
-  return addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true))
+  return addExecutorOptions(addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true)))
     .option("--output-dir <dir>", "ensemble output directory or s3://bucket/prefix", "./compas-ensemble-output")
-    .addOption(new Option("--executor <kind>", "where tasks run").choices(["local"]).default("local"))
-    .option("--concurrency <n>", "COMPAS processes at once (local; default: cores)")
+    .addOption(new Option("--executor <kind>", "where tasks run").choices([...EXECUTOR_KINDS]).default("local"))
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
-    .option("--retries <n>", "further attempts after a retryable failure", "2")
-    .option("--task-timeout <seconds>", "kill a task that runs longer")
     .option("--checkpoint-every <n>", "rewrite the manifest every n finished tasks", "10")
     .option("--restart", "start over when the output directory holds a different ensemble")
-    .action(async (extra: string[], flags: RunFlags) => {
+    .option("--detach", "ssh/batch/slurm: return after submission; follow later with `compas-ensemble wait`")
+    .action(async (extra: string[], flags: RunFlags & ExecutorFlags) => {
       const controller = new AbortController();
       const stop = (signal: string): void => {
         process.stderr.write(`\n${signal}: stopping every COMPAS process and writing the manifest...\n`);
@@ -107,11 +103,7 @@ export function runCommand(): Command {
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
-      const local = new LocalExecutor({
-        concurrency: flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : undefined,
-        retries: wholeNumber(flags.retries, "--retries", 0),
-        taskTimeoutMs: flags.taskTimeout ? wholeNumber(flags.taskTimeout, "--task-timeout", 1) * 1000 : undefined,
-      });
+      const executor = executorFromFlags(flags);
       const summary = await runEnsemble({
         points: pointsFromFlags(flags, true),
         nSystems: wholeNumber(flags.nSystems, "--n-systems", 1),
@@ -120,13 +112,20 @@ export function runCommand(): Command {
         compasBinary: flags.compasBinary,
         compas: { profile: flags.profile, extraFlags: extra, allowInertAxes: flags.allowInertAxes },
         output: flags.outputDir,
-        executor: local,
+        executor,
         restart: flags.restart,
+        detach: flags.detach,
         checkpointEvery: wholeNumber(flags.checkpointEvery, "--checkpoint-every", 1),
         signal: controller.signal,
         onEvent: progressReporter(process.stderr),
       });
       const r = summary.runs;
+      if (flags.detach && executor.detached) {
+        process.stderr.write(
+          `\nsubmitted ${summary.tasks.submitted} task(s) to ${executor.kind}; follow with: compas-ensemble wait ${summary.output}\n`,
+        );
+        return;
+      }
       process.stderr.write(
         `\n${summary.cancelled ? "cancelled" : "finished"} in ${formatDuration(summary.durationS)}: ${r.succeeded}/${r.total} runs succeeded, ` +
           `${r.failed} failed, ${r.pending} pending; manifest ${summary.output}/${summary.manifestKey}\n`,
@@ -241,5 +240,33 @@ export function demoCommand(): Command {
           `Run it again: finished runs are skipped. Inspect one: npx compas-ensemble inspect ${summary.output}/runs/${points[0]!.run_id}/COMPAS_Output/COMPAS_Output.h5\n`,
       );
       process.exitCode = summary.runs.failed > 0 ? 1 : 0;
+    });
+}
+
+/** `compas-ensemble wait` and `cancel`: re-attach to a detached submission through the store. */
+export function attachCommand(action: "wait" | "cancel"): Command {
+  const description =
+    action === "wait"
+      ? "follow a detached submission (ssh, batch, slurm) to its end from any machine, then write the manifest"
+      : "stop a detached submission (ssh, batch, slurm) and write the manifest";
+  return addReattachOptions(new Command(action).description(description))
+    .argument("<dir>", "ensemble output directory or s3://bucket/prefix")
+    .action(async (dir: string, flags: ReattachFlags) => {
+      const controller = new AbortController();
+      process.once("SIGINT", () => controller.abort());
+      const summary = await attachEnsemble({
+        output: dir,
+        reattach: reattachFromFlags(flags),
+        action,
+        signal: controller.signal,
+        onEvent: progressReporter(process.stderr),
+      });
+      const r = summary.runs;
+      process.stderr.write(
+        `${action === "cancel" ? "cancelled" : controller.signal.aborted ? "detached" : "finished"}: ${r.succeeded}/${r.total} runs succeeded, ` +
+          `${r.failed} failed, ${r.pending} pending; manifest ${summary.output}/${summary.manifestKey}\n`,
+      );
+      for (const f of summary.failures) process.stderr.write(`  ${f.run_id}: ${f.reason}\n`);
+      process.exitCode = r.failed > 0 ? 1 : 0;
     });
 }

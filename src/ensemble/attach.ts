@@ -19,6 +19,7 @@ export interface AttachEnsembleOptions {
   action?: "wait" | "cancel";
   /** Stops waiting (the detached jobs keep running). */
   signal?: AbortSignal;
+  /** Progress and lifecycle events while attached. */
   onEvent?: (event: EnsembleEvent) => void;
 }
 

@@ -1,0 +1,229 @@
+import type { Command } from "commander";
+import type { Reattach } from "../ensemble/attach.js";
+import { CompasEnsembleError } from "../errors.js";
+import { BatchExecutor, reattachBatchExecutor } from "../executors/batch/index.js";
+import { LocalExecutor } from "../executors/local.js";
+import { SlurmExecutor, reattachSlurmExecutor } from "../executors/slurm/index.js";
+import { SshExecutor, reattachSshExecutor, loadHostsFile } from "../executors/ssh/index.js";
+import type { Executor } from "../executors/types.js";
+import { wholeNumber } from "./_grid-options.js";
+
+/** Executors `run --executor` offers. */
+export const EXECUTOR_KINDS = ["local", "ssh", "batch", "slurm"] as const;
+
+/** Flags of every executor, as commander parses them. */
+export interface ExecutorFlags {
+  executor: (typeof EXECUTOR_KINDS)[number];
+  concurrency?: string;
+  retries: string;
+  taskTimeout?: string;
+  // ssh
+  hosts?: string;
+  knownHosts?: string;
+  identity?: string;
+  remoteCommand?: string;
+  remoteDir?: string;
+  remoteCompasBinary?: string;
+  hostTimeout?: string;
+  allowPartialHosts?: boolean;
+  // batch
+  jobQueue?: string;
+  jobDefinition?: string;
+  image?: string;
+  vcpus?: string;
+  memory?: string;
+  jobRole?: string;
+  region?: string;
+  batchEndpoint?: string;
+  containerCompasBinary?: string;
+  attempts?: string;
+  // slurm
+  partition?: string;
+  account?: string;
+  time?: string;
+  mem?: string;
+  cpusPerTask?: string;
+  throttle?: string;
+  sbatchArg?: string[];
+  workerCommand?: string;
+  // detached executors
+  pollInterval?: string;
+  env?: string[];
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * Adds the executor flags to `run`: local (default), ssh and batch.
+ * @param cmd - the run command
+ */
+export function addExecutorOptions(cmd: Command): Command {
+  return cmd
+    .option("--concurrency <n>", "COMPAS processes at once (local; default: cores)")
+    .option("--retries <n>", "further attempts after a retryable failure", "2")
+    .option("--task-timeout <seconds>", "kill a task that runs longer")
+    .option("--hosts <file>", "ssh: JSON or YAML list of {host, user, port, identityFile, slots}")
+    .option("--known-hosts <file>", "ssh: known_hosts file (default ~/.ssh/known_hosts)")
+    .option("--identity <file>", "ssh: private key for hosts without their own")
+    .option("--remote-command <argv>", "ssh: how to start compas-ensemble on the hosts, space-separated (default: compas-ensemble)")
+    .option("--remote-dir <dir>", "ssh: working folder on the hosts (default ~/.compas-ensemble)")
+    .option("--remote-compas-binary <path>", "ssh: COMPAS on the hosts (default: the plan's path)")
+    .option("--host-timeout <seconds>", "ssh: move an unreachable host's tasks elsewhere after this long", "120")
+    .option("--allow-partial-hosts", "ssh: run on the hosts that pass preflight")
+    .option("--job-queue <name>", "batch: job queue")
+    .option("--job-definition <name>", "batch: existing job definition (name, name:revision or ARN)")
+    .option("--image <uri>", "batch: register (or reuse) a job definition for this container image")
+    .option("--vcpus <n>", "batch: vCPUs per child (with --image)", "1")
+    .option("--memory <MiB>", "batch: memory per child (with --image)", "2048")
+    .option("--job-role <arn>", "batch: IAM role of the children (S3 access)")
+    .option("--region <region>", "batch: AWS region (default: the standard chain)")
+    .option("--batch-endpoint <url>", "batch: API endpoint (tests, private endpoints)")
+    .option("--container-compas-binary <path>", "batch: COMPAS inside the image (default: the plan's path)")
+    .option("--attempts <n>", "batch: attempts per child, Spot reclaims included", "3")
+    .option("--partition <name>", "slurm: partition")
+    .option("--account <name>", "slurm: account")
+    .option("--time <limit>", "slurm: time limit per array element, e.g. 02:00:00")
+    .option("--mem <size>", "slurm: memory per array element, e.g. 2G")
+    .option("--cpus-per-task <n>", "slurm: CPUs per array element", "1")
+    .option("--throttle <n>", "slurm: at most n array elements at once (%n)")
+    .option("--sbatch-arg <arg>", "slurm: extra sbatch argument (repeatable)", collect)
+    .option("--worker-command <argv>", "slurm/batch: how jobs start compas-ensemble, space-separated (default: compas-ensemble)")
+    .option("--poll-interval <seconds>", "ssh/batch/slurm: how often to look at the jobs")
+    .option("--env <NAME=VALUE>", "ssh/batch/slurm: non-secret environment for the workers (repeatable)", collect);
+}
+
+function envRecord(pairs: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new CompasEnsembleError("OPTIONS_INVALID", `--env ${pair} is not NAME=VALUE.`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * Builds the executor `run` asked for.
+ * @param flags - parsed flags
+ */
+export function executorFromFlags(flags: ExecutorFlags): Executor {
+  const retries = wholeNumber(flags.retries, "--retries", 0);
+  const taskTimeoutMs = flags.taskTimeout ? wholeNumber(flags.taskTimeout, "--task-timeout", 1) * 1000 : undefined;
+  const pollMs = flags.pollInterval ? wholeNumber(flags.pollInterval, "--poll-interval", 1) * 1000 : undefined;
+  switch (flags.executor) {
+    case "local":
+      return new LocalExecutor({
+        concurrency: flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : undefined,
+        retries,
+        taskTimeoutMs,
+      });
+    case "ssh": {
+      if (!flags.hosts) throw new CompasEnsembleError("OPTIONS_INVALID", "--executor ssh needs --hosts <file> listing the hosts.");
+      return new SshExecutor({
+        hosts: loadHostsFile(flags.hosts),
+        knownHostsFile: flags.knownHosts,
+        identityFile: flags.identity,
+        remoteCommand: flags.remoteCommand ? flags.remoteCommand.split(/\s+/).filter(Boolean) : undefined,
+        remoteDir: flags.remoteDir,
+        compasBinary: flags.remoteCompasBinary,
+        remoteEnv: envRecord(flags.env),
+        retries,
+        taskTimeoutMs,
+        pollMs,
+        hostTimeoutMs: wholeNumber(flags.hostTimeout ?? "120", "--host-timeout", 1) * 1000,
+        requireAllHosts: !flags.allowPartialHosts,
+      });
+    }
+    case "batch": {
+      if (!flags.jobQueue) throw new CompasEnsembleError("OPTIONS_INVALID", "--executor batch needs --job-queue <name>.");
+      if (!flags.jobDefinition && !flags.image) {
+        throw new CompasEnsembleError("OPTIONS_INVALID", "--executor batch needs --job-definition <name> or --image <uri> to register one.");
+      }
+      return new BatchExecutor({
+        jobQueue: flags.jobQueue,
+        ...(flags.jobDefinition
+          ? { jobDefinition: flags.jobDefinition }
+          : {
+              jobDefinitionSpec: {
+                image: flags.image!,
+                vcpus: wholeNumber(flags.vcpus ?? "1", "--vcpus", 1),
+                memoryMiB: wholeNumber(flags.memory ?? "2048", "--memory", 128),
+                ...(flags.jobRole ? { jobRoleArn: flags.jobRole } : {}),
+              },
+            }),
+        ...(flags.region ? { region: flags.region } : {}),
+        ...(flags.batchEndpoint ? { endpoint: flags.batchEndpoint } : {}),
+        ...(flags.containerCompasBinary ? { compasBinary: flags.containerCompasBinary } : {}),
+        ...(pollMs ? { pollIntervalMs: pollMs } : {}),
+        ...(taskTimeoutMs ? { timeoutSeconds: taskTimeoutMs / 1000 } : {}),
+        attempts: wholeNumber(flags.attempts ?? "3", "--attempts", 1),
+        environment: envRecord(flags.env),
+        ...(flags.workerCommand ? { workerCommand: flags.workerCommand.split(/\s+/).filter(Boolean) } : {}),
+      });
+    }
+    case "slurm":
+      return new SlurmExecutor({
+        ...(flags.partition ? { partition: flags.partition } : {}),
+        ...(flags.account ? { account: flags.account } : {}),
+        ...(flags.time ? { timeLimit: flags.time } : {}),
+        ...(flags.mem ? { memory: flags.mem } : {}),
+        cpusPerTask: wholeNumber(flags.cpusPerTask ?? "1", "--cpus-per-task", 1),
+        ...(flags.throttle ? { throttle: wholeNumber(flags.throttle, "--throttle", 1) } : {}),
+        ...(flags.sbatchArg ? { extraSbatchArgs: flags.sbatchArg } : {}),
+        ...(flags.workerCommand ? { workerCommand: flags.workerCommand.split(/\s+/).filter(Boolean) } : {}),
+        ...(taskTimeoutMs ? { taskTimeoutS: taskTimeoutMs / 1000 } : {}),
+        ...(pollMs ? { pollIntervalMs: pollMs } : {}),
+        retries,
+        env: envRecord(flags.env),
+      });
+  }
+}
+
+/** Flags `wait` and `cancel` take to rebuild a detached executor. */
+export interface ReattachFlags {
+  knownHosts?: string;
+  identity?: string;
+  region?: string;
+  batchEndpoint?: string;
+}
+
+/**
+ * Adds the flags `wait` and `cancel` need (credentials and endpoints are never saved in the
+ * handle, so they come from the flags or the environment).
+ * @param cmd - wait or cancel
+ */
+export function addReattachOptions(cmd: Command): Command {
+  return cmd
+    .option("--known-hosts <file>", "ssh: known_hosts file")
+    .option("--identity <file>", "ssh: private key")
+    .option("--region <region>", "batch: AWS region")
+    .option("--batch-endpoint <url>", "batch: API endpoint");
+}
+
+/**
+ * Rebuilds the executor of a saved handle.
+ * @param flags - parsed reattach flags
+ */
+export function reattachFromFlags(flags: ReattachFlags): Reattach {
+  return (handle, store) => {
+    switch (handle.kind) {
+      case "ssh":
+        return reattachSshExecutor(handle, { store, knownHostsFile: flags.knownHosts, identityFile: flags.identity });
+      case "slurm":
+        return reattachSlurmExecutor(handle, { store });
+      case "batch":
+        return reattachBatchExecutor(handle, {
+          ...(flags.region ? { region: flags.region } : {}),
+          ...(flags.batchEndpoint ? { endpoint: flags.batchEndpoint } : {}),
+        });
+      default:
+        throw new CompasEnsembleError(
+          "OPTIONS_INVALID",
+          `The saved submission was made by the ${handle.kind} executor, which cannot be re-attached from another process.`,
+          { hint: "Use `compas-ensemble status <dir>`, or run the same `compas-ensemble run` again to resume." },
+        );
+    }
+  };
+}
