@@ -170,6 +170,9 @@ export class LocalExecutor implements Executor {
     const { context, statuses, signal, emit } = run;
     const queue = tasks.map((task) => ({ task, attempt: context.firstAttempt[task.task_id] ?? 1, tries: 0 }));
     const timers = new Set<NodeJS.Timeout>();
+    // `running` counts COMPAS processes (what the concurrency limits); `active` also counts
+    // tasks whose output is still being checked and recorded after COMPAS exited.
+    let running = 0;
     let active = 0;
 
     return new Promise<void>((resolveAll) => {
@@ -194,7 +197,7 @@ export class LocalExecutor implements Executor {
       signal.addEventListener("abort", onAbort, { once: true });
 
       const pump = (): void => {
-        while (!signal.aborted && active < this.options.concurrency && queue.length > 0) {
+        while (!signal.aborted && running < this.options.concurrency && queue.length > 0) {
           start(queue.shift()!);
         }
         settleIfIdle();
@@ -202,6 +205,14 @@ export class LocalExecutor implements Executor {
 
       const start = (item: { task: Task; attempt: number; tries: number }): void => {
         active++;
+        running++;
+        let slotFreed = false;
+        const freeSlot = (): void => {
+          if (slotFreed) return;
+          slotFreed = true;
+          running--;
+          pump();
+        };
         const { task } = item;
         statuses.set(task.task_id, { taskId: task.task_id, state: "running", attempt: item.attempt });
         let lastPercent = -1;
@@ -217,6 +228,7 @@ export class LocalExecutor implements Executor {
           timeoutMs: this.options.taskTimeoutMs,
           signal,
           onSpawn: () => emit({ type: "task-started", taskId: task.task_id, attempt: item.attempt, where: "local" }),
+          onExit: freeSlot,
           onProgress: (n, total) => {
             // One event per percent keeps a 10,000-binary task from flooding listeners.
             const percent = Math.floor((100 * n) / total);
@@ -276,7 +288,8 @@ export class LocalExecutor implements Executor {
           })
           .finally(() => {
             active--;
-            pump();
+            if (slotFreed) pump();
+            else freeSlot();
           });
       };
 

@@ -37,6 +37,11 @@ export interface RunTaskOptions {
   signal?: AbortSignal;
   /** Called with the COMPAS process id once it has started. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Called once COMPAS has exited (before the output is checked and uploaded), so a caller
+   * that limits COMPAS processes can start the next one while this task's bookkeeping runs.
+   */
+  onExit?: () => void;
   /** Called for each binary COMPAS reports finished. */
   onProgress?: (done: number, total: number) => void;
   /** Host name recorded in the fragment; default os.hostname(). */
@@ -129,6 +134,7 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
       if (PROGRESS_LINE.test(line)) options.onProgress?.(++done, task.n_systems);
     },
   });
+  options.onExit?.();
 
   if (outcome.aborted && !outcome.timedOut) {
     rmSync(scratch, { recursive: true, force: true });
