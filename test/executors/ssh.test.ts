@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +10,7 @@ import { HANDLE_KEY, runEnsemble, type EnsembleEvent } from "../../src/ensemble/
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { SshConnection } from "../../src/executors/ssh/_connection.js";
 import { parseHosts } from "../../src/executors/ssh/hosts.js";
+import { CTL_SCRIPT } from "../../src/executors/ssh/_remote-scripts.js";
 import { SshExecutor, preflightHosts, reattachSshExecutor, shellQuote, type SshExecutorOptions } from "../../src/executors/ssh/index.js";
 import { parseKnownHosts } from "../../src/executors/ssh/known-hosts.js";
 import { ExecutorHandleSchema } from "../../src/executors/types.js";
@@ -172,6 +174,8 @@ describe("the SSH executor against real sshd hosts", () => {
     // The killed job was seen as dead and its task ran again as a new job, exactly once.
     const jobs = [...remoteJobs(a, id), ...remoteJobs(b, id)];
     expect(jobs.filter((j) => j.task === killed.task)).toHaveLength(2);
+    // The rerun was never taken for dead itself (that would revoke it and drop its result).
+    expect(jobs.filter((j) => j.task === killed.task && j.job !== killed.job).map((j) => [j.exit, j.revoked])).toEqual([["0", false]]);
     const { fragments } = await readFragmentsFromStore(openStore(out));
     expect([...successesPerTask(fragments).values()]).toEqual([1, 1]);
     for (const f of fragments) {
@@ -292,6 +296,35 @@ describe("the SSH executor against real sshd hosts", () => {
       conn.close();
     }
   }, 60_000);
+});
+
+describe("the host control script", () => {
+  it("reports a job whose worker is not running as starting while its runner lives, and as dead once the runner is gone", async () => {
+    // The windows between the runner's fork and the worker's exec, and between the worker's
+    // end and the exit file, must not look like a lost worker: that queued the task twice.
+    const dir = mkdtempSync(join(tmpdir(), "ssh-ctl-"));
+    writeFileSync(join(dir, "ctl.sh"), CTL_SCRIPT);
+    const job = join(dir, "jobs", "j1");
+    mkdirSync(job, { recursive: true });
+    writeFileSync(join(job, "task"), "t1\n");
+    writeFileSync(join(job, "claim"), "");
+    const gone = spawnSync("true");
+    writeFileSync(join(job, "pid"), `${gone.pid}\n`);
+    const runner = spawn("sh", ["-c", "sleep 60; :", "runner"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(job, "runner"), `${runner.pid}\n`);
+      const status = (): string => execFileSync("sh", ["ctl.sh", "status"], { cwd: dir, encoding: "utf8" }).split("\n")[0]!;
+      expect(status()).toBe("S j1 t1 -");
+      writeFileSync(join(job, "exit"), "0\n");
+      expect(status()).toBe("E j1 t1 - 0");
+      rmSync(join(job, "exit"));
+      runner.kill("SIGKILL");
+      await waitFor(() => !isAlive(runner.pid!), "the stand-in runner gone", 10_000);
+      expect(status()).toBe("D j1 t1 -");
+    } finally {
+      runner.kill("SIGKILL");
+    }
+  });
 });
 
 function sha256Of(path: string): string {

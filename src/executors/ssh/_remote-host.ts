@@ -9,13 +9,13 @@ import { shellQuote } from "./shell-quote.js";
 export type JobState =
   /** queued */
   | "Q"
-  /** claimed by a runner, worker starting */
+  /** claimed by a runner, worker starting, or ended with its runner (alive) about to write the exit code */
   | "S"
   /** worker running */
   | "R"
   /** worker exited (exit code known) */
   | "E"
-  /** worker gone without an exit code (killed, host restarted) */
+  /** worker and its runner gone without an exit code (killed, host restarted) */
   | "D"
   /** revoked before it ran */
   | "X"

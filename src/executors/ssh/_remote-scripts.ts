@@ -115,7 +115,14 @@ status() {
     elif [ -e "queue/$j" ]; then
       echo "Q $j $t $r"
     elif [ -e "$d/pid" ]; then
-      if alive "$(cat "$d/pid")" "$t"; then echo "R $j $t $r $(progress "$t")"; else echo "D $j $t $r"; fi
+      # A worker that is not (or no longer) running while its runner is alive is only between
+      # fork and exec, or between its end and the runner writing exit: not dead. Reporting D
+      # there made the orchestrator queue its task a second time.
+      p=$(cat "$d/runner" 2>/dev/null || true)
+      if alive "$(cat "$d/pid")" "$t"; then echo "R $j $t $r $(progress "$t")"
+      elif [ -e "$d/exit" ]; then echo "E $j $t $r $(cat "$d/exit")"
+      elif [ -n "$p" ] && alive "$p" runner; then echo "S $j $t $r"
+      else echo "D $j $t $r"; fi
     elif [ -e "$d/claim" ]; then
       p=$(cat "$d/runner" 2>/dev/null || true)
       if [ -z "$p" ] || alive "$p" runner; then echo "S $j $t $r"; else echo "D $j $t $r"; fi
