@@ -153,6 +153,10 @@ describe("the SSH executor against real sshd hosts", () => {
     const killed = remoteJobs(a, id).find((j) => j.pid !== undefined && j.exit === undefined)!;
     const orphan = compasPids(a, id).find(isAlive)!;
     process.kill(killed.pid!, "SIGKILL");
+    // Its runner stops the orphan before recording the exit code, so a rerun of the task on
+    // this host never shares the scratch folder with it.
+    await waitFor(() => remoteJobs(a, id).find((j) => j.job === killed.job)!.exit !== undefined, "the killed job's exit code", 30_000);
+    expect(isAlive(orphan)).toBe(false);
     // Host-b finishes its task alone: the ensemble goes on without the laptop.
     const jobB = remoteJobs(b, id)[0]!;
     await waitFor(() => remoteJobs(b, id)[0]!.exit === "0", "host-b's worker done", 60_000);

@@ -82,6 +82,10 @@ runner() {
     [ -e "$d/revoked" ] && kill -TERM "$w" 2>/dev/null
     wait "$w"
     code=$?
+    # A worker killed by a signal could not stop its COMPAS (own process group): stop it
+    # before the exit code makes the job look ended, or a rerun of the task on this host
+    # would share the scratch folder with it and fail.
+    [ "$code" -gt 128 ] && orphans "$task"
     echo "$code" > "$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"
   done
 }
