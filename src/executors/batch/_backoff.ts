@@ -1,3 +1,4 @@
+import { abortableDelay } from "../_delay.js";
 import { z } from "zod";
 
 /** How Batch API calls are retried; every field has a default. */
@@ -98,23 +99,4 @@ export async function withBackoff<T>(call: () => Promise<T>, context: BackoffCon
       await abortableDelay(delayMs, context.signal);
     }
   }
-}
-
-/**
- * Resolves after `ms`, or as soon as the signal aborts (without throwing: callers check the
- * signal themselves).
- * @param ms - how long
- * @param signal - cuts the wait short
- */
-export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

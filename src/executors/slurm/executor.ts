@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { abortableDelay } from "../_delay.js";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
@@ -147,7 +148,7 @@ export class SlurmExecutor implements Executor {
         if (!isCompasEnsembleError(err) || ++failures > MAX_POLL_FAILURES) throw err;
         emit({ type: "log", level: "warn", message: `Slurm status poll failed (${failures} of ${MAX_POLL_FAILURES} tolerated): ${err.message}` });
       }
-      if (options.signal?.aborted || !(await sleep(interval, options.signal))) return last;
+      if (options.signal?.aborted || !(await abortableDelay(interval, options.signal))) return last;
     }
   }
 
@@ -173,7 +174,7 @@ export class SlurmExecutor implements Executor {
     while (Date.now() < deadline) {
       const live = (await querySlurm(ids, env)).filter((e) => ["pending", "running"].includes(slurmPhase(e.state)));
       if (live.length === 0) return;
-      await sleep(step);
+      await abortableDelay(step);
     }
   }
 
@@ -248,18 +249,3 @@ export function reattachSlurmExecutor(handle: ExecutorHandle, options: SlurmExec
   return new SlurmExecutor(options);
 }
 
-// Resolves true after ms, or false as soon as the signal aborts.
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    if (signal?.aborted) return resolvePromise(false);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolvePromise(true);
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolvePromise(false);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}

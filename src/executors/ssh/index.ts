@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { abortableDelay } from "../_delay.js";
 import { posix } from "node:path";
 import { z } from "zod";
 import { readPlanFromStore } from "../../ensemble/_store-io.js";
@@ -277,7 +278,7 @@ export class SshExecutor implements Executor {
           return decision.statuses;
         }
         const until = decision.nextRetryAt !== undefined ? Math.min(pollMs, Math.max(50, decision.nextRetryAt - Date.now())) : pollMs;
-        await sleep(until, options.signal);
+        await abortableDelay(until, options.signal);
       }
     } finally {
       session.close();
@@ -381,18 +382,3 @@ function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
