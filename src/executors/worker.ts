@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { checkCompletion } from "../compas/completion.js";
@@ -68,7 +69,10 @@ const PROGRESS_LINE = /^(\d+): /;
 export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   const { plan, task, store, attempt } = options;
   const startedAt = new Date();
-  const scratch = join(options.scratchRoot, `${task.task_id}.a${attempt}`);
+  // Unique per call: two workers can run the same task and attempt on one machine (the same
+  // plan written to two stores, or a host that lost contact and the task was placed again),
+  // and a shared folder would be wiped under the other's COMPAS.
+  const scratch = join(options.scratchRoot, `${task.task_id}.a${attempt}.${randomBytes(4).toString("hex")}`);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   const logPath = join(scratch, "task.log");
