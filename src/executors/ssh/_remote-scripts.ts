@@ -153,7 +153,12 @@ orphans() {
     read -r cp cst < "$f" || continue
     [ -r "/proc/$cp/stat" ] || continue
     st=$(sed 's/^.*) //' "/proc/$cp/stat" | cut -d' ' -f20)
-    if [ "$st" = "$cst" ]; then kill -KILL -- "-$cp" 2>/dev/null || kill -KILL "$cp" 2>/dev/null; fi
+    if [ "$st" = "$cst" ]; then
+      kill -KILL -- "-$cp" 2>/dev/null || kill -KILL "$cp" 2>/dev/null
+      # kill returns before the process is gone; whoever calls this relies on it being gone.
+      i=0
+      while [ "$i" -lt 100 ] && [ -r "/proc/$cp/stat" ] && [ "$(sed 's/^.*) //' "/proc/$cp/stat" | cut -d' ' -f1)" != "Z" ]; do sleep 0.05; i=$((i + 1)); done
+    fi
   done
 }
 

@@ -54,7 +54,12 @@ function splash() {
 function mkdirParents(dir) {
   if (existsSync(dir)) return;
   mkdirParents(dirname(dir));
-  mkdirSync(dir);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    // Another process (a parallel chunk) created it first: that is success, as for mkdir -p.
+    if (/** @type {NodeJS.ErrnoException} */ (err).code !== "EEXIST") throw err;
+  }
 }
 
 /** @param {string} s */
