@@ -201,8 +201,9 @@ print(json.dumps({"theta": list(np.load(os.path.join(d, "theta.npy")).shape),
     expect(String(err.message)).toContain("csv");
   });
 
-  it("reports a manifest whose run outputs are nowhere with OUTPUT_INCOMPLETE", async () => {
-    const other = join(dir, "broken");
+  // A one-run manifest in its own folder whose output file does not exist.
+  function oneRunManifest(folder: string, runId: string, status: "success" | "failed"): string {
+    const other = join(dir, folder);
     mkdirSync(other);
     writeFileSync(
       join(other, "ensemble_metadata.json"),
@@ -210,26 +211,21 @@ print(json.dumps({"theta": list(np.load(os.path.join(d, "theta.npy")).shape),
         creation_time: "t",
         compas_binary: "c",
         n_systems_per_run: 10,
-        runs: [{ run_id: "gone", params: { ...params(1, 1, 0.02), run_id: "gone" }, output_file: "/x/y.h5", status: "success", timestamp: "t" }],
+        runs: [{ run_id: runId, params: { ...params(1, 1, 0.02), run_id: runId }, output_file: "/x/y.h5", status, timestamp: "t" }],
       }),
     );
+    return other;
+  }
+
+  it("reports a manifest whose run outputs are nowhere with OUTPUT_INCOMPLETE", async () => {
+    const other = oneRunManifest("broken", "gone", "success");
     const err = await buildSbiDataset(other).catch((e) => e);
     expect(isCompasEnsembleError(err, "OUTPUT_INCOMPLETE")).toBe(true);
     expect(String(err.message)).toContain("gone");
   });
 
   it("refuses a manifest without successful runs with OUTPUT_INCOMPLETE", async () => {
-    const other = join(dir, "allfailed");
-    mkdirSync(other);
-    writeFileSync(
-      join(other, "ensemble_metadata.json"),
-      JSON.stringify({
-        creation_time: "t",
-        compas_binary: "c",
-        n_systems_per_run: 10,
-        runs: [{ run_id: "f", params: { ...params(1, 1, 0.02), run_id: "f" }, output_file: "/x/y.h5", status: "failed", timestamp: "t" }],
-      }),
-    );
+    const other = oneRunManifest("allfailed", "f", "failed");
     const err = await buildSbiDataset(other).catch((e) => e);
     expect(isCompasEnsembleError(err, "OUTPUT_INCOMPLETE")).toBe(true);
   });
