@@ -25,7 +25,7 @@ import { build } from "esbuild";
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const FIXTURE = fileURLToPath(
   new URL(
-    "../../shared/fixtures/compas/alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5000_seed100000/COMPAS_Output/COMPAS_Output.h5.gz",
+    "../test/fixtures/compas/alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5000_seed100000/COMPAS_Output/COMPAS_Output.h5.gz",
     import.meta.url,
   ),
 );

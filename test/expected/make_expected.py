@@ -1,7 +1,7 @@
 """Independent expected values for the DCO extraction tests.
 
 Run with Debian's Python (h5py + numpy):  /usr/bin/python3 test/expected/make_expected.py
-Writes test/expected/dco_expected.json from the COMPAS fixtures in ../shared/fixtures/compas.
+Writes test/expected/dco_expected.json from the COMPAS fixtures in test/fixtures/compas.
 
 This is a separate implementation of physics.md (written against the spec, not translated
 from the TypeScript), so the tests compare two readings of the same definitions:
@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "fixtures", "compas"))
+FIXTURES = os.path.normpath(os.path.join(HERE, "..", "fixtures", "compas"))
 OUT = os.path.join(HERE, "dco_expected.json")
 
 FIXTURE_DIRS = [

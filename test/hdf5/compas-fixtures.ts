@@ -3,11 +3,11 @@ import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } f
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { createGunzip } from "node:zlib";
 
-/** The shared, read-only COMPAS fixtures (never modified; copies are gunzipped into temp dirs). */
-export const FIXTURE_ROOT = fileURLToPath(new URL("../../../shared/fixtures/compas/", import.meta.url));
+import { FIXTURE_ROOT } from "../support/fixtures.js";
+
+export { FIXTURE_ROOT };
 
 /** Fixture directories by short name. */
 export const FIXTURES = {
@@ -17,6 +17,8 @@ export const FIXTURES = {
   chunksFull: "chunks_alpha1.0_lambda0.1_Z0.0001_fa0.5_kick217/full_N2000_seed700000",
   chunksPart1: "chunks_alpha1.0_lambda0.1_Z0.0001_fa0.5_kick217/part1_N1200_seed700000",
   chunksPart2: "chunks_alpha1.0_lambda0.1_Z0.0001_fa0.5_kick217/part2_N800_seed701200",
+  channels: "alpha3.0_lambda0.1_Z0.002_fa0.5_kick265_N20000_seed1000000",
+  massBounds: "massbounds_alpha1.0_lambda0.1_Z0.0005_fa0.5_kick217_N5000_seed1100000",
 } as const;
 
 /** A temp directory removed by the returned function. */

@@ -10,9 +10,10 @@ import { buildSbiDataset } from "../../src/hdf5/dataset.js";
 import { extractCommand } from "../../src/hdf5/dataset-extract.js";
 import { parseSpinModelFlag } from "../../src/hdf5/dataset-spin-flag.js";
 import { SBI_DCO_COLUMNS, type SbiDataset } from "../../src/hdf5/dataset-types.js";
+import { FIXTURE_ROOT } from "../support/fixtures.js";
 import { runPython } from "./dataset-helpers.js";
 
-const FIXTURES = "/work/shared/fixtures/compas";
+const FIXTURES = FIXTURE_ROOT;
 const RUN_A = "alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5000_seed100000";
 const RUN_B = "alpha5.0_lambda0.5_Z0.0142_fa0.5_kick217_N10000_seed200000";
 

@@ -6,12 +6,13 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { createGunzip } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
+import { FIXTURE_ROOT } from "../support/fixtures.js";
 
 // What a user gets from the registry: the packed tarball, installed into an empty project,
 // used through `import`, `require`, TypeScript and the CLI. `npm test` builds dist first.
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { name: string; version: string };
-const fixture = "/work/shared/fixtures/compas/detailed_alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5_seed100315/COMPAS_Output/COMPAS_Output.h5.gz";
+const fixture = join(FIXTURE_ROOT, "detailed_alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5_seed100315/COMPAS_Output/COMPAS_Output.h5.gz");
 const BUILD = ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "dist/cli.js"];
 
 interface Result {

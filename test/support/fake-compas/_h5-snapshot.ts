@@ -3,9 +3,10 @@ import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type * as H5 from "h5wasm";
 import { loadH5wasm, openH5Read } from "../../../src/hdf5/_h5wasm.js";
+import { FIXTURE_ROOT } from "../fixtures.js";
 
 /** Root of the read-only COMPAS fixtures. */
-export const FIXTURES = new URL("../../../../shared/fixtures/compas/", import.meta.url).pathname;
+export const FIXTURES = FIXTURE_ROOT;
 
 /**
  * Gunzips a fixture's COMPAS_Output.h5 into `destDir` and copies its Run_Details text beside
