@@ -23,6 +23,9 @@ export const ERROR_CODES = [
   "SSH_HOST_KEY",
   "BATCH_API",
   "SLURM",
+  "OUTPUT_CORRUPT",
+  "OUTPUT_PATH_REFUSED",
+  "N_MISMATCH",
 ] as const;
 
 /** One of the stable error codes in {@link ERROR_CODES}. */
@@ -39,6 +42,8 @@ const USER_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "METADATA_INVALID",
   "STORE_KEY_UNSAFE",
   "SSH_HOST_KEY",
+  "OUTPUT_PATH_REFUSED",
+  "N_MISMATCH",
 ]);
 
 /** Options for {@link CompasEnsembleError}. */

@@ -150,7 +150,7 @@ export {
 } from "./metadata/schemas.js";
 export { mergeMetadata, type MergeOptions } from "./metadata/merge.js";
 export { mergePredecessorManifests, PREDECESSOR_PATTERN, type MergePredecessorOptions, type MergePredecessorSummary } from "./metadata/predecessor.js";
-export { summarizeStatus, estimateRemainingSeconds, type StatusSummary, type TaskFailure } from "./metadata/status.js";
+export { summarizeStatus, estimateRemainingSeconds, type InvalidOutput, type StatusSummary, type TaskFailure } from "./metadata/status.js";
 export { planHash, comparePlans, type PlanContent } from "./metadata/plan-hash.js";
 export { readFragments, writeFragment, type InvalidFragmentFile } from "./metadata/fragments.js";
 

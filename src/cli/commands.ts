@@ -5,6 +5,7 @@ import { probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY, PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
 import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
 import { runEnsemble } from "../ensemble/run.js";
+import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { attachEnsemble } from "../ensemble/attach.js";
 import { mergePredecessorManifests, PREDECESSOR_PATTERN } from "../metadata/predecessor.js";
@@ -141,8 +142,9 @@ export function statusCommand(): Command {
     .description("show an ensemble's progress from its output directory or S3 prefix")
     .argument("<dir>", "ensemble output directory or s3://bucket/prefix")
     .option("--concurrency <n>", "tasks that run at once, for the ETA (default: cores)")
+    .option("--verify", "also check each finished output's sha256 against its record (reads every output; default: size only)")
     .option("--json", "print JSON")
-    .action(async (dir: string, flags: { concurrency?: string; json?: boolean }) => {
+    .action(async (dir: string, flags: { concurrency?: string; verify?: boolean; json?: boolean }) => {
       const store = openStore(dir);
       const plan = await readPlanFromStore(store);
       if (!plan) {
@@ -151,19 +153,31 @@ export function statusCommand(): Command {
         });
       }
       const { fragments, invalid } = await readFragmentsFromStore(store);
-      const s = summarizeStatus(plan, fragments);
+      const check = flags.verify ? "rehash" : "size";
+      const { reasons } = await verifiedSuccesses(store, plan, fragments, undefined, { check });
+      const s = summarizeStatus(plan, fragments, reasons);
+      // An output that contradicts its record is damage the user must hear about, also in scripts.
+      if (s.invalidOutputs.length > 0) process.exitCode = 1;
       const concurrency = flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : availableParallelism();
       const eta = estimateRemainingSeconds(s, concurrency);
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ ensemble_id: plan.ensemble_id, ...s, eta_seconds: eta, invalid }, null, 2) + "\n");
+        const outputsChecked = check === "size" ? "size" : "sha256";
+        process.stdout.write(JSON.stringify({ ensemble_id: plan.ensemble_id, ...s, eta_seconds: eta, outputs_checked: outputsChecked, invalid }, null, 2) + "\n");
         return;
       }
       const out = process.stdout;
       out.write(`ensemble ${plan.ensemble_id.slice(0, 12)} (${plan.runs.length} runs, ${s.total} tasks, N=${plan.n_systems_per_run})\n`);
-      out.write(`  succeeded ${s.succeeded}  failed ${s.failed}  pending ${s.pending}\n`);
+      out.write(
+        `  succeeded ${s.succeeded}  failed ${s.failed}  invalid ${s.invalidOutputs.length}  pending ${s.pending}` +
+          `  (outputs checked by ${check === "size" ? "size; --verify also checks sha256" : "size and sha256"})\n`,
+      );
       out.write(`  binaries  ${s.systemsDone} of ${s.systemsTotal}\n`);
       out.write(`  ETA       ${eta === null ? "unknown until a task finishes" : formatDuration(eta)} at ${concurrency} at once\n`);
       for (const f of s.failures) out.write(`  failed ${f.task_id} after ${f.attempts} attempt(s): ${f.reason}\n`);
+      for (const v of s.invalidOutputs) {
+        const task = v.task_id === v.run_id ? v.task_id : `${v.task_id} (run ${v.run_id})`;
+        out.write(`  invalid ${task}: ${v.reason}; \`compas-ensemble run\` with the same flags reruns it\n`);
+      }
       for (const i of invalid) out.write(`  unreadable fragment ${i.key}: ${i.reason}\n`);
     });
 }

@@ -5,6 +5,16 @@ import { formatSyncSummary, syncCommand } from "../store/sync.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { wholeNumber } from "./_grid-options.js";
 
+interface ExtractFlags {
+  out: string;
+  format?: string;
+  spinModel?: string;
+  mergingOnly?: boolean;
+  /** False with --no-verify. */
+  verify: boolean;
+  nSystemsFromOutput?: boolean;
+}
+
 /** `compas-ensemble extract`: the SBI dataset from an ensemble's successful runs. */
 export function extractCliCommand(): Command {
   return new Command("extract")
@@ -14,13 +24,17 @@ export function extractCliCommand(): Command {
     .addOption(new Option("--format <format>", "output format (default: from --out's extension, else h5)").choices([...SBI_FORMATS]))
     .option("--spin-model <model>", "bavera2021[:chi_natal=X] (default), qin2018, fixed:X, uniform:X")
     .option("--merging-only", "keep only DCOs that merge in a Hubble time in the DCO table")
-    .action(async (source: string, flags: { out: string; format?: string; spinModel?: string; mergingOnly?: boolean }) => {
+    .option("--no-verify", "read the outputs without checking their size and sha256 against the task records")
+    .option("--n-systems-from-output", "when a run's COMPAS file holds another number of binaries than the manifest says, divide its yields by the file's count instead of stopping")
+    .action(async (source: string, flags: ExtractFlags) => {
       const result = await extractCommand({
         source,
         out: flags.out,
         format: flags.format,
         spinModel: flags.spinModel,
         mergingOnly: flags.mergingOnly,
+        verify: flags.verify,
+        nSystemsFromOutput: flags.nSystemsFromOutput,
         libraryVersion: LIBRARY_VERSION,
         onRun: (done, total, runId) => process.stderr.write(`extracted ${done}/${total} ${runId}\n`),
       });

@@ -1,12 +1,14 @@
 import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
+import { refuseProtectedOutput } from "../metadata/owned-paths.js";
 import { buildSbiDataset } from "./dataset.js";
+import { readDatasetSource } from "./dataset-source.js";
 import { parseSpinModelFlag } from "./dataset-spin-flag.js";
 import type { SpinModelInput } from "./spins.js";
 import type { SummaryBins } from "./summary.js";
 import { writeSbiHdf5 } from "./write-h5.js";
-import { writeSbiNpy } from "./write-npy.js";
-import { writeSbiParquet } from "./write-parquet.js";
+import { assertNpyTarget, writeSbiNpy } from "./write-npy.js";
+import { sbiParquetPaths, writeSbiParquet } from "./write-parquet.js";
 
 /** Output formats of `compas-ensemble extract`. */
 export const SBI_FORMATS = ["h5", "parquet", "npy"] as const;
@@ -28,6 +30,10 @@ export interface ExtractCommandOptions {
   bins?: Partial<SummaryBins>;
   /** Library version recorded in the output. */
   libraryVersion?: string;
+  /** `--no-verify` sets this false: read outputs without checking their size and sha256. */
+  verify?: boolean;
+  /** `--n-systems-from-output`: divide yields by the file's count when it differs from the manifest. */
+  nSystemsFromOutput?: boolean;
   /** Progress after each run. */
   onRun?: (done: number, total: number, runId: string) => void;
 }
@@ -43,7 +49,10 @@ export interface ExtractCommandResult {
   xLength: number;
   /** Runs the manifest lists as failed (not in the dataset). */
   failedRunIds: string[];
-  /** Extraction warnings, each prefixed with its run id (e.g. a run without BSE_RLOF). */
+  /**
+   * Warnings: the source's (an output read from outside the ensemble, outputs that could not
+   * be verified), then the extraction's, each prefixed with its run id (e.g. a run without BSE_RLOF).
+   */
   warnings: string[];
 }
 
@@ -55,14 +64,24 @@ export interface ExtractCommandResult {
 export async function extractCommand(options: ExtractCommandOptions): Promise<ExtractCommandResult> {
   const format = resolveFormat(options.format, options.out);
   const spinModel = typeof options.spinModel === "string" ? parseSpinModelFlag(options.spinModel) : options.spinModel;
-  const dataset = await buildSbiDataset(options.source, {
+  const src = readDatasetSource(options.source);
+  const out = resolve(options.out);
+  // Refused before the (long) extraction, so a wrong --out costs nothing.
+  const protect = { inputs: [src.manifestPath, ...src.runs.map((r) => r.output_path)], ensembleDirs: [src.dir] };
+  const targets = format === "parquet" ? Object.values(sbiParquetPaths(out)) : [out];
+  for (const target of targets) refuseProtectedOutput(target, "--out", protect);
+  if (format === "npy") assertNpyTarget(out);
+  const sourceWarnings: string[] = [];
+  const dataset = await buildSbiDataset(src, {
     ...(spinModel === undefined ? {} : { spinModel }),
     mergingOnly: options.mergingOnly ?? false,
     ...(options.bins === undefined ? {} : { bins: options.bins }),
     ...(options.libraryVersion === undefined ? {} : { libraryVersion: options.libraryVersion }),
+    ...(options.verify === undefined ? {} : { verify: options.verify }),
+    ...(options.nSystemsFromOutput === undefined ? {} : { nSystemsFromOutput: options.nSystemsFromOutput }),
     ...(options.onRun === undefined ? {} : { onRun: options.onRun }),
+    onWarning: (w) => sourceWarnings.push(w),
   });
-  const out = resolve(options.out);
   let paths: string[];
   if (format === "h5") {
     await writeSbiHdf5(dataset, out);
@@ -74,10 +93,13 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
     await writeSbiNpy(dataset, out);
     paths = [out];
   }
-  const warnings = dataset.diagnostics.flatMap(({ run_id, diagnostics }) => {
-    const list = (diagnostics as { warnings?: unknown } | null)?.warnings;
-    return Array.isArray(list) ? list.map((w) => `${run_id}: ${String(w)}`) : [];
-  });
+  const warnings = [
+    ...sourceWarnings,
+    ...dataset.diagnostics.flatMap(({ run_id, diagnostics }) => {
+      const list = (diagnostics as { warnings?: unknown } | null)?.warnings;
+      return Array.isArray(list) ? list.map((w) => `${run_id}: ${String(w)}`) : [];
+    }),
+  ];
   return {
     format,
     paths,

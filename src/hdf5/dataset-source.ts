@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import type { Params } from "../grid/schema.js";
-import { ManifestSchema, type Manifest } from "../metadata/schemas.js";
+import { isWithin } from "../metadata/owned-paths.js";
+import { ManifestSchema, type Manifest, type ManifestRun } from "../metadata/schemas.js";
+import { isSafeKey } from "../store/keys.js";
 
 /** File name of the manifest inside an ensemble's output directory. */
 export const MANIFEST_FILE = "ensemble_metadata.json";
@@ -21,20 +23,27 @@ export interface SourceRun {
 export interface DatasetSource {
   /** Absolute path of the manifest. */
   manifestPath: string;
+  /** The ensemble being read: the manifest's directory. */
+  dir: string;
   manifest: Manifest;
   runs: SourceRun[];
   /** Runs the manifest lists as failed (left out of the dataset). */
   failedRunIds: string[];
+  /** What the reader should know, each prefixed with its run id (an output read from outside the ensemble). */
+  warnings: string[];
 }
 
 /**
  * Reads an ensemble's manifest and locates the COMPAS output of every successful run.
  *
- * `output_file` may be absolute or relative to the manifest's directory. The predecessor wrote
- * absolute paths of the machine that ran it, so when that path does not exist the run is looked
- * for at `<manifest dir>/runs/<run_id>/COMPAS_Output/COMPAS_Output.h5` (the store layout), which
- * is where a copied or synced ensemble has it. A path naming a directory is searched for
- * `COMPAS_Output.h5` and `COMPAS_Output/COMPAS_Output.h5`.
+ * Outputs are looked for inside the ensemble being read first, so that a copied ensemble
+ * never reads the original's files: at the run's `output_key` (this library's manifests),
+ * at `output_file` when it is relative or lies inside the manifest's directory, at the tail of
+ * an absolute `output_file` from the run's folder on (`runs/<run_id>/...` or `<run_id>/...`,
+ * where a copy of the predecessor's layout has it), then at
+ * `<manifest dir>/runs/<run_id>/COMPAS_Output/COMPAS_Output.h5`. Only when none of those
+ * exists is an `output_file` outside the ensemble read, with a warning. A path naming a
+ * directory is searched for `COMPAS_Output.h5` and `COMPAS_Output/COMPAS_Output.h5`.
  * @param source - a manifest file, or an output directory containing `ensemble_metadata.json`
  */
 export function readDatasetSource(source: string): DatasetSource {
@@ -43,6 +52,7 @@ export function readDatasetSource(source: string): DatasetSource {
   const dir = dirname(manifestPath);
   const seen = new Set<string>();
   const runs: SourceRun[] = [];
+  const warnings: string[] = [];
   for (const run of manifest.runs) {
     if (run.status !== "success") continue;
     if (seen.has(run.run_id)) {
@@ -58,11 +68,11 @@ export function readDatasetSource(source: string): DatasetSource {
       run_id: run.run_id,
       params,
       n_systems: runSystems(run as Record<string, unknown>, manifest.n_systems_per_run, manifestPath),
-      output_path: locateOutput(dir, run.run_id, run.output_file, manifestPath),
+      output_path: locateOutput(dir, run, manifestPath, warnings),
     });
   }
   const failedRunIds = manifest.runs.filter((r) => r.status !== "success").map((r) => r.run_id);
-  return { manifestPath, manifest, runs, failedRunIds };
+  return { manifestPath, dir, manifest, runs, failedRunIds, warnings };
 }
 
 function locateManifest(source: string): string {
@@ -110,13 +120,33 @@ function runSystems(run: Record<string, unknown>, perRun: number, manifestPath: 
   );
 }
 
-function locateOutput(dir: string, runId: string, outputFile: string, manifestPath: string): string {
-  const candidates = [isAbsolute(outputFile) ? outputFile : resolve(dir, outputFile), join(dir, "runs", runId, "COMPAS_Output", "COMPAS_Output.h5")];
+function locateOutput(dir: string, run: ManifestRun, manifestPath: string, warnings: string[]): string {
+  const runId = run.run_id;
+  const outputKey = (run as Record<string, unknown>).output_key;
+  const file = run.output_file;
+  const candidates: string[] = [];
+  if (typeof outputKey === "string" && isSafeKey(outputKey)) candidates.push(join(dir, ...outputKey.split("/")));
+  let outside: string | null = null;
+  // An s3:// output_file names no local file; the store layout below is where a sync puts it.
+  if (file !== undefined && file !== "" && !/^[a-z][a-z0-9+.-]*:\/\//i.test(file)) {
+    const path = resolve(dir, file);
+    if (isWithin(dir, path)) candidates.push(path);
+    else {
+      candidates.push(...tailsInside(dir, path, runId));
+      outside = path;
+    }
+  }
+  candidates.push(join(dir, "runs", runId, "COMPAS_Output", "COMPAS_Output.h5"));
   const tried: string[] = [];
-  for (const candidate of candidates) {
-    for (const path of expand(candidate)) {
-      tried.push(path);
-      if (existsSync(path) && statSync(path).isFile()) return path;
+  const found = firstFile(candidates, tried);
+  if (found !== null) return found;
+  if (outside !== null) {
+    const there = firstFile([outside], tried);
+    if (there !== null) {
+      warnings.push(
+        `${runId}: its output is not inside the ensemble ${dir}, so ${there}, named by the manifest, was read instead; copy it into the ensemble to make the copy self-contained.`,
+      );
+      return there;
     }
   }
   throw new CompasEnsembleError(
@@ -124,6 +154,27 @@ function locateOutput(dir: string, runId: string, outputFile: string, manifestPa
     `COMPAS output of run ${runId} (manifest ${manifestPath}) not found; tried ${[...new Set(tried)].join(", ")}.`,
     { hint: "Sync the run outputs next to the manifest (runs/<run_id>/COMPAS_Output/COMPAS_Output.h5), or fix output_file." },
   );
+}
+
+function firstFile(candidates: readonly string[], tried: string[]): string | null {
+  for (const candidate of candidates) {
+    for (const path of expand(candidate)) {
+      tried.push(path);
+      if (existsSync(path) && statSync(path).isFile()) return path;
+    }
+  }
+  return null;
+}
+
+/**
+ * Where a copy of the ensemble keeps an output that the manifest names by an absolute path
+ * elsewhere: the path from the run's folder (or its parent folder) on, under `dir`.
+ */
+function tailsInside(dir: string, path: string, runId: string): string[] {
+  const parts = path.split(sep);
+  const at = parts.lastIndexOf(runId);
+  if (at < 1) return [];
+  return [join(dir, ...parts.slice(at - 1)), join(dir, ...parts.slice(at))];
 }
 
 /** A path, or the places COMPAS_Output.h5 can sit under it when it names a directory. */

@@ -38,6 +38,11 @@ export interface SbiProvenance {
   compas_binary?: string;
   /** Runs the manifest lists as failed, left out of the dataset. */
   failed_run_ids?: string[];
+  /**
+   * True when every run's output was checked against its recorded size and sha256 before it
+   * was read; false when it was not (no task records, or verification turned off).
+   */
+  outputs_verified?: boolean;
 }
 
 /** An SBI dataset in memory: per-run theta and summary x, and every run's DCOs. */

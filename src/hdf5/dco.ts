@@ -71,6 +71,11 @@ export interface DcoExtraction {
   channelsKnown: boolean;
   /** `COMPAS-Version` from Run_Details, when present. */
   compasVersion: string | null;
+  /**
+   * Binaries the file says were simulated: Run_Details `Objects-Created` and the rows of
+   * BSE_System_Parameters (one per binary), each null when the file does not have it.
+   */
+  systemsInFile: { objectsCreated: number | null; systemRows: number | null };
 }
 
 const DCO = "BSE_Double_Compact_Objects";
@@ -267,6 +272,7 @@ function extractFrom(
   const mergesLibraryCut = new Uint8Array(out.length);
   for (let i = 0; i < out.length; i++) mergesLibraryCut[i] = (out.t_delay[i] as number) < hubbleCutMyr ? 1 : 0;
   const version = runDetail(reader, "COMPAS-Version");
+  const created = runDetail(reader, "Objects-Created");
   return {
     table: out,
     spinModel: describeSpinModel(model),
@@ -283,6 +289,10 @@ function extractFrom(
     pessimisticMask,
     channelsKnown: rlofWritten,
     compasVersion: typeof version === "string" ? version : null,
+    systemsInFile: {
+      objectsCreated: typeof created === "number" ? created : null,
+      systemRows: reader.hasGroup(sys) ? reader.groupRows(sys) : null,
+    },
   };
 }
 

@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, type Stats, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { CompasEnsembleError } from "../errors.js";
 import { DCO_UNITS } from "./dco-table.js";
 import { SBI_DCO_COLUMNS, type SbiDataset } from "./dataset-types.js";
 
@@ -76,12 +77,93 @@ function encodeMatrix(rows: readonly Float64Array[], width: number): Uint8Array 
  * float64), `x.npy` (n_runs x d float64), `run_id.npy` and `n_systems.npy` (per run), one
  * `dco_<column>.npy` per DCO column (strings as fixed-width unicode, at least '<U7'), and
  * `columns.json` naming the columns of theta and x, the DCO files with dtype and units, the
- * bins, the spin model and the provenance.
+ * bins, the spin model and the provenance. The files are written into a sibling temporary
+ * folder that then replaces `dir`, so a crash never leaves a mix of two datasets; `dir` must be
+ * new, empty, or an earlier npy dataset (see {@link assertNpyTarget}).
  * @param dataset - the dataset to write
  * @param dir - output directory
  */
 export async function writeSbiNpy(dataset: SbiDataset, dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
+  assertNpyTarget(dir);
+  const target = resolve(dir);
+  mkdirSync(dirname(target), { recursive: true });
+  const partial = mkdtempSync(join(dirname(target), `.${basename(target)}.partial-`));
+  try {
+    writeNpyFiles(dataset, partial);
+    replaceDirectory(partial, target);
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+}
+
+/** `format` in the columns.json of an npy dataset: how an earlier dataset is recognised. */
+const NPY_FORMAT = "compas-ensemble-sbi-npy";
+
+/**
+ * Refuses an npy output directory that holds anything but an earlier npy dataset: the
+ * directory is replaced as a whole, so whatever else is in it would be lost.
+ * @param dir - the output directory
+ * @throws CompasEnsembleError OUTPUT_PATH_REFUSED naming the directory
+ */
+export function assertNpyTarget(dir: string): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) {
+    throw new CompasEnsembleError("OUTPUT_PATH_REFUSED", `${dir} exists and is not a directory, but the npy format writes a directory of .npy files.`, {
+      hint: "Give --out a new or empty directory for --format npy.",
+    });
+  }
+  const names = readdirSync(dir);
+  if (names.length === 0 || isNpyDataset(dir, names)) return;
+  throw new CompasEnsembleError(
+    "OUTPUT_PATH_REFUSED",
+    `${dir} is not empty and is not an npy dataset written by compas-ensemble (no columns.json of format ${NPY_FORMAT} with only .npy files beside it), so it is not replaced.`,
+    { hint: "Give --out a new or empty directory for --format npy, or move the folder's content elsewhere first." },
+  );
+}
+
+function isNpyDataset(dir: string, names: readonly string[]): boolean {
+  if (!names.includes("columns.json")) return false;
+  const onlyOurs = names.every((n) => (n === "columns.json" || /^[A-Za-z0-9_]+\.npy$/.test(n)) && statSync(join(dir, n)).isFile());
+  if (!onlyOurs) return false;
+  try {
+    return (JSON.parse(readFileSync(join(dir, "columns.json"), "utf8")) as { format?: unknown }).format === NPY_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Puts `from` in the place of `to`. A directory cannot be renamed over a non-empty one, so an
+ * existing `to` is first moved aside and removed only once `from` is in place (and put back
+ * if that fails).
+ */
+function replaceDirectory(from: string, to: string): void {
+  const link = lstatOrNull(to);
+  if (link === null || (link.isDirectory() && readdirSync(to).length === 0)) {
+    renameSync(from, to);
+    return;
+  }
+  const aside = mkdtempSync(join(dirname(to), `.${basename(to)}.old-`));
+  renameSync(to, join(aside, "dataset"));
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    renameSync(join(aside, "dataset"), to);
+    rmSync(aside, { recursive: true, force: true });
+    throw err;
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function writeNpyFiles(dataset: SbiDataset, dir: string): void {
   // Written one by one so that only one encoded column is held besides the dataset.
   const write = (name: string, bytes: Uint8Array) => writeFileSync(join(dir, name), bytes);
   write("theta.npy", encodeMatrix(dataset.theta, dataset.thetaColumns.length));
@@ -99,7 +181,7 @@ export async function writeSbiNpy(dataset: SbiDataset, dir: string): Promise<voi
     dco.push({ column, file, dtype: npyDescr(bytes), units: DCO_UNITS[column] });
   }
   const columns = {
-    format: "compas-ensemble-sbi-npy",
+    format: NPY_FORMAT,
     format_version: 1,
     theta: dataset.thetaColumns,
     x: dataset.xColumns,

@@ -49,4 +49,4 @@ export {
   TaskErrorSchema,
   TaskSchema,
 } from "./schemas.js";
-export { estimateRemainingSeconds, type StatusSummary, summarizeStatus, type TaskFailure } from "./status.js";
+export { estimateRemainingSeconds, type InvalidOutput, type StatusSummary, summarizeStatus, type TaskFailure } from "./status.js";

@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { canonicalJson, compareStrings } from "./_canonical.js";
 import { globFiles } from "./_glob.js";
 import { describeZodError } from "./_zod-issue.js";
 import { writeJsonAtomic } from "./atomic.js";
 import { MANIFEST_FILE } from "./files.js";
+import { realPathOf, refuseProtectedOutput } from "./owned-paths.js";
 import { type Manifest, type ManifestRun, ManifestSchema } from "./schemas.js";
 
 /** Default pattern: the predecessor's per-slice manifests. */
@@ -64,12 +65,23 @@ interface Entry {
 export async function mergePredecessorManifests(options: MergePredecessorOptions): Promise<MergePredecessorSummary> {
   const pattern = options.pattern ?? PREDECESSOR_PATTERN;
   const output = resolve(options.output ?? join(options.inputDir, MANIFEST_FILE));
-  const inputs = (await globFiles(options.inputDir, pattern)).filter((f) => resolve(f) !== output);
-  if (inputs.length === 0) {
+  const matched = await globFiles(options.inputDir, pattern);
+  if (matched.length === 0) {
     throw new CompasEnsembleError("METADATA_INVALID", `No file under ${options.inputDir} matches the pattern ${pattern}.`, {
       hint: "Check --input-dir and --pattern (the pattern is relative to the input directory).",
     });
   }
+  // The result of an earlier merge, matched by a wide pattern, is what this merge replaces.
+  const inputs: string[] = [];
+  for (const f of matched) if (realPathOf(f) !== realPathOf(output) || !(await isMergeResult(f))) inputs.push(f);
+  if (inputs.length === 0) {
+    throw new CompasEnsembleError("METADATA_INVALID", `The only file under ${options.inputDir} that matches ${pattern} is the earlier merge result ${output}.`, {
+      hint: "Check --input-dir and --pattern: they should match the slices' manifests.",
+    });
+  }
+  // A slice folder holding an ensemble_metadata.json is an ensemble output; its files stay untouched.
+  const ensembleDirs = inputs.filter((f) => basename(f) === MANIFEST_FILE).map((f) => dirname(f));
+  refuseProtectedOutput(output, "--output", { inputs, ensembleDirs });
   const manifests: { file: string; m: Manifest }[] = [];
   for (const file of inputs) manifests.push({ file, m: await readManifestFile(file) });
 
@@ -136,6 +148,14 @@ export async function mergePredecessorManifests(options: MergePredecessorOptions
     await writeJsonAtomic(output, manifest);
   }
   return summary;
+}
+
+async function isMergeResult(file: string): Promise<boolean> {
+  try {
+    return Array.isArray((JSON.parse(await readFile(file, "utf8")) as { merged_from?: unknown }).merged_from);
+  } catch {
+    return false;
+  }
 }
 
 async function readManifestFile(file: string): Promise<Manifest> {

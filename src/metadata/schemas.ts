@@ -144,7 +144,8 @@ export type Fragment = z.infer<typeof FragmentSchema>;
 export const ManifestRunSchema = z.looseObject({
   run_id: z.string(),
   params: ParamsSchema.extend({ run_id: z.string() }),
-  output_file: z.string(),
+  /** Absent on the predecessor's failed runs, which it wrote without an output. */
+  output_file: z.string().optional(),
   status: z.enum(["success", "failed"]),
   timestamp: z.string(),
   error: z.string().optional(),

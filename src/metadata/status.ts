@@ -12,6 +12,14 @@ export interface TaskFailure {
   attempts: number;
 }
 
+/** A task recorded as succeeded whose output the store contradicts (missing, other size or sha256). */
+export interface InvalidOutput {
+  task_id: string;
+  run_id: string;
+  /** What is wrong, naming the file. */
+  reason: string;
+}
+
 /** Progress of an ensemble as its fragments tell it (tasks, not runs). */
 export interface StatusSummary {
   total: number;
@@ -22,6 +30,8 @@ export interface StatusSummary {
   /** Fragments cannot see running tasks; executors that can fill this in. */
   running: number;
   failures: TaskFailure[];
+  /** Tasks recorded as succeeded whose output is missing or differs from its record; not counted as succeeded (a resume reruns them). */
+  invalidOutputs: InvalidOutput[];
   /** Systems evolved by succeeded tasks. */
   systemsDone: number;
   systemsTotal: number;
@@ -33,17 +43,26 @@ export interface StatusSummary {
  * Summarises progress for `compas-ensemble status <dir>`.
  * @param plan - the ensemble's plan
  * @param fragments - fragments read from the ensemble directory
+ * @param invalid - per task id, why its recorded output does not check out (see verifiedSuccesses)
  */
-export function summarizeStatus(plan: Plan, fragments: readonly Fragment[]): StatusSummary {
+export function summarizeStatus(
+  plan: Plan,
+  fragments: readonly Fragment[],
+  invalid: ReadonlyMap<string, string> = new Map(),
+): StatusSummary {
   const outcomes = outcomesByTask(relevantFragments(fragments, plan).fragments);
   let succeeded = 0;
   let systemsDone = 0;
   let seconds = 0;
   const failures: TaskFailure[] = [];
+  const invalidOutputs: InvalidOutput[] = [];
   for (const task of plan.tasks) {
     const o = outcomes.get(task.task_id);
     if (o === undefined) continue;
-    if (o.status === "success") {
+    const reason = invalid.get(task.task_id);
+    if (o.status === "success" && reason !== undefined) {
+      invalidOutputs.push({ task_id: task.task_id, run_id: task.run_id, reason });
+    } else if (o.status === "success") {
       succeeded++;
       systemsDone += o.decisive.n_systems;
       seconds += o.decisive.duration_s;
@@ -56,9 +75,10 @@ export function summarizeStatus(plan: Plan, fragments: readonly Fragment[]): Sta
     total,
     succeeded,
     failed: failures.length,
-    pending: total - succeeded - failures.length,
+    pending: total - succeeded - failures.length - invalidOutputs.length,
     running: 0,
     failures,
+    invalidOutputs,
     systemsDone,
     systemsTotal: plan.tasks.reduce((sum, t) => sum + t.n_systems, 0),
     meanTaskSeconds: succeeded === 0 ? null : seconds / succeeded,

@@ -150,7 +150,7 @@ export class LocalStore implements Store {
       const stat = await fsp.stat(real);
       if (!stat.isFile()) return null;
       if (!options.checksum) return { size: stat.size };
-      const cached = await this.checksums.lookup(key, stat);
+      const cached = options.fresh ? null : await this.checksums.lookup(key, stat);
       if (cached) return { size: stat.size, ...cached };
       const sums = await hashFile(real);
       // Only cache when the file did not change while it was being hashed.

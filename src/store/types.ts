@@ -25,6 +25,12 @@ export interface HeadOptions {
    * then cached by size and mtime). S3 objects report what their metadata holds.
    */
   checksum?: boolean;
+  /**
+   * With `checksum`: hash a local file again even when a cached checksum is still valid by
+   * size, mtime and inode, to catch a change in place that kept those (bit rot, `touch -r`).
+   * S3 objects report what their metadata holds either way.
+   */
+  fresh?: boolean;
 }
 
 /** Checksums of a file that was just written or read in full. */

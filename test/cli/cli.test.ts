@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GridPointSchema } from "../../src/grid/schema.js";
 import { ManifestSchema } from "../../src/metadata/schemas.js";
 import { openStore } from "../../src/store/open.js";
+import { flipDcoMassBit, gunzipFixture, FIXTURES, python } from "../hdf5/compas-fixtures.js";
 import { cliCommand } from "../support/cli.js";
 import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
@@ -99,4 +100,178 @@ describe("the compas-ensemble CLI", () => {
       expect(fake.submitted()).toHaveLength(1);
     }, 240_000);
   });
+
+  describe("keeps data safe at the edges (stand-in COMPAS, 3 runs of 50 binaries)", () => {
+    let root: string;
+    let base: string;
+    let runIds: string[];
+    const compas = ["--compas-binary", fakeCompasPath()];
+    const output = (dir: string, runId: string) => join(dir, "runs", runId, "COMPAS_Output", "COMPAS_Output.h5");
+    // `cp -a`, as a user copies an ensemble.
+    const copy = async (from: string, name: string): Promise<string> => {
+      const to = join(root, name);
+      await run("cp", ["-a", from, to]);
+      return to;
+    };
+    const h5 = (code: string, args: string[]): unknown => JSON.parse(python(code, args));
+    const DCO_SEEDS = `
+import json, sys, h5py
+seeds = []
+for p in sys.argv[1:]:
+    with h5py.File(p, "r") as f:
+        if "BSE_Double_Compact_Objects" in f:
+            seeds += [int(s) for s in f["BSE_Double_Compact_Objects"]["SEED"][()]]
+print(json.dumps(sorted(seeds)))
+`;
+    const DATASET = `
+import json, sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    print(json.dumps({"n_systems": f["runs/n_systems"][()].tolist(), "run_id": list(f["runs/run_id"].asstr()[()]),
+                      "seed": sorted(int(s) for s in f["dco/seed"][()]),
+                      "m1_by_seed": {str(int(s)): float(m) for s, m in zip(f["dco/seed"][()], f["dco/m1"][()])}}))
+`;
+
+    beforeAll(async () => {
+      root = mkdtempSync(join(tmpdir(), "cli-safety-"));
+      base = join(root, "base");
+      const made = await ce(["run", "--sparse", "--test-run", "--n-systems", "50", "--output-dir", base, ...compas]);
+      expect(made.code, made.stderr).toBe(0);
+      runIds = readdirSync(join(base, "runs")).sort();
+      expect(runIds).toHaveLength(3);
+    }, 240_000);
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+    it("extract of a copied ensemble reads the copy's outputs after the original is rerun with another N", async () => {
+      // Made in place (not copied from base), so that its manifest names its own files.
+      const a = join(root, "original");
+      const made = await ce(["run", "--sparse", "--test-run", "--n-systems", "50", "--output-dir", a, ...compas]);
+      expect(made.code, made.stderr).toBe(0);
+      const b = await copy(a, "copy");
+      expect(readFileSync(join(b, "ensemble_metadata.json"), "utf8")).toContain(output(a, runIds[0]!));
+      const rerun = await ce(["run", "--sparse", "--test-run", "--n-systems", "80", "--restart", "--output-dir", a, ...compas]);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      const got = await ce(["extract", b, "--out", join(root, "copy.h5")]);
+      expect(got.code, got.stderr).toBe(0);
+      expect(got.stderr).not.toContain("warning:");
+      const dataset = h5(DATASET, [join(root, "copy.h5")]) as { n_systems: number[]; seed: number[] };
+      expect(dataset.n_systems).toEqual([50, 50, 50]);
+      expect(dataset.seed).toEqual(h5(DCO_SEEDS, runIds.map((id) => output(b, id))));
+      expect(dataset.seed).not.toEqual(h5(DCO_SEEDS, runIds.map((id) => output(a, id))));
+    }, 240_000);
+
+    it("a bit flipped in a DCO mass: extract refuses the run by id, status --verify reports it, --no-verify reads it as it is", async () => {
+      const c = await copy(base, "flipped");
+      const victim = runIds.find((id) => (h5(DCO_SEEDS, [output(c, id)]) as number[]).length > 0)!;
+      const flipped = flipDcoMassBit(output(c, victim));
+      const refused = await ce(["extract", c, "--out", join(root, "flipped.h5")]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(new RegExp(`^error: Run ${victim} of ${c} does not match its record: its output .* has sha256 .*\\.\nhint: .*--no-verify`));
+      expect(existsSync(join(root, "flipped.h5"))).toBe(false);
+
+      const cheap = await ce(["status", c, "--json"]);
+      expect(cheap.code).toBe(0);
+      expect(JSON.parse(cheap.stdout)).toMatchObject({ outputs_checked: "size", invalidOutputs: [], succeeded: 3 });
+      const verified = await ce(["status", c, "--verify"]);
+      expect(verified.code).toBe(1);
+      expect(verified.stdout).toContain(`invalid ${victim}: its output runs/${victim}/COMPAS_Output/COMPAS_Output.h5 has sha256`);
+      expect(verified.stdout).toContain("succeeded 2  failed 0  invalid 1");
+
+      const asIs = await ce(["extract", c, "--out", join(root, "flipped.h5"), "--no-verify"]);
+      expect(asIs.code, asIs.stderr).toBe(0);
+      const m1 = (h5(DATASET, [join(root, "flipped.h5")]) as { m1_by_seed: Record<string, number> }).m1_by_seed[flipped.seed];
+      expect(m1).toBe(Math.max(flipped.after, flipped.mass2));
+
+      // A truncated output is found by the default (size) check too.
+      const other = runIds.find((id) => id !== victim)!;
+      truncateSync(output(c, other), statSync(output(c, other)).size - 1);
+      const truncated = await ce(["status", c]);
+      expect(truncated.code).toBe(1);
+      expect(truncated.stdout).toContain(`invalid ${other}: its output runs/${other}/COMPAS_Output/COMPAS_Output.h5 has`);
+    }, 240_000);
+
+    it("extract stops when a run's file holds another N than the manifest, unless --n-systems-from-output", async () => {
+      const d = await copy(base, "n-mismatch");
+      const manifest = JSON.parse(readFileSync(join(d, "ensemble_metadata.json"), "utf8"));
+      manifest.runs[0].n_systems = 40;
+      writeFileSync(join(d, "ensemble_metadata.json"), JSON.stringify(manifest, null, 2));
+      const refused = await ce(["extract", d, "--out", join(root, "n.h5")]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        new RegExp(`^error: Run ${manifest.runs[0].run_id}: the manifest says 40 binaries but its COMPAS output .* holds 50 \\(Run_Details Objects-Created\\)`),
+      );
+      expect(refused.stderr).toContain("--n-systems-from-output");
+      const fromFile = await ce(["extract", d, "--out", join(root, "n.h5"), "--n-systems-from-output"]);
+      expect(fromFile.code, fromFile.stderr).toBe(0);
+      expect(fromFile.stderr).toMatch(/warning: .*40 binaries.*50/);
+      expect((h5(DATASET, [join(root, "n.h5")]) as { n_systems: number[] }).n_systems).toEqual([50, 50, 50]);
+    }, 240_000);
+
+    it("refuses outputs over the ensemble's own files, through .. or a symlink too, and npy into a folder that is not an npy dataset", async () => {
+      const e = await copy(base, "owned");
+      const planText = readFileSync(join(e, "plan.json"), "utf8");
+      await run("ln", ["-s", join(e, "plan.json"), join(root, "plan-link.h5")]);
+      for (const args of [
+        ["--out", join(e, "plan.json")],
+        ["--out", `${e}/../owned/plan.json`],
+        ["--out", join(root, "plan-link.h5")],
+        ["--out", join(e, "runs", "sbi.h5")],
+        ["--format", "npy", "--out", e],
+      ]) {
+        const got = await ce(["extract", e, ...args]);
+        expect(got.code, args.join(" ")).toBe(2);
+        expect(got.stderr).toMatch(/^error: --out .* (would overwrite|lies inside|would replace a folder that holds) .*\.\nhint: /);
+      }
+      expect(readFileSync(join(e, "plan.json"), "utf8")).toBe(planText);
+      mkdirSync(join(root, "notes"));
+      writeFileSync(join(root, "notes", "todo.txt"), "mine");
+      const notes = await ce(["extract", e, "--format", "npy", "--out", join(root, "notes")]);
+      expect(notes.code).toBe(2);
+      expect(readdirSync(join(root, "notes"))).toEqual(["todo.txt"]);
+      for (let i = 0; i < 2; i++) {
+        const npy = await ce(["extract", e, "--format", "npy", "--out", join(root, "npy")]);
+        expect(npy.code, npy.stderr).toBe(0);
+      }
+
+      const slices = join(root, "slices");
+      mkdirSync(slices);
+      await run("cp", ["-a", e, join(slices, "slice_0")]);
+      const slice = join(slices, "slice_0", "ensemble_metadata.json");
+      const before = readFileSync(slice, "utf8");
+      const merged = await ce(["merge-metadata", "--input-dir", slices, "--output", slice]);
+      expect(merged.code).toBe(2);
+      expect(merged.stderr).toMatch(/^error: --output .* would overwrite the input .*slice_0\/ensemble_metadata\.json\.\n/);
+      expect(readFileSync(slice, "utf8")).toBe(before);
+    }, 240_000);
+
+    it("merge-metadata and extract accept the predecessor's failed runs without output_file, a retry's success winning", async () => {
+      const dir = join(root, "predecessor");
+      const params = (k: number) => ({ alpha_ce: 5, lambda_ce: 0.5, kick_sigma: 217, metallicity: 0.0142, mass_transfer_fa: 0.25 + k / 10 });
+      const id = (k: number) => `alpha5.000_lambda0.50_kick217_Z0.01420_fa${(0.25 + k / 10).toFixed(2)}`;
+      const success = (k: number) => ({ run_id: id(k), params: { ...params(k), run_id: id(k) }, output_file: `/mnt/compas_runs/${id(k)}/COMPAS_Output.h5`, status: "success", timestamp: `2025-11-28T1${k}:00:00` });
+      const failed = (k: number, t: string) => ({ run_id: id(k), params: { ...params(k), run_id: id(k) }, status: "failed", error: "COMPAS exited with code 2", timestamp: t });
+      const slice = (runs: unknown[]) => JSON.stringify({ creation_time: "2025-11-27T08:00:00", compas_binary: "/opt/COMPAS", n_systems_per_run: 10000, runs }, null, 2);
+      for (const [name, runs] of [
+        ["slice_0", [success(0), failed(1, "2025-11-27T10:00:00"), failed(2, "2025-11-27T11:00:00")]],
+        ["slice_1", [success(1), failed(2, "2025-11-28T12:00:00")]],
+      ] as const) {
+        mkdirSync(join(dir, name), { recursive: true });
+        writeFileSync(join(dir, name, "ensemble_metadata.json"), slice([...runs]));
+      }
+      // The outputs copied next to the merged manifest in the predecessor's layout (real COMPAS, N=10000).
+      for (const k of [0, 1]) {
+        const file = await gunzipFixture(FIXTURES.z0142, join(root, "gunzip", String(k)));
+        mkdirSync(join(dir, id(k)));
+        await run("mv", [file, join(dir, id(k), "COMPAS_Output.h5")]);
+      }
+      const merged = await ce(["merge-metadata", "--input-dir", dir]);
+      expect(merged.code, merged.stderr).toBe(0);
+      expect(merged.stdout).toContain("3 runs (2 success, 1 failed");
+      const got = await ce(["extract", dir, "--out", join(root, "predecessor.h5")]);
+      expect(got.code, got.stderr).toBe(0);
+      expect(got.stdout).toContain("2 runs, 66 DCOs");
+      expect(got.stdout).toContain(`1 failed run(s) left out: ${id(2)}`);
+      expect(got.stderr).toMatch(/warning: .*were not checked/);
+    }, 240_000);
+  });
 });
+

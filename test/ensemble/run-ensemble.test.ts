@@ -74,7 +74,7 @@ describe("runEnsemble on the local executor", () => {
     for (const [i, run] of manifest.runs.entries()) {
       expect(run.status).toBe("success");
       expect(run.params).toEqual({ ...points[i]!.params, run_id: points[i]!.run_id });
-      expect(existsSync(run.output_file)).toBe(true);
+      expect(existsSync(run.output_file!)).toBe(true);
       expect(run.output_file).toBe(join(out, "runs", run.run_id, "COMPAS_Output", "COMPAS_Output.h5"));
     }
     const raw = JSON.parse(readFileSync(join(out, "ensemble_metadata.json"), "utf8"));

@@ -63,7 +63,7 @@ describe("examples", () => {
       expect(r.stdout).toMatch(/second call: skipped 4 of 4 tasks, ran 0/);
       const manifest = manifestOf(out);
       expect(manifest.runs.map((x) => x.run_id)).toEqual(expandGrid(sparseGrid()).slice(0, 4).map((p) => p.run_id));
-      expect(manifest.runs.every((x) => x.status === "success" && existsSync(x.output_file))).toBe(true);
+      expect(manifest.runs.every((x) => x.status === "success" && existsSync(x.output_file!))).toBe(true);
       expect(manifest.n_systems_per_run).toBe(20);
     },
     TIMEOUT,

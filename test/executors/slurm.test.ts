@@ -118,7 +118,7 @@ describe("SlurmExecutor on a one-node Slurm", { timeout: 180_000 }, () => {
     const manifest = manifestOf(out);
     for (const run of manifest.runs) {
       expect(run.status).toBe("success");
-      expect(readFileSync(run.output_file).byteLength).toBeGreaterThan(1000);
+      expect(readFileSync(run.output_file!).byteLength).toBeGreaterThan(1000);
     }
 
     const handle = summary.handle!;

@@ -52,3 +52,35 @@ export function python(code: string, args: string[] = []): string {
   }
   return r.stdout;
 }
+
+const FLIP_MASS_BIT = `
+import json, sys, h5py
+path, row = sys.argv[1], int(sys.argv[2])
+with h5py.File(path, "r") as f:
+    g = f["BSE_Double_Compact_Objects"]
+    d = g["Mass(1)"]
+    assert d.compression is None and d.dtype.str == "<f8", "Mass(1) must be uncompressed float64"
+    assert d.chunks is None or row < d.chunks[0], "the row must lie in the first chunk"
+    start = d.id.get_chunk_info(0).byte_offset if d.chunks else d.id.get_offset()
+    seed, before, mass2 = int(g["SEED"][row]), float(d[row]), float(g["Mass(2)"][row])
+with open(path, "r+b") as fh:
+    fh.seek(start + 8 * row + 6)
+    byte = fh.read(1)[0]
+    fh.seek(start + 8 * row + 6)
+    fh.write(bytes([byte ^ 1]))
+with h5py.File(path, "r") as f:
+    after = float(f["BSE_Double_Compact_Objects"]["Mass(1)"][row])
+print(json.dumps({"seed": str(seed), "before": before, "after": after, "mass2": mass2}))
+`;
+
+/**
+ * Flips one bit (in the mantissa) of `Mass(1)` of DCO row `row` of a COMPAS_Output.h5, in the
+ * file's bytes, as silent corruption would; flipping again restores it. Located and read back
+ * with h5py, independently of the library.
+ * @param path - an uncompressed COMPAS_Output.h5 with a BSE_Double_Compact_Objects group
+ * @param row - DCO row, within the first HDF5 chunk
+ * @returns the row's SEED, its Mass(1) before and after, and its Mass(2)
+ */
+export function flipDcoMassBit(path: string, row = 0): { seed: string; before: number; after: number; mass2: number } {
+  return JSON.parse(python(FLIP_MASS_BIT, [path, String(row)])) as { seed: string; before: number; after: number; mass2: number };
+}

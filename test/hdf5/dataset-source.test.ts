@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -57,6 +57,7 @@ describe("readDatasetSource", () => {
       const s = readDatasetSource(source);
       expect(s.manifestPath).toBe(join(dir, "ensemble_metadata.json"));
       expect(s.runs).toEqual([{ run_id: "r0", params: params(1), n_systems: 1000, output_path: join(dir, "out", "a.h5") }]);
+      expect(s.warnings).toEqual([]);
     }
   });
 
@@ -117,5 +118,67 @@ describe("readDatasetSource", () => {
     touch(join(dir, "a.h5"));
     writeFileSync(join(dir, "ensemble_metadata.json"), JSON.stringify(manifest([run("a", "a.h5"), run("a", "a.h5")])));
     expect(errorOf(() => readDatasetSource(dir)).code).toBe("METADATA_CONFLICT");
+  });
+
+  describe("in a copy of an ensemble", () => {
+    let original: string;
+    beforeEach(() => {
+      original = mkdtempSync(join(tmpdir(), "sbi-original-"));
+    });
+    afterEach(() => rmSync(original, { recursive: true, force: true }));
+
+    const layout = (root: string, id: string) => join(root, "runs", id, "COMPAS_Output", "COMPAS_Output.h5");
+
+    it("reads the copy's own output, not the original's that an absolute output_file names", () => {
+      touch(layout(original, "r0"));
+      touch(layout(dir, "r0"));
+      touch(layout(original, "r1"));
+      touch(layout(dir, "r1"));
+      const runs = [
+        // This library's manifest: output_key relative to the ensemble, output_file absolute.
+        run("r0", layout(original, "r0"), { output_key: "runs/r0/COMPAS_Output/COMPAS_Output.h5" }),
+        // The predecessor's: only an absolute output_file.
+        run("r1", layout(original, "r1")),
+      ];
+      writeFileSync(join(dir, "ensemble_metadata.json"), JSON.stringify(manifest(runs)));
+      const s = readDatasetSource(dir);
+      expect(s.runs.map((r) => r.output_path)).toEqual([layout(dir, "r0"), layout(dir, "r1")]);
+      expect(s.warnings).toEqual([]);
+    });
+
+    it("finds a copy of the predecessor's layout from the tail of its absolute output_file", () => {
+      touch(join(dir, "r0", "COMPAS_Output.h5"));
+      writeFileSync(join(dir, "ensemble_metadata.json"), JSON.stringify(manifest([run("r0", "/mnt/compas_runs/r0/COMPAS_Output.h5")])));
+      expect(readDatasetSource(dir).runs[0]!.output_path).toBe(join(dir, "r0", "COMPAS_Output.h5"));
+    });
+
+    it("reads an output outside the ensemble only when the ensemble has none, and warns naming the run", () => {
+      touch(layout(original, "r0"));
+      writeFileSync(join(dir, "ensemble_metadata.json"), JSON.stringify(manifest([run("r0", layout(original, "r0"), { output_key: "runs/r0/COMPAS_Output/COMPAS_Output.h5" })])));
+      const s = readDatasetSource(dir);
+      expect(s.runs[0]!.output_path).toBe(layout(original, "r0"));
+      expect(s.warnings).toHaveLength(1);
+      expect(s.warnings[0]).toMatch(/^r0: /);
+      expect(s.warnings[0]).toContain(layout(original, "r0"));
+    });
+
+    it("treats an absolute output_file inside the ensemble, reached through a symlink, as inside", () => {
+      touch(layout(dir, "r0"));
+      const alias = join(original, "alias");
+      symlinkSync(dir, alias);
+      writeFileSync(join(dir, "ensemble_metadata.json"), JSON.stringify(manifest([run("r0", layout(alias, "r0"))])));
+      const s = readDatasetSource(dir);
+      expect(s.runs[0]!.output_path).toBe(layout(alias, "r0"));
+      expect(s.warnings).toEqual([]);
+    });
+  });
+
+  it("accepts the predecessor's failed runs written without output_file and lists them as failed", () => {
+    touch(join(dir, "a.h5"));
+    const failed = { run_id: "b", params: { ...params(1), run_id: "b" }, status: "failed", error: "COMPAS crashed", timestamp: "2025-11-26T06:20:00" };
+    writeFileSync(join(dir, "ensemble_metadata.json"), JSON.stringify(manifest([run("a", "a.h5"), failed])));
+    const s = readDatasetSource(dir);
+    expect(s.runs.map((r) => r.run_id)).toEqual(["a"]);
+    expect(s.failedRunIds).toEqual(["b"]);
   });
 });

@@ -1,6 +1,18 @@
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { parquetReadObjects } from "hyparquet";
@@ -10,7 +22,13 @@ import { buildSbiDataset } from "../../src/hdf5/dataset.js";
 import { extractCommand } from "../../src/hdf5/dataset-extract.js";
 import { parseSpinModelFlag } from "../../src/hdf5/dataset-spin-flag.js";
 import { SBI_DCO_COLUMNS, type SbiDataset } from "../../src/hdf5/dataset-types.js";
+import { writeFragment } from "../../src/metadata/fragments.js";
+import { writeManifest, writePlan } from "../../src/metadata/files.js";
+import { mergeMetadata } from "../../src/metadata/merge.js";
+import type { Plan } from "../../src/metadata/schemas.js";
+import { makeFragment, makePlan } from "../metadata/_fixtures.js";
 import { FIXTURE_ROOT } from "../support/fixtures.js";
+import { flipDcoMassBit } from "./compas-fixtures.js";
 import { runPython } from "./dataset-helpers.js";
 
 const FIXTURES = FIXTURE_ROOT;
@@ -225,9 +243,113 @@ print(json.dumps({"theta": list(np.load(os.path.join(d, "theta.npy")).shape),
     expect(String(err.message)).toContain("gone");
   });
 
+  it("warns that a manifest without task fragments beside it cannot be verified, reads it, and records that", async () => {
+    const warnings: string[] = [];
+    const unverified = await buildSbiDataset(dir, { onWarning: (w) => warnings.push(w) });
+    expect(warnings.filter((w) => w.includes("not checked"))).toHaveLength(1);
+    expect(warnings[0]).toContain(join(dir, "ensemble_metadata.json"));
+    expect(unverified.provenance.outputs_verified).toBe(false);
+    expect(unverified.runIds).toEqual(["run_a", "run_b"]);
+  });
+
+  it("refuses a run whose COMPAS file holds another number of binaries than the manifest says, naming the run and both", async () => {
+    const other = join(dir, "n-mismatch");
+    mkdirSync(other);
+    const manifest = {
+      creation_time: "t",
+      compas_binary: "c",
+      n_systems_per_run: 4000,
+      runs: [{ run_id: "run_a", params: { ...params(0.1, 0.1, 0.0001), run_id: "run_a" }, output_file: join(dir, "elsewhere", "a.h5"), status: "success", timestamp: "t" }],
+    };
+    writeFileSync(join(other, "ensemble_metadata.json"), JSON.stringify(manifest));
+    const err = await buildSbiDataset(other).catch((e) => e);
+    expect(isCompasEnsembleError(err, "N_MISMATCH")).toBe(true);
+    expect(String(err.message)).toMatch(/run_a.*4000.*5000/);
+    // With the option the file's count (5000, README) is the denominator: 22 BBH.
+    const warnings: string[] = [];
+    const fromFile = await buildSbiDataset(other, { nSystemsFromOutput: true, onWarning: (w) => warnings.push(w) });
+    expect(fromFile.nSystems).toEqual([5000]);
+    expect(fromFile.x[0]![fromFile.xColumns.indexOf("yield_BBH")]! * 5000).toBeCloseTo(22, 9);
+    expect(warnings.some((w) => w.startsWith("run_a:") && w.includes("4000") && w.includes("5000"))).toBe(true);
+  });
+
   it("refuses a manifest without successful runs with OUTPUT_INCOMPLETE", async () => {
     const other = oneRunManifest("allfailed", "f", "failed");
     const err = await buildSbiDataset(other).catch((e) => e);
     expect(isCompasEnsembleError(err, "OUTPUT_INCOMPLETE")).toBe(true);
   });
 });
+
+describe("buildSbiDataset and extractCommand on an ensemble with task records (real fixture)", () => {
+  let root: string;
+  let dir: string;
+  let plan: Plan;
+  let output: string;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), "sbi-recorded-"));
+    dir = join(root, "ensemble");
+    plan = makePlan({ runs: 1, nSystems: 10000 });
+    const run = plan.runs[0]!;
+    output = join(dir, ...run.output_key.split("/"));
+    await gunzip(join(FIXTURES, RUN_B, "COMPAS_Output", "COMPAS_Output.h5.gz"), output);
+    // The record a worker writes: the file's size and sha256, computed here with node:crypto.
+    const sha256 = createHash("sha256").update(readFileSync(output)).digest("hex");
+    const fragment = { ...makeFragment(plan, run.task_ids[0]!), output: { key: run.output_key, bytes: statSync(output).size, sha256, rows: {} } };
+    await writePlan(dir, plan);
+    await writeFragment(dir, fragment);
+    await writeManifest(dir, mergeMetadata([fragment], plan, { outputRoot: dir }));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("checks each output's size and sha256 against its fragment before reading, and records that", async () => {
+    const warnings: string[] = [];
+    const dataset = await buildSbiDataset(dir, { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([]);
+    expect(dataset.provenance.outputs_verified).toBe(true);
+    expect(dataset.dco.length).toBe(33);
+  });
+
+  it("refuses an output with one bit flipped in a DCO mass, naming the run, and reads the flipped mass only with verify off", async () => {
+    const runId = plan.runs[0]!.run_id;
+    const flipped = flipDcoMassBit(output, 1);
+    try {
+      expect(flipped.after).not.toBe(flipped.before);
+      const err = await buildSbiDataset(dir).catch((e) => e);
+      expect(isCompasEnsembleError(err, "OUTPUT_CORRUPT")).toBe(true);
+      expect(String(err.message)).toContain(runId);
+      expect(String(err.message)).toContain("sha256");
+      const unchecked = await buildSbiDataset(dir, { verify: false });
+      expect(unchecked.provenance.outputs_verified).toBe(false);
+      const row = Array.from(unchecked.dco.seed).indexOf(BigInt(flipped.seed));
+      expect(unchecked.dco.m1[row]).toBe(Math.max(flipped.after, flipped.mass2));
+    } finally {
+      flipDcoMassBit(output, 1);
+    }
+  });
+
+  it("refuses --out on a file the ensemble owns or reads, also through .. and a symlink, leaving it unchanged", async () => {
+    const planText = readFileSync(join(dir, "plan.json"), "utf8");
+    symlinkSync(join(dir, "plan.json"), join(root, "link.h5"));
+    const outs: [string, string?][] = [
+      [join(dir, "plan.json")],
+      [join(dir, "ensemble_metadata.json")],
+      [join(dir, "fragments", "sbi.h5")],
+      [join(dir, "logs", "sbi.parquet")],
+      [join(root, "..", basename(root), "ensemble", "plan.json")],
+      [join(root, "link.h5")],
+      [output],
+      [dir, "npy"],
+      [root, "npy"],
+    ];
+    for (const [out, format] of outs) {
+      const err = await extractCommand({ source: dir, out, ...(format ? { format } : {}) }).catch((e) => e);
+      expect(isCompasEnsembleError(err, "OUTPUT_PATH_REFUSED"), `${out}: ${String(err)}`).toBe(true);
+    }
+    expect(readFileSync(join(dir, "plan.json"), "utf8")).toBe(planText);
+    expect(existsSync(join(dir, "fragments", "sbi.h5"))).toBe(false);
+    const ok = await extractCommand({ source: dir, out: join(dir, "sbi.h5") });
+    expect(ok.paths).toEqual([join(dir, "sbi.h5")]);
+  });
+});
+

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SBI_DCO_COLUMNS, type SbiDataset } from "../../src/hdf5/dataset-types.js";
 import { DCO_UNITS } from "../../src/hdf5/dco-table.js";
 import { encodeNpy, encodeNpyStrings, writeSbiNpy } from "../../src/hdf5/write-npy.js";
+import { isCompasEnsembleError } from "../../src/errors.js";
 import { makeDataset, runPython } from "./dataset-helpers.js";
 
 // numpy.load on every .npy in the directory (allow_pickle=False: the files must be plain arrays).
@@ -108,5 +109,55 @@ describe("writeSbiNpy", () => {
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
+  });
+
+  describe("into a folder that already exists", () => {
+    let root: string;
+    beforeAll(() => {
+      root = mkdtempSync(join(tmpdir(), "sbi-npy-target-"));
+    });
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+    it("refuses a non-empty folder that is not an npy dataset and leaves its files as they were", async () => {
+      const folder = join(root, "notes");
+      mkdirSync(folder);
+      writeFileSync(join(folder, "notes.txt"), "mine");
+      const err = await writeSbiNpy(dataset, folder).catch((e: unknown) => e);
+      expect(isCompasEnsembleError(err, "OUTPUT_PATH_REFUSED")).toBe(true);
+      expect((err as Error).message).toContain(folder);
+      expect(readdirSync(folder)).toEqual(["notes.txt"]);
+      expect(readFileSync(join(folder, "notes.txt"), "utf8")).toBe("mine");
+      // A folder with a columns.json but a stranger's file beside it is not ours either.
+      await writeSbiNpy(dataset, join(root, "mixed"));
+      writeFileSync(join(root, "mixed", "analysis.ipynb"), "{}");
+      await expect(writeSbiNpy(dataset, join(root, "mixed"))).rejects.toSatisfy((e) => isCompasEnsembleError(e, "OUTPUT_PATH_REFUSED"));
+      expect(existsSync(join(root, "mixed", "analysis.ipynb"))).toBe(true);
+    });
+
+    it("replaces an earlier npy dataset as a whole and leaves no temporary folder beside it", async () => {
+      const folder = join(root, "sbi");
+      await writeSbiNpy(dataset, folder);
+      // A column only the earlier dataset had must not survive the replacement.
+      writeFileSync(join(folder, "dco_retired.npy"), encodeNpy("<f8", [0], new Uint8Array(0)));
+      const merging = makeDataset({ mergingOnly: true });
+      await writeSbiNpy(merging, folder);
+      expect(readdirSync(folder)).not.toContain("dco_retired.npy");
+      const columns = JSON.parse(readFileSync(join(folder, "columns.json"), "utf8"));
+      expect(columns.merging_only).toBe(true);
+      const got = runPython(LOAD_WITH_NUMPY, [folder]) as NpyDump;
+      expect((got["dco_type.npy"]!.values as string[]).length).toBe(merging.dco.length);
+      expect(readdirSync(root).filter((n) => n.startsWith("."))).toEqual([]);
+    });
+
+    it("writes into an empty folder, and through a symlink replaces the link rather than the folder it points to", async () => {
+      const empty = join(root, "empty");
+      mkdirSync(empty);
+      await writeSbiNpy(dataset, empty);
+      expect(readdirSync(empty)).toContain("columns.json");
+      symlinkSync(empty, join(root, "link"));
+      await writeSbiNpy(makeDataset({ mergingOnly: true }), join(root, "link"));
+      expect(JSON.parse(readFileSync(join(empty, "columns.json"), "utf8")).merging_only).toBe(false);
+      expect(JSON.parse(readFileSync(join(root, "link", "columns.json"), "utf8")).merging_only).toBe(true);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -44,6 +44,18 @@ function pyRun(k: number, status: "success" | "failed", time: string, extra: { o
       "output_file": "${extra.outputRoot ?? "/mnt/compas_runs"}/${runId}/COMPAS_Output.h5",
       "status": "${status}",
       "timestamp": "2025-11-${time}"${error}
+    }`;
+}
+
+// The predecessor wrote a failed run without output_file.
+function pyFailed(k: number, time: string, error: string): string {
+  const { runId, params } = sparse(k);
+  return `    {
+      "run_id": "${runId}",
+      "params": ${params},
+      "status": "failed",
+      "error": ${JSON.stringify(error)},
+      "timestamp": "2025-11-${time}"
     }`;
 }
 
@@ -201,5 +213,68 @@ describe("mergePredecessorManifests", () => {
     expect(summary.manifest.runs.map((r) => r.run_id)).toEqual(plan.runs.map((r) => r.run_id));
     expect(summary.manifest.ensemble_id).toBe(plan.ensemble_id);
     expect(summary.manifest.compas).toEqual(plan.compas);
+  });
+
+  it("accepts failed runs written without output_file, keeping them failed unless another slice has their success", async () => {
+    const dir = writeSlices("no-output-file", {
+      slice_0: pySlice("27T08:12:44.518203", [
+        pyRun(0, "success", "27T09:40:02.114733"),
+        pyFailed(1, "27T10:07:58.220190", OOM),
+        pyFailed(2, "27T10:30:00.000000", "COMPAS exited with code 2"),
+      ]),
+      // The retry slice, run later: run 1 succeeds, run 2 fails again.
+      slice_1: pySlice("28T16:00:00.000001", [
+        pyRun(1, "success", "28T17:25:33.004419"),
+        pyFailed(2, "28T17:31:02.000000", "COMPAS exited with code 3"),
+      ]),
+    });
+    const summary = await mergePredecessorManifests({ inputDir: dir });
+    expect({ runs: summary.runs, success: summary.success, failed: summary.failed }).toEqual({ runs: 3, success: 2, failed: 1 });
+    const written = JSON.parse(readFileSync(join(dir, "ensemble_metadata.json"), "utf8"));
+    expect(written.runs[1]).toMatchObject({ run_id: sparse(1).runId, status: "success", output_file: `/mnt/compas_runs/${sparse(1).runId}/COMPAS_Output.h5` });
+    expect(written.runs[1].error).toBeUndefined();
+    expect(written.runs[2]).toMatchObject({ run_id: sparse(2).runId, status: "failed", error: "COMPAS exited with code 3" });
+    expect("output_file" in written.runs[2]).toBe(false);
+    // The success also wins when its slice comes first.
+    const reversed = writeSlices("no-output-file-reversed", {
+      slice_0: pySlice("28T16:00:00.000001", [pyRun(1, "success", "28T17:25:33.004419")]),
+      slice_1: pySlice("27T08:12:44.518203", [pyFailed(1, "29T10:07:58.220190", OOM)]),
+    });
+    expect((await mergePredecessorManifests({ inputDir: reversed })).manifest.runs[0]!.status).toBe("success");
+  });
+
+  describe("refuses an --output that would overwrite what it merges", () => {
+    it("refuses one of the slices, also through .. or a symlink, and leaves it unchanged", async () => {
+      const dir = writeSlices("output-is-input", realisticSlices());
+      const slice = join(dir, "slice_0", "ensemble_metadata.json");
+      const before = readFileSync(slice, "utf8");
+      symlinkSync(slice, join(dir, "link.json"));
+      for (const output of [slice, join(dir, "slice_1", "..", "slice_0", "ensemble_metadata.json"), join(dir, "link.json")]) {
+        const err = await mergePredecessorManifests({ inputDir: dir, output }).catch((e: unknown) => e);
+        expect(isCompasEnsembleError(err, "OUTPUT_PATH_REFUSED"), String(err)).toBe(true);
+        expect((err as Error).message).toContain(slice);
+      }
+      expect(readFileSync(slice, "utf8")).toBe(before);
+    });
+
+    it("refuses a file a slice's ensemble owns, such as its plan.json or anything under runs/", async () => {
+      const dir = writeSlices("output-is-owned", realisticSlices());
+      for (const output of [join(dir, "slice_0", "plan.json"), join(dir, "slice_0", "runs", "merged.json")]) {
+        await expect(mergePredecessorManifests({ inputDir: dir, output })).rejects.toSatisfy((e) => isCompasEnsembleError(e, "OUTPUT_PATH_REFUSED"));
+        expect(existsSync(output)).toBe(false);
+      }
+    });
+
+    it("replaces its own earlier result when a wide pattern matches it", async () => {
+      const dir = join(root, "flat");
+      mkdirSync(dir);
+      const slices = realisticSlices();
+      writeFileSync(join(dir, "slice_0.json"), slices.slice_0 as string);
+      writeFileSync(join(dir, "slice_1.json"), slices.slice_1 as string);
+      const first = await mergePredecessorManifests({ inputDir: dir, pattern: "*.json" });
+      const second = await mergePredecessorManifests({ inputDir: dir, pattern: "*.json" });
+      expect(second.files).toBe(2);
+      expect(second.runs).toBe(first.runs);
+    });
   });
 });

@@ -42,10 +42,20 @@ describe("summarizeStatus", () => {
       pending: 3,
       running: 0,
       failures: [{ task_id: t2, run_id: plan.tasks[2]?.run_id, reason: "COMPAS_FAILED: COMPAS exited with code 2 (attempt 2)", attempts: 2 }],
+      invalidOutputs: [],
       systemsDone: 2 * perTask,
       systemsTotal: 6 * perTask,
       meanTaskSeconds: (30 + 50) / 2,
     });
+  });
+
+  it("counts a success whose output the store contradicts as invalid, naming its task and run, not as succeeded", () => {
+    const reason = "its output runs/x/COMPAS_Output/COMPAS_Output.h5 has 10 bytes where 8800000 were recorded";
+    const s = summarizeStatus(plan, frags, new Map([[t1, reason]]));
+    expect(s.succeeded).toBe(1);
+    expect(s.invalidOutputs).toEqual([{ task_id: t1, run_id: plan.tasks[1]?.run_id, reason }]);
+    expect(s.pending).toBe(3);
+    expect(s.systemsDone).toBe(plan.tasks[0]?.n_systems);
   });
 
   it("estimates the time left from the mean task time and the concurrency", () => {

@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -102,6 +103,24 @@ describe("LocalStore specifics", () => {
     expect(await store.head("x")).toBeNull();
     await store.put("x", "1");
     expect(fs.readFileSync(path.join(root, "x"), "utf8")).toBe("1");
+  });
+
+  it("trusts a cached checksum while size, mtime and inode are unchanged, and hashes again when asked for a fresh one", async () => {
+    const { root, store } = fresh();
+    await store.put("out.h5", Buffer.from("0123456789"));
+    const file = path.join(root, "out.h5");
+    // A whole-second mtime, so that restoring it below is exact.
+    const stamp = new Date("2026-01-02T03:04:05Z");
+    fs.utimesSync(file, stamp, stamp);
+    const original = (await store.head("out.h5", { checksum: true }))!.sha256;
+    // A change in place that keeps size and modification time, as bit rot or `touch -r` would.
+    const fd = fs.openSync(file, "r+");
+    fs.writeSync(fd, Buffer.from("X"), 0, 1, 3);
+    fs.closeSync(fd);
+    fs.utimesSync(file, stamp, stamp);
+    const changed = crypto.createHash("sha256").update("012X456789").digest("hex");
+    expect((await store.head("out.h5", { checksum: true }))!.sha256).toBe(original);
+    expect((await store.head("out.h5", { checksum: true, fresh: true }))!.sha256).toBe(changed);
   });
 
   it("reports a write into a path blocked by a file as STORE_ACCESS naming the key", async () => {
