@@ -6,8 +6,9 @@ import { checkCompletion } from "../compas/completion.js";
 import { compasEnv } from "../compas/env.js";
 import { withOutput } from "../compas/argv.js";
 import { probeCompas } from "../compas/probe.js";
+import { describeZodError } from "../metadata/_zod-issue.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import type { Fragment, Plan, Task, TaskError } from "../metadata/schemas.js";
+import { TaskSchema, type Fragment, type Plan, type Task, type TaskError } from "../metadata/schemas.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { runProcess } from "./_process.js";
@@ -68,6 +69,18 @@ const PROGRESS_LINE = /^(\d+): /;
  */
 export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   const { plan, task, store, attempt } = options;
+  // Every name below becomes part of a path: refuse a task that would leave its folders
+  // (a hand-edited plan) before anything touches the disk. Plans read from a store are
+  // checked by the schema already; this covers tasks built in code.
+  const checked = TaskSchema.safeParse(task);
+  if (!checked.success) {
+    throw new CompasEnsembleError("METADATA_INVALID", `Task ${JSON.stringify(task.task_id)} of the plan is unsafe to run (${describeZodError(checked.error)}).`, {
+      hint: "Task ids, run ids and output keys must be relative names without '..'; restore plan.json as compas-ensemble wrote it.",
+    });
+  }
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `Attempt ${attempt} of task ${task.task_id} is not a whole number >= 1.`);
+  }
   const startedAt = new Date();
   // Unique per call: two workers can run the same task and attempt on one machine (the same
   // plan written to two stores, or a host that lost contact and the task was placed again),
