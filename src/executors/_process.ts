@@ -14,8 +14,8 @@ export interface RunProcessOptions {
   pidPath?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
-  /** Called for each complete stdout line. */
-  onLine?: (line: string) => void;
+  /** Called for each complete line of stdout and of stderr. */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
   onSpawn?: (pid: number) => void;
   /** How long a process group gets between SIGTERM and SIGKILL. Default 5000 ms. */
   killGraceMs?: number;
@@ -45,7 +45,13 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> 
     const log = createWriteStream(options.logPath, { flags: "a" });
     let stdoutTail = "";
     let stderrTail = "";
-    let partial = "";
+    const partial = { stdout: "", stderr: "" };
+    const splitLines = (stream: "stdout" | "stderr", text: string): void => {
+      if (!options.onLine) return;
+      const lines = (partial[stream] + text).split("\n");
+      partial[stream] = lines.pop() ?? "";
+      for (const line of lines) options.onLine(line, stream);
+    };
     let timedOut = false;
     let aborted = false;
     let spawnError: Error | undefined;
@@ -87,15 +93,13 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> 
       log.write(chunk);
       const text = chunk.toString("utf8");
       stdoutTail = (stdoutTail + text).slice(-TAIL_BYTES);
-      if (options.onLine) {
-        const lines = (partial + text).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) options.onLine(line);
-      }
+      splitLines("stdout", text);
     });
     child.stderr.on("data", (chunk: Buffer) => {
       log.write(chunk);
-      stderrTail = (stderrTail + chunk.toString("utf8")).slice(-TAIL_BYTES);
+      const text = chunk.toString("utf8");
+      stderrTail = (stderrTail + text).slice(-TAIL_BYTES);
+      splitLines("stderr", text);
     });
     child.on("error", (err) => {
       spawnError = err;
@@ -104,7 +108,7 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> 
       clearTimeout(killTimer);
       clearTimeout(timeoutTimer);
       options.signal?.removeEventListener("abort", onAbort);
-      if (partial && options.onLine) options.onLine(partial);
+      for (const stream of ["stdout", "stderr"] as const) if (partial[stream]) options.onLine?.(partial[stream], stream);
       // The group may still hold grandchildren that outlived the leader.
       if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
       log.end(() =>

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { constants, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { checkCompletion } from "../compas/completion.js";
 import { compasEnv } from "../compas/env.js";
@@ -11,7 +11,7 @@ import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { TaskSchema, type Fragment, type Plan, type Task, type TaskError } from "../metadata/schemas.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
-import { runProcess } from "./_process.js";
+import { runProcess, type ProcessOutcome } from "./_process.js";
 
 /** Store key of one attempt's fragment. */
 export function fragmentKey(taskId: string, attempt: number): string {
@@ -60,6 +60,8 @@ export type RunTaskResult =
   | { status: "cancelled"; reason: string };
 
 const PROGRESS_LINE = /^(\d+): /;
+// COMPAS reports its errors on lines that start with "ERROR:".
+const ERROR_LINE = /^\s*ERROR:/;
 
 /**
  * Runs one task wherever it is called (locally, on an SSH host, in a Batch container, in a
@@ -90,6 +92,7 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   mkdirSync(scratch, { recursive: true });
   const logPath = join(scratch, "task.log");
   const binary = options.binary ?? plan.compas.binary;
+  const storedLog = `${store.uri}/${logKey(task.task_id, attempt)}`;
 
   const finish = async (output: Fragment["output"], error: TaskError | null): Promise<RunTaskResult> => {
     const finishedAt = new Date();
@@ -137,6 +140,9 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   }
 
   let done = 0;
+  let lastError: string | undefined;
+  // Seen anywhere in the output, not only in its tail: HDF5 buries them under pages of trace.
+  let sawMachineTrouble = false;
   const outcome = await runProcess({
     command: binary,
     args: withOutput(task.args, scratch, "COMPAS_Output"),
@@ -147,8 +153,13 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     signal: options.signal,
     timeoutMs: options.timeoutMs,
     onSpawn: options.onSpawn,
-    onLine: (line) => {
-      if (PROGRESS_LINE.test(line)) options.onProgress?.(++done, task.n_systems);
+    onLine: (line, stream) => {
+      if (stream === "stdout" && PROGRESS_LINE.test(line)) {
+        options.onProgress?.(++done, task.n_systems);
+        return;
+      }
+      if (ERROR_LINE.test(line)) lastError = line.trim().slice(0, 300);
+      if (MACHINE_TROUBLE_TEXT.test(line)) sawMachineTrouble = true;
     },
   });
   options.onExit?.();
@@ -158,6 +169,9 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     return { status: "cancelled", reason: "cancelled before it finished" };
   }
   const tails = { stderr_tail: outcome.stderrTail.slice(-2000) };
+  // The sentence a person reads first (run, status, the manifest): what ended it, COMPAS's
+  // own last word, and where the whole output is.
+  const seeLog = (what: string): string => `${what}${lastError ? ` (last error: "${lastError}")` : ""}; its log is ${storedLog}.`;
   if (outcome.spawnError) {
     return finish(null, {
       code: "COMPAS_NOT_FOUND",
@@ -169,7 +183,7 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   if (outcome.timedOut) {
     return finish(null, {
       code: "TASK_TIMEOUT",
-      message: `COMPAS ran longer than the task timeout of ${Math.round((options.timeoutMs ?? 0) / 1000)} s and was killed.`,
+      message: seeLog(`COMPAS ran longer than the task timeout of ${Math.round((options.timeoutMs ?? 0) / 1000)} s and was killed`),
       exit_code: outcome.exitCode,
       signal: outcome.signal,
       retryable: true,
@@ -177,16 +191,15 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     });
   }
   if (outcome.exitCode !== 0) {
-    // Exit 3 is a command-line error: the same argv fails the same way every time.
     const badFlags = outcome.exitCode === 3;
     return finish(null, {
       code: badFlags ? "COMPAS_FLAG_UNKNOWN" : "COMPAS_FAILED",
       message: badFlags
-        ? `COMPAS rejected its command line (exit 3): ${lastLine(outcome.stderrTail)}`
-        : `COMPAS ended with ${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`}.`,
+        ? `COMPAS rejected its command line (exit 3): ${lastError ?? lastLine(outcome.stderrTail)}; its log is ${storedLog}.`
+        : seeLog(`COMPAS ended with ${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`}`),
       exit_code: outcome.exitCode,
       signal: outcome.signal,
-      retryable: !badFlags,
+      retryable: failureDependsOnMachine(outcome, sawMachineTrouble),
       ...tails,
     });
   }
@@ -194,13 +207,11 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   const container = join(scratch, "COMPAS_Output");
   const check = await checkCompletion({ containerDir: container, nSystems: task.n_systems, stdoutTail: outcome.stdoutTail });
   if (!check.complete) {
-    // An evolution error is deterministic in the seed; anything else (disk, I/O) may pass later.
-    const deterministic = /Evolution stopped because an error occurred/.test(outcome.stdoutTail);
     return finish(null, {
       code: "OUTPUT_INCOMPLETE",
-      message: `COMPAS exited 0 but the run is incomplete: ${check.problems.join("; ")}.`,
+      message: seeLog(`COMPAS exited 0 but the run is incomplete: ${check.problems.join("; ")}`),
       exit_code: 0,
-      retryable: !deterministic,
+      retryable: failureDependsOnMachine(outcome, sawMachineTrouble),
       ...tails,
     });
   }
@@ -212,8 +223,48 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     return await finish({ key: task.output_key, bytes: put.size, sha256: put.sha256, rows: check.rows }, null);
   } catch (err) {
     if (!isCompasEnsembleError(err)) throw err;
+    // The store (a network, S3) failed, not COMPAS: another attempt may well get through.
     return finish(null, { code: err.code, message: err.message, retryable: true });
   }
+}
+
+// The machine failing under COMPAS rather than COMPAS failing: I/O errors and lack of memory.
+const MACHINE_TROUBLE_TEXT = /Input\/output error|Read-only file system|Stale file handle|Cannot allocate memory|std::bad_alloc/i;
+// Signals a program raises on itself when its own code goes wrong (bad memory access, failed
+// assertion, floating-point trap). Every other signal is sent from outside.
+// (SIGBUS is left out: on Linux it mostly means a file under a memory mapping went away.)
+const FAULT_SIGNALS: ReadonlySet<string> = new Set(["SIGSEGV", "SIGFPE", "SIGILL", "SIGABRT", "SIGTRAP", "SIGSYS"]);
+// COMPAS's exit code 4: it could not write its log files (the output).
+const COMPAS_LOGGING_FAILED = 4;
+
+/**
+ * Whether a failed COMPAS run can turn out differently when run again: the retry rule.
+ *
+ * A COMPAS run is a pure function of the binary, its arguments (the seed included) and the
+ * environment, which compasEnv() scrubs. A failure that COMPAS reaches by itself therefore
+ * repeats on every retry and is final: an exit code COMPAS chose (3 bad command line, 2
+ * stopped on an error, ...), exit 0 with missing or incomplete output (an evolution error),
+ * or a fault in its own code (SIGSEGV, SIGABRT, ...). Retried are failures of the machine:
+ * COMPAS killed from outside (SIGKILL from the OOM killer, SIGTERM from a scheduler or an
+ * administrator, also seen as exit 128 + n through a wrapper), exit 4 (its output files could
+ * not be written), I/O errors or lack of memory in its output, a timeout (a loaded machine),
+ * and a failed upload to the store (decided by the caller). docs: README.md, "Which failures
+ * are retried".
+ * @param outcome - how the COMPAS process ended
+ * @param sawMachineTrouble - whether its output reported I/O errors or lack of memory
+ */
+function failureDependsOnMachine(outcome: ProcessOutcome, sawMachineTrouble: boolean): boolean {
+  if (sawMachineTrouble) return true;
+  const signal = outcome.signal ?? signalOfExitCode(outcome.exitCode);
+  if (signal !== null) return !FAULT_SIGNALS.has(signal);
+  return outcome.exitCode === COMPAS_LOGGING_FAILED;
+}
+
+// A shell or wrapper script reports a child killed by signal n as exit code 128 + n.
+function signalOfExitCode(code: number | null): string | null {
+  if (code === null || code <= 128 || code >= 128 + 65) return null;
+  const entry = Object.entries(constants.signals).find(([, n]) => n === code - 128);
+  return entry ? entry[0] : null;
 }
 
 // Detailed files are named by in-run index, so chunks would collide: file i of a chunk

@@ -93,6 +93,20 @@ describe("the compas-ensemble CLI", () => {
     }
   });
 
+  it("run and status show a failed COMPAS run with its last ERROR line and where its log is", async () => {
+    const out = mkdtempSync(join(tmpdir(), "cli-error-line-"));
+    const env = { ...process.env, FAKE_COMPAS_FAIL: "stopped" };
+    const run = await ce(["run", "--sparse", "--end-index", "1", "--n-systems", "10", "--output-dir", out, "--compas-binary", fakeCompasPath()], env);
+    expect(run.code).toBe(1);
+    const runId = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")).tasks[0].task_id as string;
+    const log = join(out, "logs", `${runId}.a1.log`);
+    const reason = `COMPAS ended with exit code 2 (last error: "ERROR: in BaseBinaryStar::Evolve(): failure forced by FAKE_COMPAS_FAIL=stopped"); its log is ${log}.`;
+    expect(run.stderr).toContain(`  ${runId}: COMPAS_FAILED: ${reason}\n`);
+    expect(existsSync(log)).toBe(true);
+    const status = await ce(["status", out]);
+    expect(status.stdout).toContain(`  failed ${runId} after 1 attempt(s): COMPAS_FAILED: ${reason}\n`);
+  });
+
   describe("with a detached executor (fake AWS Batch control plane, s3rver)", () => {
     let s3: S3rverHandle;
     let fake: FakeBatch;

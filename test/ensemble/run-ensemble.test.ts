@@ -111,7 +111,7 @@ describe("runEnsemble on the local executor", () => {
     file.close();
   });
 
-  it("retries a crashing task with backoff, then records it as failed with the reason", async () => {
+  it("retries a task killed from outside (SIGTERM) with backoff, then records it as failed with the reason", async () => {
     const out = tempDir("crash");
     const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 2), retries: 1, env: { FAKE_COMPAS_KILL_AFTER: "3" } }));
     expect(summary.runs).toEqual({ total: 2, succeeded: 0, failed: 2, pending: 0 });
@@ -135,7 +135,7 @@ describe("runEnsemble on the local executor", () => {
     expect(frags[0]!.error).toMatchObject({ code: "COMPAS_FLAG_UNKNOWN", retryable: false, exit_code: 3 });
   });
 
-  it("succeeds on the retry after a transient failure", async () => {
+  it("succeeds on the retry after a failure of the machine (COMPAS killed with SIGKILL, as by the OOM killer)", async () => {
     const out = tempDir("once");
     const marker = join(tempDir("once-marker"), "failed-once");
     const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1), env: { FAKE_COMPAS_FAIL_ONCE_FILE: marker } }));
@@ -144,6 +144,39 @@ describe("runEnsemble on the local executor", () => {
       [1, "failed"],
       [2, "success"],
     ]);
+  });
+
+  it("does not retry a COMPAS that exits 0 without any output: the same seed and flags give the same nothing", async () => {
+    const out = tempDir("no-output");
+    const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1), retries: 2, env: { FAKE_COMPAS_EXIT_AT_ONCE: "1" } }));
+    expect(summary.runs.failed).toBe(1);
+    const frags = fragmentsIn(out);
+    expect(frags).toHaveLength(1);
+    expect(frags[0]!.error).toMatchObject({ code: "OUTPUT_INCOMPLETE", retryable: false, exit_code: 0 });
+  });
+
+  it("does not retry an error COMPAS stops on, and names its last ERROR line and the stored log in the failure", async () => {
+    const out = tempDir("stopped");
+    const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1), retries: 2, env: { FAKE_COMPAS_FAIL: "stopped" } }));
+    const frags = fragmentsIn(out);
+    expect(frags).toHaveLength(1);
+    const f = frags[0]!;
+    expect(f.error).toMatchObject({ code: "COMPAS_FAILED", retryable: false, exit_code: 2 });
+    const errorLine = "ERROR: in BaseBinaryStar::Evolve(): failure forced by FAKE_COMPAS_FAIL=stopped";
+    const log = join(out, "logs", `${f.task_id}.a1.log`);
+    expect(f.error!.message).toBe(`COMPAS ended with exit code 2 (last error: "${errorLine}"); its log is ${log}.`);
+    expect(readFileSync(log, "utf8")).toContain(errorLine);
+    expect(summary.failures).toEqual([{ run_id: f.run_id, reason: `COMPAS_FAILED: ${f.error!.message}` }]);
+  });
+
+  it("does not retry a crash in COMPAS's own code (SIGSEGV), which the same seed repeats", async () => {
+    const out = tempDir("segv");
+    await runEnsemble(
+      options(out, { points: sliceGrid(points, 0, 1), retries: 2, env: { FAKE_COMPAS_KILL_AFTER: "1", FAKE_COMPAS_KILL_SIGNAL: "SIGSEGV" } }),
+    );
+    const frags = fragmentsIn(out);
+    expect(frags).toHaveLength(1);
+    expect(frags[0]!.error).toMatchObject({ code: "COMPAS_FAILED", retryable: false, signal: "SIGSEGV" });
   });
 
   it("treats exit 0 with an incomplete run as a failure (completion check)", async () => {
