@@ -29,6 +29,8 @@ export interface ProcessOutcome {
   aborted: boolean;
   /** Spawn failure (ENOENT, EACCES), if any. */
   spawnError?: Error;
+  /** Why the log could not be written (ENOSPC, EIO), if it could not; the process ran on. */
+  logError?: Error;
   stdoutTail: string;
   stderrTail: string;
 }
@@ -43,6 +45,15 @@ const TAIL_BYTES = 8192;
 export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> {
   return new Promise((resolvePromise) => {
     const log = createWriteStream(options.logPath, { flags: "a" });
+    let logError: Error | undefined;
+    // A log that cannot be written (disk full) must not crash the caller through an
+    // unhandled 'error' event; the caller decides what the lost log means.
+    log.on("error", (err) => {
+      logError ??= err;
+    });
+    const writeLog = (chunk: Buffer): void => {
+      if (logError === undefined) log.write(chunk);
+    };
     let stdoutTail = "";
     let stderrTail = "";
     const partial = { stdout: "", stderr: "" };
@@ -90,13 +101,13 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> 
     }
 
     child.stdout.on("data", (chunk: Buffer) => {
-      log.write(chunk);
+      writeLog(chunk);
       const text = chunk.toString("utf8");
       stdoutTail = (stdoutTail + text).slice(-TAIL_BYTES);
       splitLines("stdout", text);
     });
     child.stderr.on("data", (chunk: Buffer) => {
-      log.write(chunk);
+      writeLog(chunk);
       const text = chunk.toString("utf8");
       stderrTail = (stderrTail + text).slice(-TAIL_BYTES);
       splitLines("stderr", text);
@@ -111,9 +122,11 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> 
       for (const stream of ["stdout", "stderr"] as const) if (partial[stream]) options.onLine?.(partial[stream], stream);
       // The group may still hold grandchildren that outlived the leader.
       if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
-      log.end(() =>
-        resolvePromise({ exitCode, signal, timedOut, aborted, spawnError, stdoutTail, stderrTail }),
-      );
+      // end() calls back once the log is flushed, or at once with an error when it failed.
+      log.end((err?: Error | null) => {
+        if (err && !logError) logError = err;
+        resolvePromise({ exitCode, signal, timedOut, aborted, spawnError, logError, stdoutTail, stderrTail });
+      });
     });
   });
 }

@@ -1,7 +1,7 @@
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { CompasEnsembleError } from "../errors.js";
+import { CompasEnsembleError, DiskFullError } from "../errors.js";
 import type { Task } from "../metadata/schemas.js";
 import { LocalStore } from "../store/local.js";
 import { killOrphans } from "./_process.js";
@@ -41,6 +41,8 @@ interface Submission {
   controller: AbortController;
   done: Promise<void>;
   listeners: Set<(event: ExecutorEvent) => void>;
+  /** Set when a disk filled up: the submission stopped, and wait() rejects with it. */
+  stoppedBy?: DiskFullError;
 }
 
 /**
@@ -101,14 +103,20 @@ export class LocalExecutor implements Executor {
     context.signal?.addEventListener("abort", onOuterAbort, { once: true });
     if (context.signal?.aborted) controller.abort();
 
-    const done = this.schedule(tasks, {
+    const submission: Submission = { statuses, controller, done: Promise.resolve(), listeners };
+    submission.done = this.schedule(tasks, {
       context,
       scratchRoot,
       statuses,
       signal: controller.signal,
       emit,
+      stop: (err) => {
+        // The first full disk stops everything: the other tasks would fail the same way.
+        submission.stoppedBy ??= err;
+        controller.abort();
+      },
     }).finally(() => context.signal?.removeEventListener("abort", onOuterAbort));
-    this.submissions.set(id, { statuses, controller, done, listeners });
+    this.submissions.set(id, submission);
     return {
       kind: this.kind,
       ensemble_id: plan.ensemble_id,
@@ -123,7 +131,10 @@ export class LocalExecutor implements Executor {
     return [...this.submission(handle).statuses.values()].map((s) => ({ ...s }));
   }
 
-  /** Resolves when every task is succeeded, failed or cancelled. */
+  /**
+   * Resolves when every task is succeeded, failed or cancelled. Rejects with a DiskFullError
+   * when a disk filled up; by then every task has stopped.
+   */
   async wait(handle: ExecutorHandle, options: WaitOptions = {}): Promise<TaskStatus[]> {
     const sub = this.submission(handle);
     if (options.onEvent) sub.listeners.add(options.onEvent);
@@ -135,6 +146,7 @@ export class LocalExecutor implements Executor {
       options.signal?.removeEventListener("abort", onAbort);
       if (options.onEvent) sub.listeners.delete(options.onEvent);
     }
+    if (sub.stoppedBy) throw sub.stoppedBy;
     return this.status(handle);
   }
 
@@ -165,6 +177,7 @@ export class LocalExecutor implements Executor {
       statuses: Map<string, TaskStatus>;
       signal: AbortSignal;
       emit: (event: ExecutorEvent) => void;
+      stop: (err: DiskFullError) => void;
     },
   ): Promise<void> {
     const { context, statuses, signal, emit } = run;
@@ -276,6 +289,12 @@ export class LocalExecutor implements Executor {
             }
           })
           .catch((err: unknown) => {
+            if (err instanceof DiskFullError) {
+              statuses.set(task.task_id, { taskId: task.task_id, state: "cancelled", reason: err.message, attempt: item.attempt });
+              emit({ type: "task-cancelled", taskId: task.task_id, attempt: item.attempt, reason: err.message });
+              run.stop(err);
+              return;
+            }
             // Failures of the store or the file system, not of COMPAS: the task is not
             // recorded, so it stays re-runnable; report it as failed for this submission.
             statuses.set(task.task_id, {

@@ -9,6 +9,7 @@ import { probeCompas } from "../compas/probe.js";
 import { describeZodError } from "../metadata/_zod-issue.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { TaskSchema, type Fragment, type Plan, type Task, type TaskError } from "../metadata/schemas.js";
+import { diskFullError, isNoSpace } from "../store/_disk.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { runProcess, type ProcessOutcome } from "./_process.js";
@@ -67,6 +68,8 @@ const ERROR_LINE = /^\s*ERROR:/;
  * Runs one task wherever it is called (locally, on an SSH host, in a Batch container, in a
  * Slurm job): COMPAS in a fresh scratch folder, the completion check, the upload of output and
  * log, and last the fragment, so that a success fragment always means the output is stored.
+ * A full disk throws a `DiskFullError` (no fragment: the task stays to do), since no further
+ * task can succeed there either.
  * @param options - plan, task, store and attempt
  */
 export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
@@ -88,8 +91,22 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   // plan written to two stores, or a host that lost contact and the task was placed again),
   // and a shared folder would be wiped under the other's COMPAS.
   const scratch = join(options.scratchRoot, `${task.task_id}.a${attempt}.${randomBytes(4).toString("hex")}`);
-  rmSync(scratch, { recursive: true, force: true });
-  mkdirSync(scratch, { recursive: true });
+  try {
+    mkdirSync(scratch, { recursive: true });
+  } catch (err) {
+    if (isNoSpace(err)) throw diskFullError(options.scratchRoot, `creating the scratch folder of task ${task.task_id}`, err);
+    throw err;
+  }
+  try {
+    return await runInScratch(options, scratch, startedAt);
+  } finally {
+    // Whatever happened, the COMPAS output in scratch is either stored or worthless now.
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function runInScratch(options: RunTaskOptions, scratch: string, startedAt: Date): Promise<RunTaskResult> {
+  const { plan, task, store, attempt } = options;
   const logPath = join(scratch, "task.log");
   const binary = options.binary ?? plan.compas.binary;
   const storedLog = `${store.uri}/${logKey(task.task_id, attempt)}`;
@@ -119,7 +136,6 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     };
     if (existsSync(logPath)) await store.putFile(logKey(task.task_id, attempt), logPath);
     await store.put(fragmentKey(task.task_id, attempt), JSON.stringify(fragment, null, 2) + "\n");
-    rmSync(scratch, { recursive: true, force: true });
     return { status: fragment.status, fragment };
   };
 
@@ -142,6 +158,7 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   let done = 0;
   let lastError: string | undefined;
   // Seen anywhere in the output, not only in its tail: HDF5 buries them under pages of trace.
+  let sawNoSpace = false;
   let sawMachineTrouble = false;
   const outcome = await runProcess({
     command: binary,
@@ -159,15 +176,21 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
         return;
       }
       if (ERROR_LINE.test(line)) lastError = line.trim().slice(0, 300);
-      if (MACHINE_TROUBLE_TEXT.test(line)) sawMachineTrouble = true;
+      if (NO_SPACE_TEXT.test(line)) sawNoSpace = true;
+      else if (MACHINE_TROUBLE_TEXT.test(line)) sawMachineTrouble = true;
     },
   });
   options.onExit?.();
 
-  if (outcome.aborted && !outcome.timedOut) {
-    rmSync(scratch, { recursive: true, force: true });
-    return { status: "cancelled", reason: "cancelled before it finished" };
-  }
+  if (outcome.aborted && !outcome.timedOut) return { status: "cancelled", reason: "cancelled before it finished" };
+  // A full disk under scratch shows as a log that cannot be written, or as a failed COMPAS
+  // that says so; either way every later task would fail the same way.
+  const stopIfDiskFull = (failed: boolean): void => {
+    if (isNoSpace(outcome.logError) || (failed && sawNoSpace)) {
+      throw diskFullError(options.scratchRoot, `running task ${task.task_id}`, outcome.logError ?? new Error(lastError ?? "No space left on device"));
+    }
+  };
+  stopIfDiskFull(outcome.exitCode !== 0 || outcome.timedOut);
   const tails = { stderr_tail: outcome.stderrTail.slice(-2000) };
   // The sentence a person reads first (run, status, the manifest): what ended it, COMPAS's
   // own last word, and where the whole output is.
@@ -207,6 +230,7 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   const container = join(scratch, "COMPAS_Output");
   const check = await checkCompletion({ containerDir: container, nSystems: task.n_systems, stdoutTail: outcome.stdoutTail });
   if (!check.complete) {
+    stopIfDiskFull(true);
     return finish(null, {
       code: "OUTPUT_INCOMPLETE",
       message: seeLog(`COMPAS exited 0 but the run is incomplete: ${check.problems.join("; ")}`),
@@ -222,12 +246,15 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     await uploadDetailedOutput(store, task, container);
     return await finish({ key: task.output_key, bytes: put.size, sha256: put.sha256, rows: check.rows }, null);
   } catch (err) {
-    if (!isCompasEnsembleError(err)) throw err;
+    if (!isCompasEnsembleError(err) || isNoSpace(err)) throw err;
     // The store (a network, S3) failed, not COMPAS: another attempt may well get through.
     return finish(null, { code: err.code, message: err.message, retryable: true });
   }
 }
 
+// What a full disk or quota looks like in a program's output (strerror of ENOSPC and EDQUOT,
+// as HDF5 and the C library print them).
+const NO_SPACE_TEXT = /No space left on device|Disk quota exceeded/i;
 // The machine failing under COMPAS rather than COMPAS failing: I/O errors and lack of memory.
 const MACHINE_TROUBLE_TEXT = /Input\/output error|Read-only file system|Stale file handle|Cannot allocate memory|std::bad_alloc/i;
 // Signals a program raises on itself when its own code goes wrong (bad memory access, failed
@@ -248,8 +275,8 @@ const COMPAS_LOGGING_FAILED = 4;
  * COMPAS killed from outside (SIGKILL from the OOM killer, SIGTERM from a scheduler or an
  * administrator, also seen as exit 128 + n through a wrapper), exit 4 (its output files could
  * not be written), I/O errors or lack of memory in its output, a timeout (a loaded machine),
- * and a failed upload to the store (decided by the caller). docs: README.md, "Which failures
- * are retried".
+ * and a failed upload to the store (decided by the caller). A full disk is neither: it stops
+ * the ensemble (DiskFullError). docs: README.md, "Which failures are retried".
  * @param outcome - how the COMPAS process ended
  * @param sawMachineTrouble - whether its output reported I/O errors or lack of memory
  */

@@ -1,7 +1,8 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Dataset, Group } from "h5wasm";
 import { describe, expect, it } from "vitest";
 import { runEnsemble, type EnsembleEvent, type RunEnsembleOptions } from "../../src/ensemble/run.js";
@@ -13,6 +14,25 @@ import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadat
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
+import { withTmpfs } from "../support/tmpfs.js";
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the built CLI to its end; never rejects. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
+  const [node, ...cliArgs] = cliCommand();
+  try {
+    const { stderr } = await execFileAsync(node!, [...cliArgs, ...args], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stderr };
+  } catch (e) {
+    const err = e as { code: number; stderr: string };
+    return { code: err.code, stderr: err.stderr };
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 
 const points = expandGrid(sparseGrid());
 
@@ -307,5 +327,68 @@ describe("runEnsemble on the local executor", () => {
     expect(summary.runs).toEqual({ total: 4, succeeded: 4, failed: 0, pending: 0 });
     const successes = fragmentsIn(out).filter((f) => f.status === "success");
     expect(successes.map((f) => f.task_id).sort()).toEqual(points.slice(0, 4).map((p) => p.run_id).sort());
+  }, 300_000);
+  it("refuses to start on a full disk with one sentence naming it, and leaves no lock behind", async () => {
+    await withTmpfs(1024 * 1024, async (mnt) => {
+      const out = join(mnt, "ensemble");
+      mkdirSync(out);
+      // Fill the file system to the last byte.
+      const filler = join(mnt, "filler");
+      try {
+        writeFileSync(filler, Buffer.alloc(2 * 1024 * 1024, 1));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe("ENOSPC");
+      }
+      const err = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1) })).catch((e: unknown) => e);
+      expect(isCompasEnsembleError(err, "DISK_FULL")).toBe(true);
+      expect((err as Error).message).toBe(`No space left on the disk holding ${out} (mounted at ${mnt}, 0 B free) while taking the lock of the ensemble.`);
+      expect(readdirSync(out)).toEqual([]);
+    });
+  });
+
+  it("stops cleanly when the disk fills up, naming the disk and the space still needed, and resumes once space is freed", async () => {
+    await withTmpfs(24 * 1024 * 1024, async (mnt) => {
+      // 4 MiB left: four runs of the stand-in (1.8 MB each, and as much again in scratch) cannot fit.
+      const filler = join(mnt, "filler");
+      writeFileSync(filler, Buffer.alloc(20 * 1024 * 1024, 1));
+      const out = join(mnt, "ensemble");
+      const started = tempDir("full-pids");
+      const slice = points.slice(0, 4);
+      const args = ["run", "--sparse", "--end-index", "4", "--n-systems", "20", "--concurrency", "2", "--output-dir", out, "--compas-binary", fakeCompasPath()];
+
+      const first = await cli(args, { FAKE_COMPAS_STARTED_DIR: started });
+      expect(first.code, first.stderr).toBe(1);
+      expect(first.stderr).not.toMatch(/Unhandled|\n\s+at /);
+      const errors = first.stderr.split("\n").filter((l) => l.startsWith("error: "));
+      expect(errors).toHaveLength(1);
+      // What is on the disk, not what the run says: runs whose output file was stored.
+      const stored = slice.filter((p) => existsSync(join(out, "runs", p.run_id, "COMPAS_Output", "COMPAS_Output.h5"))).length;
+      expect(stored).toBeLessThan(4);
+      const unfinished = 4 - stored;
+      // 8,506,176 bytes: the smallest COMPAS_Output.h5 real COMPAS writes (test/fixtures/compas).
+      const needed = `${((unfinished * 8_506_176) / 1e6).toFixed(1)} MB`;
+      expect(errors[0]).toMatch(
+        new RegExp(
+          `^error: No space left on the disk holding ${escapeRegExp(out)}(/\\.scratch)? \\(mounted at ${escapeRegExp(mnt)}, [0-9.]+ [kM]?B free\\): ` +
+            `the ensemble stopped with ${unfinished} of 4 runs unfinished, whose outputs need about ${escapeRegExp(needed)} more\\.$`,
+        ),
+      );
+      expect(first.stderr).toMatch(new RegExp(`\\nhint: Free at least ${escapeRegExp(needed)} on ${escapeRegExp(mnt)} `));
+      // Stopped, not crashed: no COMPAS left running, the manifest records what finished, no
+      // lock and no scratch left, and a full disk is no task's failure.
+      for (const p of standInProcesses(started)) expect(isAlive(p.pid)).toBe(false);
+      expect(manifestOf(out).runs.filter((r) => r.status === "success")).toHaveLength(stored);
+      expect(existsSync(join(out, ".compas-ensemble.lock"))).toBe(false);
+      expect(readdirSync(join(out, ".scratch"))).toEqual([]);
+      expect(fragmentsIn(out).filter((f) => f.status === "failed")).toEqual([]);
+
+      rmSync(filler);
+      const second = await cli(args);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toContain("4/4 runs succeeded");
+      const successes = fragmentsIn(out).filter((f) => f.status === "success");
+      expect(successes.map((f) => f.task_id).sort()).toEqual(slice.map((p) => p.run_id).sort());
+      expect(readdirSync(join(out, ".scratch"))).toEqual([]);
+    });
   }, 300_000);
 });

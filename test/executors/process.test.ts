@@ -21,8 +21,28 @@ describe("runProcess", () => {
       onLine: (line, stream) => lines[stream].push(line),
     });
     expect(outcome.exitCode).toBe(0);
+    expect(outcome.logError).toBeUndefined();
     expect(lines.stdout).toEqual(Array.from({ length: 2000 }, (_, i) => `out ${i}`));
     expect(lines.stderr).toEqual(Array.from({ length: 2000 }, (_, i) => `err ${i}`));
     expect(readFileSync(join(dir, "task.log"), "utf8").split("\n").filter(Boolean)).toHaveLength(4000);
+  });
+
+  it("survives a log it cannot write (a full disk: /dev/full), lets the process finish and reports why", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "proc-full-"));
+    let stdoutLines = 0;
+    const outcome = await runProcess({
+      command: node,
+      args: ["-e", SCRIPT],
+      cwd: dir,
+      env: process.env,
+      logPath: "/dev/full",
+      onLine: (_line, stream) => {
+        if (stream === "stdout") stdoutLines++;
+      },
+    });
+    expect(outcome.exitCode).toBe(0);
+    expect((outcome.logError as NodeJS.ErrnoException | undefined)?.code).toBe("ENOSPC");
+    expect(stdoutLines).toBe(2000);
+    expect(outcome.stdoutTail).toMatch(/out 1999\n$/);
   });
 });
