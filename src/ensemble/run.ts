@@ -115,10 +115,14 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     command: options.compas,
   });
 
+  const executor = options.executor ?? new LocalExecutor(options.local);
   const release = store instanceof LocalStore ? acquireLock(store.root) : () => {};
   let plan = proposed;
   try {
     plan = await settlePlan(store, proposed, options.restart ?? false);
+    // Holding the lock, clear what a killed or crashed predecessor left in scratch, even when
+    // nothing is left to run (submit would do it otherwise).
+    if (store instanceof LocalStore && executor instanceof LocalExecutor) executor.reclaimScratch(plan, store);
     const { fragments } = await readFragmentsFromStore(store);
     const { successes: verified, mergedRuns, unverified } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
       emit({ type: "unverified", taskId, reason }),
@@ -143,7 +147,6 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     await merger.mergeReady();
 
     const firstAttempt = Object.fromEntries(todo.map((id) => [id, nextAttempt(id, fragments)]));
-    const executor = options.executor ?? new LocalExecutor(options.local);
     let handle: ExecutorHandle | undefined;
     let statuses: TaskStatus[] = [];
     if (todo.length > 0) {

@@ -2,7 +2,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { CompasEnsembleError, DiskFullError } from "../errors.js";
-import type { Task } from "../metadata/schemas.js";
+import type { Plan, Task } from "../metadata/schemas.js";
+import type { Store } from "../store/types.js";
 import { LocalStore } from "../store/local.js";
 import { killOrphans } from "./_process.js";
 import type {
@@ -13,7 +14,7 @@ import type {
   TaskStatus,
   WaitOptions,
 } from "./types.js";
-import { runTask } from "./worker.js";
+import { removeStaleScratch, runTask } from "./worker.js";
 
 /** Options of the local executor; every field has a documented default. */
 export interface LocalExecutorOptions {
@@ -84,12 +85,7 @@ export class LocalExecutor implements Executor {
       if (!t) throw new CompasEnsembleError("PLAN_MISMATCH", `Task ${id} is not in the plan of ensemble ${plan.ensemble_id}.`);
       return t;
     });
-    const scratchRoot =
-      this.options.scratchRoot ??
-      (store instanceof LocalStore ? join(store.root, ".scratch") : join(tmpdir(), "compas-ensemble-scratch", plan.ensemble_id));
-    // An orchestrator killed with SIGKILL leaves its COMPAS groups running; stop them before
-    // their tasks start again, so that no task ever runs twice at once.
-    killOrphans(scratchRoot);
+    const scratchRoot = this.reclaimScratch(plan, store);
 
     const id = randomUUID();
     const controller = new AbortController();
@@ -148,6 +144,25 @@ export class LocalExecutor implements Executor {
     }
     if (sub.stoppedBy) throw sub.stoppedBy;
     return this.status(handle);
+  }
+
+  /**
+   * Makes the scratch folder of a plan ready for a new submission: stops COMPAS processes an
+   * earlier orchestrator left running (killed with SIGKILL, they survive it), then removes the
+   * scratch folders it left for this plan's tasks. Only safe while this process owns the
+   * ensemble (runEnsemble holds its lock), since a live worker's folder would be removed too.
+   * @param plan - the plan about to run
+   * @param store - its store (the default scratch folder is `<output>/.scratch` for a local one)
+   * @returns the scratch folder used for this plan
+   */
+  reclaimScratch(plan: Plan, store: Store): string {
+    const scratchRoot =
+      this.options.scratchRoot ??
+      (store instanceof LocalStore ? join(store.root, ".scratch") : join(tmpdir(), "compas-ensemble-scratch", plan.ensemble_id));
+    // No task may ever run twice at once: kill the orphans before their tasks start again.
+    killOrphans(scratchRoot);
+    removeStaleScratch(scratchRoot, plan);
+    return scratchRoot;
   }
 
   /** Kills every running task's process group and cancels the queued ones. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { constants, hostname } from "node:os";
 import { dirname, join } from "node:path";
@@ -63,6 +63,7 @@ export type RunTaskResult =
 const PROGRESS_LINE = /^(\d+): /;
 // COMPAS reports its errors on lines that start with "ERROR:".
 const ERROR_LINE = /^\s*ERROR:/;
+const SCRATCH_NAME = /^(.+)\.a(\d+)\.[0-9a-f]{8}$/;
 
 /**
  * Runs one task wherever it is called (locally, on an SSH host, in a Batch container, in a
@@ -292,6 +293,32 @@ function signalOfExitCode(code: number | null): string | null {
   if (code === null || code <= 128 || code >= 128 + 65) return null;
   const entry = Object.entries(constants.signals).find(([, n]) => n === code - 128);
   return entry ? entry[0] : null;
+}
+
+/**
+ * Removes the scratch folders that earlier calls left in `scratchRoot` for tasks of this plan
+ * (an orchestrator killed with SIGKILL leaves whole COMPAS outputs there). Only folders named
+ * as {@link runTask} names them, for a task of the plan, are touched; anything else stays.
+ * Call it only where no other worker of the plan can be running in `scratchRoot`, and after
+ * killOrphans() has stopped the COMPAS processes of earlier calls.
+ * @param scratchRoot - folder holding per-call scratch folders
+ * @param plan - the plan whose tasks' folders are removed
+ * @returns names of the folders removed
+ */
+export function removeStaleScratch(scratchRoot: string, plan: Plan): string[] {
+  if (!existsSync(scratchRoot)) return [];
+  const taskIds = new Set(plan.tasks.map((t) => t.task_id));
+  const removed: string[] = [];
+  for (const name of readdirSync(scratchRoot)) {
+    const m = SCRATCH_NAME.exec(name);
+    if (!m || !taskIds.has(m[1]!)) continue;
+    const path = join(scratchRoot, name);
+    if (!lstatSync(path).isDirectory()) continue;
+    // Retries: an orphan killed a moment ago may still be finishing its last write.
+    rmSync(path, { recursive: true, force: true, maxRetries: 5 });
+    removed.push(name);
+  }
+  return removed;
 }
 
 // Detailed files are named by in-run index, so chunks would collide: file i of a chunk

@@ -301,7 +301,7 @@ describe("runEnsemble on the local executor", () => {
     expect(again.tasks.skipped).toBe(3);
   });
 
-  it("after the orchestrator is killed with SIGKILL, a rerun stops its orphans and ends with every run succeeded exactly once", async () => {
+  it("after the orchestrator is killed with SIGKILL, a rerun stops its orphans, removes their scratch folders and ends with every run succeeded exactly once", async () => {
     const out = tempDir("sigkill");
     const started = tempDir("sigkill-pids");
     // node itself running the built CLI: SIGKILL must hit the orchestrator, not a wrapper.
@@ -321,13 +321,40 @@ describe("runEnsemble on the local executor", () => {
     await new Promise((r) => cli.once("exit", r));
     const orphans = standInProcesses(started).filter((p) => p.end === undefined && isAlive(p.pid));
     expect(orphans.length).toBeGreaterThanOrEqual(1);
+    const scratch = join(out, ".scratch");
+    const left = readdirSync(scratch);
+    expect(left.length).toBeGreaterThanOrEqual(1);
+    // Not the ensemble's: a folder of another name, and one named like a task that is not in the plan.
+    const foreign = ["notes", "alpha9.000_lambda0.10_kick217_Z0.01420_fa0.50.a1.0123abcd"].sort();
+    for (const name of foreign) mkdirSync(join(scratch, name));
+    writeFileSync(join(scratch, "notes", "keep.txt"), "mine");
 
     const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 4), env: { FAKE_COMPAS_STARTED_DIR: started } }));
     for (const p of orphans) expect(isAlive(p.pid)).toBe(false);
+    expect(readdirSync(scratch).sort()).toEqual(foreign);
+    expect(readFileSync(join(scratch, "notes", "keep.txt"), "utf8")).toBe("mine");
     expect(summary.runs).toEqual({ total: 4, succeeded: 4, failed: 0, pending: 0 });
     const successes = fragmentsIn(out).filter((f) => f.status === "success");
     expect(successes.map((f) => f.task_id).sort()).toEqual(points.slice(0, 4).map((p) => p.run_id).sort());
   }, 300_000);
+
+  it("removes scratch folders a killed run left when it next takes the lock, even with nothing left to run, and nothing else", async () => {
+    const out = tempDir("stale-scratch");
+    const one = sliceGrid(points, 0, 1);
+    await runEnsemble(options(out, { points: one }));
+    const scratch = join(out, ".scratch");
+    const stale = join(scratch, `${one[0]!.run_id}.a1.0badf00d`);
+    mkdirSync(join(stale, "COMPAS_Output"), { recursive: true });
+    writeFileSync(join(stale, "COMPAS_Output", "COMPAS_Output.h5"), "half an output");
+    writeFileSync(join(stale, "compas.pid"), "999999999 1\n");
+    const foreign = [`${one[0]!.run_id}.backup`, "other"].sort();
+    for (const name of foreign) mkdirSync(join(scratch, name));
+
+    const again = await runEnsemble(options(out, { points: one }));
+    expect(again.tasks).toEqual({ total: 1, skipped: 1, submitted: 0 });
+    expect(readdirSync(scratch).sort()).toEqual(foreign);
+  });
+
   it("refuses to start on a full disk with one sentence naming it, and leaves no lock behind", async () => {
     await withTmpfs(1024 * 1024, async (mnt) => {
       const out = join(mnt, "ensemble");
