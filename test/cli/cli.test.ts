@@ -77,7 +77,7 @@ describe("the compas-ensemble CLI", () => {
     expect(manifest.runs.map((r) => r.status)).toEqual(["success", "success", "success"]);
     expect(existsSync(join(out, ".compas-ensemble.lock"))).toBe(false);
     expect(readdirSync(join(out, ".scratch"))).toEqual([]);
-  });
+  }, 180_000);
 
   it("fails with one sentence when its standard output cannot be written (a full disk), instead of a crash", async () => {
     const full = openSync("/dev/full", "w");
@@ -105,7 +105,7 @@ describe("the compas-ensemble CLI", () => {
     expect(existsSync(log)).toBe(true);
     const status = await ce(["status", out]);
     expect(status.stdout).toContain(`  failed ${runId} after 1 attempt(s): COMPAS_FAILED: ${reason}\n`);
-  });
+  }, 180_000);
 
   describe("with a detached executor (fake AWS Batch control plane, s3rver)", () => {
     let s3: S3rverHandle;
