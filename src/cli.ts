@@ -38,6 +38,21 @@ for (const cmd of [
   program.addCommand(cmd);
 }
 
+// Output is a courtesy and the manifest is the record: a reader that goes away (`run | head`,
+// a closed terminal) or a full disk under a redirected log must never kill a running ensemble
+// through an unhandled 'error' event. Only stdout lost for another reason than a closed pipe
+// fails the command, since stdout is what commands like `grid --json > file` produce.
+let stdoutLost = false;
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE" || stdoutLost) return;
+  stdoutLost = true;
+  process.stderr.write(`error: could not write to standard output (${err.message}), so what it holds is incomplete.\n`);
+});
+process.stderr.on("error", () => {});
+process.on("exit", () => {
+  if (stdoutLost && !process.exitCode) process.exitCode = 1;
+});
+
 const debug = process.argv.includes("--debug");
 program.parseAsync(process.argv.filter((a) => a !== "--debug")).catch((err: unknown) => {
   // User errors get one sentence and a hint; a stack trace only on request.

@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   "METADATA_CONFLICT",
   "STORE_ACCESS",
   "STORE_KEY_UNSAFE",
+  "DISK_FULL",
   "TASK_FAILED",
   "TASK_TIMEOUT",
   "CANCELLED",
@@ -89,4 +90,25 @@ export class CompasEnsembleError extends Error {
  */
 export function isCompasEnsembleError(err: unknown, code?: ErrorCode): err is CompasEnsembleError {
   return err instanceof CompasEnsembleError && (code === undefined || err.code === code);
+}
+
+/**
+ * A local file system ran out of space (ENOSPC) or quota (EDQUOT). Not the user's input, but
+ * theirs to fix: nothing more can be written, so the ensemble stops instead of failing task
+ * after task, and the path says which disk needs room.
+ */
+export class DiskFullError extends CompasEnsembleError {
+  /** The folder or file that could not be written. */
+  readonly path: string;
+
+  /**
+   * @param path - the folder or file that could not be written
+   * @param message - one sentence naming the disk
+   * @param options - `cause` and `hint`
+   */
+  constructor(path: string, message: string, options: CompasEnsembleErrorOptions = {}) {
+    super("DISK_FULL", message, options);
+    this.name = "DiskFullError";
+    this.path = path;
+  }
 }

@@ -1,7 +1,7 @@
 // The public API of compas-ensemble: explicit named exports only.
 
 // Errors
-export { CompasEnsembleError, isCompasEnsembleError, ERROR_CODES, type ErrorCode, type CompasEnsembleErrorOptions } from "./errors.js";
+export { CompasEnsembleError, DiskFullError, isCompasEnsembleError, ERROR_CODES, type ErrorCode, type CompasEnsembleErrorOptions } from "./errors.js";
 export { LIBRARY_VERSION } from "./version.js";
 export { writeJsonAtomic, writeFileAtomic, type AtomicWriteOptions } from "./metadata/atomic.js";
 

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
+import { diskFullError, isNoSpace } from "../store/_disk.js";
 
 /** Name of the lock file in a local ensemble directory. */
 export const LOCK_FILE = ".compas-ensemble.lock";
@@ -24,12 +25,22 @@ export function acquireLock(dir: string): () => void {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
   for (let tries = 0; tries < 3; tries++) {
+    let created = false;
     try {
       const fd = openSync(path, "wx");
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      created = true;
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
       return () => rmSync(path, { force: true });
     } catch (err) {
+      if (isNoSpace(err)) {
+        // Our empty lock file would only confuse the next run.
+        if (created) rmSync(path, { force: true });
+        throw diskFullError(dir, "taking the lock of the ensemble", err);
+      }
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const holder = Number(readFileSafe(path).trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {

@@ -1,7 +1,7 @@
 import type { CompasCommandOptions } from "../compas/argv.js";
 import { checkFlagsKnown, probeCompas, resolveCompasBinary } from "../compas/probe.js";
-import { PROFILES } from "../compas/profiles.js";
-import { CompasEnsembleError } from "../errors.js";
+import { PROFILES, type ProfileName } from "../compas/profiles.js";
+import { CompasEnsembleError, DiskFullError } from "../errors.js";
 import { LocalExecutor, type LocalExecutorOptions } from "../executors/local.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
 import { expandGrid } from "../grid/expand.js";
@@ -12,6 +12,9 @@ import { mergeMetadata } from "../metadata/merge.js";
 import { assertSamePlan } from "../metadata/plan-hash.js";
 import { nextAttempt } from "../metadata/resume.js";
 import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
+import { formatBytes } from "../planner/_format.js";
+import { measuredSizeModel, runBytes } from "../planner/_size.js";
+import { diskFullError, diskOf, isNoSpace } from "../store/_disk.js";
 import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
@@ -112,9 +115,14 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     command: options.compas,
   });
 
+  const executor = options.executor ?? new LocalExecutor(options.local);
   const release = store instanceof LocalStore ? acquireLock(store.root) : () => {};
+  let plan = proposed;
   try {
-    const plan = await settlePlan(store, proposed, options.restart ?? false);
+    plan = await settlePlan(store, proposed, options.restart ?? false);
+    // Holding the lock, clear what a killed or crashed predecessor left in scratch, even when
+    // nothing is left to run (submit would do it otherwise).
+    if (store instanceof LocalStore && executor instanceof LocalExecutor) executor.reclaimScratch(plan, store);
     const { fragments } = await readFragmentsFromStore(store);
     const { successes: verified, mergedRuns, unverified } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
       emit({ type: "unverified", taskId, reason }),
@@ -139,7 +147,6 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     await merger.mergeReady();
 
     const firstAttempt = Object.fromEntries(todo.map((id) => [id, nextAttempt(id, fragments)]));
-    const executor = options.executor ?? new LocalExecutor(options.local);
     let handle: ExecutorHandle | undefined;
     let statuses: TaskStatus[] = [];
     if (todo.length > 0) {
@@ -169,9 +176,45 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     const { manifest } = await finalizeEnsemble(store, plan, emit);
     const cancelled = options.signal?.aborted === true || statuses.some((s) => s.state === "cancelled");
     return summarize(plan, store, manifest, verified.size, todo.length, started, cancelled, handle);
+  } catch (err) {
+    if (!isNoSpace(err)) throw err;
+    throw await stopForFullDisk(store, plan, err, emit);
   } finally {
     release();
   }
+}
+
+/**
+ * After a disk filled up (the executor has stopped every task by then): records what is done
+ * in the manifest if there is room for it, and says which disk needs how much more.
+ */
+async function stopForFullDisk(store: Store, plan: Plan, err: unknown, emit: (e: EnsembleEvent) => void): Promise<DiskFullError> {
+  const full = diskFullError(store instanceof LocalStore ? store.root : store.uri, "writing the ensemble", err);
+  let manifest: Manifest | undefined;
+  try {
+    ({ manifest } = await finalizeEnsemble(store, plan, emit));
+  } catch (again) {
+    if (!isNoSpace(again)) throw again;
+  }
+  const done = new Set((manifest?.runs ?? []).filter((r) => r.status === "success").map((r) => r.run_id));
+  const unfinished = plan.runs.filter((r) => !done.has(r.run_id));
+  // The planner's size model (src/planner/_size.ts) for the outputs still to come.
+  const model = measuredSizeModel(plan.profile as ProfileName);
+  const needed = unfinished.reduce((sum, r) => sum + runBytes(model, r.n_systems), 0);
+  const disk = diskOf(full.path);
+  const free = disk.freeBytes === null ? "" : `, ${formatBytes(disk.freeBytes)} free`;
+  return new DiskFullError(
+    full.path,
+    `No space left on the disk holding ${full.path} (mounted at ${disk.mountPoint}${free}): the ensemble stopped with ` +
+      `${unfinished.length} of ${plan.runs.length} runs unfinished, whose outputs need about ${formatBytes(needed)} more.`,
+    {
+      cause: err,
+      hint:
+        `Free at least ${formatBytes(needed)} on ${disk.mountPoint} (a little more while tasks run: each writes its output ` +
+        `to scratch first), then run the same command again: finished runs are kept and skipped` +
+        `${manifest ? "" : ", and the manifest, which had no room either, is written then"}.`,
+    },
+  );
 }
 
 function outputRoot(store: Store): { outputRoot: string } {

@@ -14,8 +14,8 @@ export interface RunProcessOptions {
   pidPath?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
-  /** Called for each complete stdout line. */
-  onLine?: (line: string) => void;
+  /** Called for each complete line of stdout and of stderr. */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
   onSpawn?: (pid: number) => void;
   /** How long a process group gets between SIGTERM and SIGKILL. Default 5000 ms. */
   killGraceMs?: number;
@@ -29,6 +29,8 @@ export interface ProcessOutcome {
   aborted: boolean;
   /** Spawn failure (ENOENT, EACCES), if any. */
   spawnError?: Error;
+  /** Why the log could not be written (ENOSPC, EIO), if it could not; the process ran on. */
+  logError?: Error;
   stdoutTail: string;
   stderrTail: string;
 }
@@ -43,9 +45,24 @@ const TAIL_BYTES = 8192;
 export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> {
   return new Promise((resolvePromise) => {
     const log = createWriteStream(options.logPath, { flags: "a" });
+    let logError: Error | undefined;
+    // A log that cannot be written (disk full) must not crash the caller through an
+    // unhandled 'error' event; the caller decides what the lost log means.
+    log.on("error", (err) => {
+      logError ??= err;
+    });
+    const writeLog = (chunk: Buffer): void => {
+      if (logError === undefined) log.write(chunk);
+    };
     let stdoutTail = "";
     let stderrTail = "";
-    let partial = "";
+    const partial = { stdout: "", stderr: "" };
+    const splitLines = (stream: "stdout" | "stderr", text: string): void => {
+      if (!options.onLine) return;
+      const lines = (partial[stream] + text).split("\n");
+      partial[stream] = lines.pop() ?? "";
+      for (const line of lines) options.onLine(line, stream);
+    };
     let timedOut = false;
     let aborted = false;
     let spawnError: Error | undefined;
@@ -84,18 +101,16 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> 
     }
 
     child.stdout.on("data", (chunk: Buffer) => {
-      log.write(chunk);
+      writeLog(chunk);
       const text = chunk.toString("utf8");
       stdoutTail = (stdoutTail + text).slice(-TAIL_BYTES);
-      if (options.onLine) {
-        const lines = (partial + text).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) options.onLine(line);
-      }
+      splitLines("stdout", text);
     });
     child.stderr.on("data", (chunk: Buffer) => {
-      log.write(chunk);
-      stderrTail = (stderrTail + chunk.toString("utf8")).slice(-TAIL_BYTES);
+      writeLog(chunk);
+      const text = chunk.toString("utf8");
+      stderrTail = (stderrTail + text).slice(-TAIL_BYTES);
+      splitLines("stderr", text);
     });
     child.on("error", (err) => {
       spawnError = err;
@@ -104,12 +119,14 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> 
       clearTimeout(killTimer);
       clearTimeout(timeoutTimer);
       options.signal?.removeEventListener("abort", onAbort);
-      if (partial && options.onLine) options.onLine(partial);
+      for (const stream of ["stdout", "stderr"] as const) if (partial[stream]) options.onLine?.(partial[stream], stream);
       // The group may still hold grandchildren that outlived the leader.
       if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
-      log.end(() =>
-        resolvePromise({ exitCode, signal, timedOut, aborted, spawnError, stdoutTail, stderrTail }),
-      );
+      // end() calls back once the log is flushed, or at once with an error when it failed.
+      log.end((err?: Error | null) => {
+        if (err && !logError) logError = err;
+        resolvePromise({ exitCode, signal, timedOut, aborted, spawnError, logError, stdoutTail, stderrTail });
+      });
     });
   });
 }

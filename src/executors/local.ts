@@ -1,8 +1,9 @@
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { CompasEnsembleError } from "../errors.js";
-import type { Task } from "../metadata/schemas.js";
+import { CompasEnsembleError, DiskFullError } from "../errors.js";
+import type { Plan, Task } from "../metadata/schemas.js";
+import type { Store } from "../store/types.js";
 import { LocalStore } from "../store/local.js";
 import { killOrphans } from "./_process.js";
 import type {
@@ -13,7 +14,7 @@ import type {
   TaskStatus,
   WaitOptions,
 } from "./types.js";
-import { runTask } from "./worker.js";
+import { removeStaleScratch, runTask } from "./worker.js";
 
 /** Options of the local executor; every field has a documented default. */
 export interface LocalExecutorOptions {
@@ -41,6 +42,8 @@ interface Submission {
   controller: AbortController;
   done: Promise<void>;
   listeners: Set<(event: ExecutorEvent) => void>;
+  /** Set when a disk filled up: the submission stopped, and wait() rejects with it. */
+  stoppedBy?: DiskFullError;
 }
 
 /**
@@ -82,12 +85,7 @@ export class LocalExecutor implements Executor {
       if (!t) throw new CompasEnsembleError("PLAN_MISMATCH", `Task ${id} is not in the plan of ensemble ${plan.ensemble_id}.`);
       return t;
     });
-    const scratchRoot =
-      this.options.scratchRoot ??
-      (store instanceof LocalStore ? join(store.root, ".scratch") : join(tmpdir(), "compas-ensemble-scratch", plan.ensemble_id));
-    // An orchestrator killed with SIGKILL leaves its COMPAS groups running; stop them before
-    // their tasks start again, so that no task ever runs twice at once.
-    killOrphans(scratchRoot);
+    const scratchRoot = this.reclaimScratch(plan, store);
 
     const id = randomUUID();
     const controller = new AbortController();
@@ -101,14 +99,20 @@ export class LocalExecutor implements Executor {
     context.signal?.addEventListener("abort", onOuterAbort, { once: true });
     if (context.signal?.aborted) controller.abort();
 
-    const done = this.schedule(tasks, {
+    const submission: Submission = { statuses, controller, done: Promise.resolve(), listeners };
+    submission.done = this.schedule(tasks, {
       context,
       scratchRoot,
       statuses,
       signal: controller.signal,
       emit,
+      stop: (err) => {
+        // The first full disk stops everything: the other tasks would fail the same way.
+        submission.stoppedBy ??= err;
+        controller.abort();
+      },
     }).finally(() => context.signal?.removeEventListener("abort", onOuterAbort));
-    this.submissions.set(id, { statuses, controller, done, listeners });
+    this.submissions.set(id, submission);
     return {
       kind: this.kind,
       ensemble_id: plan.ensemble_id,
@@ -123,7 +127,10 @@ export class LocalExecutor implements Executor {
     return [...this.submission(handle).statuses.values()].map((s) => ({ ...s }));
   }
 
-  /** Resolves when every task is succeeded, failed or cancelled. */
+  /**
+   * Resolves when every task is succeeded, failed or cancelled. Rejects with a DiskFullError
+   * when a disk filled up; by then every task has stopped.
+   */
   async wait(handle: ExecutorHandle, options: WaitOptions = {}): Promise<TaskStatus[]> {
     const sub = this.submission(handle);
     if (options.onEvent) sub.listeners.add(options.onEvent);
@@ -135,7 +142,27 @@ export class LocalExecutor implements Executor {
       options.signal?.removeEventListener("abort", onAbort);
       if (options.onEvent) sub.listeners.delete(options.onEvent);
     }
+    if (sub.stoppedBy) throw sub.stoppedBy;
     return this.status(handle);
+  }
+
+  /**
+   * Makes the scratch folder of a plan ready for a new submission: stops COMPAS processes an
+   * earlier orchestrator left running (killed with SIGKILL, they survive it), then removes the
+   * scratch folders it left for this plan's tasks. Only safe while this process owns the
+   * ensemble (runEnsemble holds its lock), since a live worker's folder would be removed too.
+   * @param plan - the plan about to run
+   * @param store - its store (the default scratch folder is `<output>/.scratch` for a local one)
+   * @returns the scratch folder used for this plan
+   */
+  reclaimScratch(plan: Plan, store: Store): string {
+    const scratchRoot =
+      this.options.scratchRoot ??
+      (store instanceof LocalStore ? join(store.root, ".scratch") : join(tmpdir(), "compas-ensemble-scratch", plan.ensemble_id));
+    // No task may ever run twice at once: kill the orphans before their tasks start again.
+    killOrphans(scratchRoot);
+    removeStaleScratch(scratchRoot, plan);
+    return scratchRoot;
   }
 
   /** Kills every running task's process group and cancels the queued ones. */
@@ -165,6 +192,7 @@ export class LocalExecutor implements Executor {
       statuses: Map<string, TaskStatus>;
       signal: AbortSignal;
       emit: (event: ExecutorEvent) => void;
+      stop: (err: DiskFullError) => void;
     },
   ): Promise<void> {
     const { context, statuses, signal, emit } = run;
@@ -276,6 +304,12 @@ export class LocalExecutor implements Executor {
             }
           })
           .catch((err: unknown) => {
+            if (err instanceof DiskFullError) {
+              statuses.set(task.task_id, { taskId: task.task_id, state: "cancelled", reason: err.message, attempt: item.attempt });
+              emit({ type: "task-cancelled", taskId: task.task_id, attempt: item.attempt, reason: err.message });
+              run.stop(err);
+              return;
+            }
             // Failures of the store or the file system, not of COMPAS: the task is not
             // recorded, so it stays re-runnable; report it as failed for this submission.
             statuses.set(task.task_id, {

@@ -20,7 +20,7 @@ export const WORKER_EXIT = {
   alreadyDone: 0,
   failed: 1,
   usage: 2,
-  /** Retryable failure (timeout, crash): Batch/Slurm may run it again. */
+  /** Retryable failure (killed from outside, timeout, I/O; the rule is in worker.ts): Batch/Slurm may run it again. */
   retryable: 75,
   cancelled: 130,
 } as const;

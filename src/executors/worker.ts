@@ -1,16 +1,18 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { constants, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { checkCompletion } from "../compas/completion.js";
 import { compasEnv } from "../compas/env.js";
 import { withOutput } from "../compas/argv.js";
 import { probeCompas } from "../compas/probe.js";
+import { describeZodError } from "../metadata/_zod-issue.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import type { Fragment, Plan, Task, TaskError } from "../metadata/schemas.js";
+import { TaskSchema, type Fragment, type Plan, type Task, type TaskError } from "../metadata/schemas.js";
+import { diskFullError, isNoSpace } from "../store/_disk.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
-import { runProcess } from "./_process.js";
+import { runProcess, type ProcessOutcome } from "./_process.js";
 
 /** Store key of one attempt's fragment. */
 export function fragmentKey(taskId: string, attempt: number): string {
@@ -59,24 +61,56 @@ export type RunTaskResult =
   | { status: "cancelled"; reason: string };
 
 const PROGRESS_LINE = /^(\d+): /;
+// COMPAS reports its errors on lines that start with "ERROR:".
+const ERROR_LINE = /^\s*ERROR:/;
+const SCRATCH_NAME = /^(.+)\.a(\d+)\.[0-9a-f]{8}$/;
 
 /**
  * Runs one task wherever it is called (locally, on an SSH host, in a Batch container, in a
  * Slurm job): COMPAS in a fresh scratch folder, the completion check, the upload of output and
  * log, and last the fragment, so that a success fragment always means the output is stored.
+ * A full disk throws a `DiskFullError` (no fragment: the task stays to do), since no further
+ * task can succeed there either.
  * @param options - plan, task, store and attempt
  */
 export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   const { plan, task, store, attempt } = options;
+  // Every name below becomes part of a path: refuse a task that would leave its folders
+  // (a hand-edited plan) before anything touches the disk. Plans read from a store are
+  // checked by the schema already; this covers tasks built in code.
+  const checked = TaskSchema.safeParse(task);
+  if (!checked.success) {
+    throw new CompasEnsembleError("METADATA_INVALID", `Task ${JSON.stringify(task.task_id)} of the plan is unsafe to run (${describeZodError(checked.error)}).`, {
+      hint: "Task ids, run ids and output keys must be relative names without '..'; restore plan.json as compas-ensemble wrote it.",
+    });
+  }
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", `Attempt ${attempt} of task ${task.task_id} is not a whole number >= 1.`);
+  }
   const startedAt = new Date();
   // Unique per call: two workers can run the same task and attempt on one machine (the same
   // plan written to two stores, or a host that lost contact and the task was placed again),
   // and a shared folder would be wiped under the other's COMPAS.
   const scratch = join(options.scratchRoot, `${task.task_id}.a${attempt}.${randomBytes(4).toString("hex")}`);
-  rmSync(scratch, { recursive: true, force: true });
-  mkdirSync(scratch, { recursive: true });
+  try {
+    mkdirSync(scratch, { recursive: true });
+  } catch (err) {
+    if (isNoSpace(err)) throw diskFullError(options.scratchRoot, `creating the scratch folder of task ${task.task_id}`, err);
+    throw err;
+  }
+  try {
+    return await runInScratch(options, scratch, startedAt);
+  } finally {
+    // Whatever happened, the COMPAS output in scratch is either stored or worthless now.
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function runInScratch(options: RunTaskOptions, scratch: string, startedAt: Date): Promise<RunTaskResult> {
+  const { plan, task, store, attempt } = options;
   const logPath = join(scratch, "task.log");
   const binary = options.binary ?? plan.compas.binary;
+  const storedLog = `${store.uri}/${logKey(task.task_id, attempt)}`;
 
   const finish = async (output: Fragment["output"], error: TaskError | null): Promise<RunTaskResult> => {
     const finishedAt = new Date();
@@ -103,7 +137,6 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     };
     if (existsSync(logPath)) await store.putFile(logKey(task.task_id, attempt), logPath);
     await store.put(fragmentKey(task.task_id, attempt), JSON.stringify(fragment, null, 2) + "\n");
-    rmSync(scratch, { recursive: true, force: true });
     return { status: fragment.status, fragment };
   };
 
@@ -124,6 +157,10 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   }
 
   let done = 0;
+  let lastError: string | undefined;
+  // Seen anywhere in the output, not only in its tail: HDF5 buries them under pages of trace.
+  let sawNoSpace = false;
+  let sawMachineTrouble = false;
   const outcome = await runProcess({
     command: binary,
     args: withOutput(task.args, scratch, "COMPAS_Output"),
@@ -134,17 +171,31 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     signal: options.signal,
     timeoutMs: options.timeoutMs,
     onSpawn: options.onSpawn,
-    onLine: (line) => {
-      if (PROGRESS_LINE.test(line)) options.onProgress?.(++done, task.n_systems);
+    onLine: (line, stream) => {
+      if (stream === "stdout" && PROGRESS_LINE.test(line)) {
+        options.onProgress?.(++done, task.n_systems);
+        return;
+      }
+      if (ERROR_LINE.test(line)) lastError = line.trim().slice(0, 300);
+      if (NO_SPACE_TEXT.test(line)) sawNoSpace = true;
+      else if (MACHINE_TROUBLE_TEXT.test(line)) sawMachineTrouble = true;
     },
   });
   options.onExit?.();
 
-  if (outcome.aborted && !outcome.timedOut) {
-    rmSync(scratch, { recursive: true, force: true });
-    return { status: "cancelled", reason: "cancelled before it finished" };
-  }
+  if (outcome.aborted && !outcome.timedOut) return { status: "cancelled", reason: "cancelled before it finished" };
+  // A full disk under scratch shows as a log that cannot be written, or as a failed COMPAS
+  // that says so; either way every later task would fail the same way.
+  const stopIfDiskFull = (failed: boolean): void => {
+    if (isNoSpace(outcome.logError) || (failed && sawNoSpace)) {
+      throw diskFullError(options.scratchRoot, `running task ${task.task_id}`, outcome.logError ?? new Error(lastError ?? "No space left on device"));
+    }
+  };
+  stopIfDiskFull(outcome.exitCode !== 0 || outcome.timedOut);
   const tails = { stderr_tail: outcome.stderrTail.slice(-2000) };
+  // The sentence a person reads first (run, status, the manifest): what ended it, COMPAS's
+  // own last word, and where the whole output is.
+  const seeLog = (what: string): string => `${what}${lastError ? ` (last error: "${lastError}")` : ""}; its log is ${storedLog}.`;
   if (outcome.spawnError) {
     return finish(null, {
       code: "COMPAS_NOT_FOUND",
@@ -156,7 +207,7 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   if (outcome.timedOut) {
     return finish(null, {
       code: "TASK_TIMEOUT",
-      message: `COMPAS ran longer than the task timeout of ${Math.round((options.timeoutMs ?? 0) / 1000)} s and was killed.`,
+      message: seeLog(`COMPAS ran longer than the task timeout of ${Math.round((options.timeoutMs ?? 0) / 1000)} s and was killed`),
       exit_code: outcome.exitCode,
       signal: outcome.signal,
       retryable: true,
@@ -164,16 +215,15 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     });
   }
   if (outcome.exitCode !== 0) {
-    // Exit 3 is a command-line error: the same argv fails the same way every time.
     const badFlags = outcome.exitCode === 3;
     return finish(null, {
       code: badFlags ? "COMPAS_FLAG_UNKNOWN" : "COMPAS_FAILED",
       message: badFlags
-        ? `COMPAS rejected its command line (exit 3): ${lastLine(outcome.stderrTail)}`
-        : `COMPAS ended with ${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`}.`,
+        ? `COMPAS rejected its command line (exit 3): ${lastError ?? lastLine(outcome.stderrTail)}; its log is ${storedLog}.`
+        : seeLog(`COMPAS ended with ${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`}`),
       exit_code: outcome.exitCode,
       signal: outcome.signal,
-      retryable: !badFlags,
+      retryable: failureDependsOnMachine(outcome, sawMachineTrouble),
       ...tails,
     });
   }
@@ -181,13 +231,12 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
   const container = join(scratch, "COMPAS_Output");
   const check = await checkCompletion({ containerDir: container, nSystems: task.n_systems, stdoutTail: outcome.stdoutTail });
   if (!check.complete) {
-    // An evolution error is deterministic in the seed; anything else (disk, I/O) may pass later.
-    const deterministic = /Evolution stopped because an error occurred/.test(outcome.stdoutTail);
+    stopIfDiskFull(true);
     return finish(null, {
       code: "OUTPUT_INCOMPLETE",
-      message: `COMPAS exited 0 but the run is incomplete: ${check.problems.join("; ")}.`,
+      message: seeLog(`COMPAS exited 0 but the run is incomplete: ${check.problems.join("; ")}`),
       exit_code: 0,
-      retryable: !deterministic,
+      retryable: failureDependsOnMachine(outcome, sawMachineTrouble),
       ...tails,
     });
   }
@@ -198,9 +247,78 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     await uploadDetailedOutput(store, task, container);
     return await finish({ key: task.output_key, bytes: put.size, sha256: put.sha256, rows: check.rows }, null);
   } catch (err) {
-    if (!isCompasEnsembleError(err)) throw err;
+    if (!isCompasEnsembleError(err) || isNoSpace(err)) throw err;
+    // The store (a network, S3) failed, not COMPAS: another attempt may well get through.
     return finish(null, { code: err.code, message: err.message, retryable: true });
   }
+}
+
+// What a full disk or quota looks like in a program's output (strerror of ENOSPC and EDQUOT,
+// as HDF5 and the C library print them).
+const NO_SPACE_TEXT = /No space left on device|Disk quota exceeded/i;
+// The machine failing under COMPAS rather than COMPAS failing: I/O errors and lack of memory.
+const MACHINE_TROUBLE_TEXT = /Input\/output error|Read-only file system|Stale file handle|Cannot allocate memory|std::bad_alloc/i;
+// Signals a program raises on itself when its own code goes wrong (bad memory access, failed
+// assertion, floating-point trap). Every other signal is sent from outside.
+// (SIGBUS is left out: on Linux it mostly means a file under a memory mapping went away.)
+const FAULT_SIGNALS: ReadonlySet<string> = new Set(["SIGSEGV", "SIGFPE", "SIGILL", "SIGABRT", "SIGTRAP", "SIGSYS"]);
+// COMPAS's exit code 4: it could not write its log files (the output).
+const COMPAS_LOGGING_FAILED = 4;
+
+/**
+ * Whether a failed COMPAS run can turn out differently when run again: the retry rule.
+ *
+ * A COMPAS run is a pure function of the binary, its arguments (the seed included) and the
+ * environment, which compasEnv() scrubs. A failure that COMPAS reaches by itself therefore
+ * repeats on every retry and is final: an exit code COMPAS chose (3 bad command line, 2
+ * stopped on an error, ...), exit 0 with missing or incomplete output (an evolution error),
+ * or a fault in its own code (SIGSEGV, SIGABRT, ...). Retried are failures of the machine:
+ * COMPAS killed from outside (SIGKILL from the OOM killer, SIGTERM from a scheduler or an
+ * administrator, also seen as exit 128 + n through a wrapper), exit 4 (its output files could
+ * not be written), I/O errors or lack of memory in its output, a timeout (a loaded machine),
+ * and a failed upload to the store (decided by the caller). A full disk is neither: it stops
+ * the ensemble (DiskFullError). docs: README.md, "Which failures are retried".
+ * @param outcome - how the COMPAS process ended
+ * @param sawMachineTrouble - whether its output reported I/O errors or lack of memory
+ */
+function failureDependsOnMachine(outcome: ProcessOutcome, sawMachineTrouble: boolean): boolean {
+  if (sawMachineTrouble) return true;
+  const signal = outcome.signal ?? signalOfExitCode(outcome.exitCode);
+  if (signal !== null) return !FAULT_SIGNALS.has(signal);
+  return outcome.exitCode === COMPAS_LOGGING_FAILED;
+}
+
+// A shell or wrapper script reports a child killed by signal n as exit code 128 + n.
+function signalOfExitCode(code: number | null): string | null {
+  if (code === null || code <= 128 || code >= 128 + 65) return null;
+  const entry = Object.entries(constants.signals).find(([, n]) => n === code - 128);
+  return entry ? entry[0] : null;
+}
+
+/**
+ * Removes the scratch folders that earlier calls left in `scratchRoot` for tasks of this plan
+ * (an orchestrator killed with SIGKILL leaves whole COMPAS outputs there). Only folders named
+ * as {@link runTask} names them, for a task of the plan, are touched; anything else stays.
+ * Call it only where no other worker of the plan can be running in `scratchRoot`, and after
+ * killOrphans() has stopped the COMPAS processes of earlier calls.
+ * @param scratchRoot - folder holding per-call scratch folders
+ * @param plan - the plan whose tasks' folders are removed
+ * @returns names of the folders removed
+ */
+export function removeStaleScratch(scratchRoot: string, plan: Plan): string[] {
+  if (!existsSync(scratchRoot)) return [];
+  const taskIds = new Set(plan.tasks.map((t) => t.task_id));
+  const removed: string[] = [];
+  for (const name of readdirSync(scratchRoot)) {
+    const m = SCRATCH_NAME.exec(name);
+    if (!m || !taskIds.has(m[1]!)) continue;
+    const path = join(scratchRoot, name);
+    if (!lstatSync(path).isDirectory()) continue;
+    // Retries: an orphan killed a moment ago may still be finishing its last write.
+    rmSync(path, { recursive: true, force: true, maxRetries: 5 });
+    removed.push(name);
+  }
+  return removed;
 }
 
 // Detailed files are named by in-run index, so chunks would collide: file i of a chunk

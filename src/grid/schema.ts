@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KeyNameSchema } from "../store/keys.js";
 
 /** The five physics axes, in the predecessor's order (alpha outermost, fa innermost). */
 export const AXES = ["alpha_ce", "lambda_ce", "kick_sigma", "metallicity", "mass_transfer_fa"] as const;
@@ -20,7 +21,8 @@ export type Params = z.infer<typeof ParamsSchema>;
 /** One grid point: its index k in the grid, its run id and its parameters. */
 export const GridPointSchema = z.strictObject({
   index: z.number().int().nonnegative(),
-  run_id: z.string().min(1),
+  /** Names the run's folder under runs/, so it must be a safe file name. */
+  run_id: KeyNameSchema,
   params: ParamsSchema,
 });
 /** One grid point. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { GridPointSchema, ParamsSchema } from "../grid/schema.js";
+import { KeyNameSchema, StoreKeySchema } from "../store/keys.js";
 
 /** How the COMPAS binary that produced (or will produce) the outputs is identified. */
 export const CompasIdentitySchema = z.strictObject({
@@ -15,9 +16,12 @@ export type CompasIdentity = z.infer<typeof CompasIdentitySchema>;
 
 /** One task: one COMPAS process for one chunk of one run. */
 export const TaskSchema = z.strictObject({
-  /** Stable id, `<run_id>` for an unchunked run, `<run_id>.c<chunk>` otherwise. */
-  task_id: z.string().min(1),
-  run_id: z.string().min(1),
+  /**
+   * Stable id, `<run_id>` for an unchunked run, `<run_id>.c<chunk>` otherwise. It names the
+   * task's fragments, logs and scratch folders, so it must be a safe file name (no '/', '..').
+   */
+  task_id: KeyNameSchema,
+  run_id: KeyNameSchema,
   grid_index: z.number().int().nonnegative(),
   chunk_index: z.number().int().nonnegative(),
   n_chunks: z.number().int().positive(),
@@ -32,21 +36,21 @@ export const TaskSchema = z.strictObject({
    */
   args: z.array(z.string()),
   /** Store key of the task's own COMPAS_Output.h5 (the run's file when n_chunks is 1). */
-  output_key: z.string(),
+  output_key: StoreKeySchema,
 });
 /** One task: one COMPAS process for one chunk of one run. */
 export type Task = z.infer<typeof TaskSchema>;
 
 /** One run (grid point) and the tasks that make it. */
 export const PlanRunSchema = z.strictObject({
-  run_id: z.string(),
+  run_id: KeyNameSchema,
   grid_index: z.number().int().nonnegative(),
   params: ParamsSchema,
   seed: z.number().int().nonnegative(),
   n_systems: z.number().int().positive(),
-  task_ids: z.array(z.string()).min(1),
+  task_ids: z.array(KeyNameSchema).min(1),
   /** Store key of the run's merged COMPAS_Output.h5. */
-  output_key: z.string(),
+  output_key: StoreKeySchema,
 });
 /** One run (grid point) of a plan and its tasks. */
 export type PlanRun = z.infer<typeof PlanRunSchema>;
@@ -76,7 +80,7 @@ export const RowCountsSchema = z.record(z.string(), z.number().int().nonnegative
 
 /** Where a finished task's output lives and what it holds. */
 export const OutputInfoSchema = z.strictObject({
-  key: z.string(),
+  key: StoreKeySchema,
   bytes: z.number().int().nonnegative(),
   sha256: z.string(),
   rows: RowCountsSchema,
@@ -105,7 +109,7 @@ export const FragmentContextSchema = z.strictObject({
   chunk_index: z.number().int().nonnegative(),
   n_chunks: z.number().int().positive(),
   /** Store key of the run's (merged) COMPAS_Output.h5. */
-  run_output_key: z.string(),
+  run_output_key: StoreKeySchema,
 });
 export type FragmentContext = z.infer<typeof FragmentContextSchema>;
 
@@ -113,8 +117,8 @@ export type FragmentContext = z.infer<typeof FragmentContextSchema>;
 export const FragmentSchema = z.strictObject({
   schema_version: z.literal(1),
   ensemble_id: z.string(),
-  task_id: z.string(),
-  run_id: z.string(),
+  task_id: KeyNameSchema,
+  run_id: KeyNameSchema,
   attempt: z.number().int().positive(),
   status: z.enum(["success", "failed"]),
   host: z.string(),

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
 
 /**
@@ -22,6 +23,28 @@ export function unsafeKeyReason(key: string): string | null {
   }
   return null;
 }
+
+/**
+ * Why a name is unsafe as one segment of a key (a task or run id that names a file or a
+ * folder), or null: the rules of {@link unsafeKeyReason}, and no '/'.
+ * @param name - the id to check
+ */
+export function unsafeNameReason(name: string): string | null {
+  if (typeof name === "string" && name.includes("/")) return "it contains a '/'";
+  return unsafeKeyReason(name);
+}
+
+/** A store key as {@link unsafeKeyReason} accepts it, for files (plan, fragments) that name keys. */
+export const StoreKeySchema = z.string().superRefine((key, ctx) => {
+  const reason = unsafeKeyReason(key);
+  if (reason !== null) ctx.addIssue({ code: "custom", message: `${JSON.stringify(key)} is not a safe store key because ${reason}` });
+});
+
+/** An id that becomes one segment of keys and folder names, as {@link unsafeNameReason} accepts it. */
+export const KeyNameSchema = z.string().superRefine((name, ctx) => {
+  const reason = unsafeNameReason(name);
+  if (reason !== null) ctx.addIssue({ code: "custom", message: `${JSON.stringify(name)} is not a safe name for files because ${reason}` });
+});
 
 /**
  * True when {@link unsafeKeyReason} finds nothing wrong with the key.

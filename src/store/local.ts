@@ -3,6 +3,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { isAbort } from "./_abort.js";
+import { diskFullError, isNoSpace } from "./_disk.js";
 import { ChecksumCache, SYNC_STATE_FILE, type Checksums } from "./_checksum-cache.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { PARTIAL_SUFFIX, writeBufferAtomically, writeStreamAtomically } from "./_local-files.js";
@@ -298,6 +299,11 @@ export class LocalStore implements Store {
 
   private accessError(action: string, key: string, err: unknown, localPath?: string): CompasEnsembleError {
     if (isCompasEnsembleError(err)) return err;
+    if (isNoSpace(err)) {
+      // A read fills a disk only when it copies to a local file (getFile); writes fill the store's.
+      const where = action === "read" && localPath ? path.resolve(localPath) : this.root;
+      return diskFullError(where, `trying to ${action} key ${JSON.stringify(key)}`, err);
+    }
     if (isAbort(err)) {
       return new CompasEnsembleError("CANCELLED", `Transfer of key ${JSON.stringify(key)} in ${this.uri} was aborted.`, {
         cause: err,

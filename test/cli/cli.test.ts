@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -60,6 +60,53 @@ describe("the compas-ensemble CLI", () => {
     const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(out, "ensemble_metadata.json"), "utf8")));
     expect(manifest.runs.map((r) => r.status)).toEqual(["success", "success", "success"]);
   });
+
+  it("keeps running when the reader of its output goes away (run | head): the manifest is written and the exit code is the ensemble's", async () => {
+    const out = mkdtempSync(join(tmpdir(), "cli-epipe-"));
+    const child = spawn(
+      node!,
+      [...cli, "run", "--test-run", "--n-systems", "15", "--output-dir", out, "--compas-binary", fakeCompasPath(), "--concurrency", "2"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    // Like `2>&1 | head -1`: read the first line, then close both pipes while the run goes on.
+    await new Promise<void>((resolve) => child.stderr.once("data", () => resolve()));
+    child.stdout.destroy();
+    child.stderr.destroy();
+    expect(await exited).toEqual({ code: 0, signal: null });
+    const manifest = ManifestSchema.parse(JSON.parse(readFileSync(join(out, "ensemble_metadata.json"), "utf8")));
+    expect(manifest.runs.map((r) => r.status)).toEqual(["success", "success", "success"]);
+    expect(existsSync(join(out, ".compas-ensemble.lock"))).toBe(false);
+    expect(readdirSync(join(out, ".scratch"))).toEqual([]);
+  }, 180_000);
+
+  it("fails with one sentence when its standard output cannot be written (a full disk), instead of a crash", async () => {
+    const full = openSync("/dev/full", "w");
+    try {
+      const child = spawn(node!, [...cli, "grid", "--full", "--json"], { stdio: ["ignore", full, "pipe"] });
+      let stderr = "";
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(stderr).toBe("error: could not write to standard output (ENOSPC: no space left on device, write), so what it holds is incomplete.\n");
+    } finally {
+      closeSync(full);
+    }
+  });
+
+  it("run and status show a failed COMPAS run with its last ERROR line and where its log is", async () => {
+    const out = mkdtempSync(join(tmpdir(), "cli-error-line-"));
+    const env = { ...process.env, FAKE_COMPAS_FAIL: "stopped" };
+    const run = await ce(["run", "--sparse", "--end-index", "1", "--n-systems", "10", "--output-dir", out, "--compas-binary", fakeCompasPath()], env);
+    expect(run.code).toBe(1);
+    const runId = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")).tasks[0].task_id as string;
+    const log = join(out, "logs", `${runId}.a1.log`);
+    const reason = `COMPAS ended with exit code 2 (last error: "ERROR: in BaseBinaryStar::Evolve(): failure forced by FAKE_COMPAS_FAIL=stopped"); its log is ${log}.`;
+    expect(run.stderr).toContain(`  ${runId}: COMPAS_FAILED: ${reason}\n`);
+    expect(existsSync(log)).toBe(true);
+    const status = await ce(["status", out]);
+    expect(status.stdout).toContain(`  failed ${runId} after 1 attempt(s): COMPAS_FAILED: ${reason}\n`);
+  }, 180_000);
 
   describe("with a detached executor (fake AWS Batch control plane, s3rver)", () => {
     let s3: S3rverHandle;

@@ -1,7 +1,8 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Dataset, Group } from "h5wasm";
 import { describe, expect, it } from "vitest";
 import { runEnsemble, type EnsembleEvent, type RunEnsembleOptions } from "../../src/ensemble/run.js";
@@ -13,6 +14,25 @@ import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadat
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
+import { withTmpfs } from "../support/tmpfs.js";
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the built CLI to its end; never rejects. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
+  const [node, ...cliArgs] = cliCommand();
+  try {
+    const { stderr } = await execFileAsync(node!, [...cliArgs, ...args], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stderr };
+  } catch (e) {
+    const err = e as { code: number; stderr: string };
+    return { code: err.code, stderr: err.stderr };
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 
 const points = expandGrid(sparseGrid());
 
@@ -111,7 +131,7 @@ describe("runEnsemble on the local executor", () => {
     file.close();
   });
 
-  it("retries a crashing task with backoff, then records it as failed with the reason", async () => {
+  it("retries a task killed from outside (SIGTERM) with backoff, then records it as failed with the reason", async () => {
     const out = tempDir("crash");
     const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 2), retries: 1, env: { FAKE_COMPAS_KILL_AFTER: "3" } }));
     expect(summary.runs).toEqual({ total: 2, succeeded: 0, failed: 2, pending: 0 });
@@ -135,7 +155,7 @@ describe("runEnsemble on the local executor", () => {
     expect(frags[0]!.error).toMatchObject({ code: "COMPAS_FLAG_UNKNOWN", retryable: false, exit_code: 3 });
   });
 
-  it("succeeds on the retry after a transient failure", async () => {
+  it("succeeds on the retry after a failure of the machine (COMPAS killed with SIGKILL, as by the OOM killer)", async () => {
     const out = tempDir("once");
     const marker = join(tempDir("once-marker"), "failed-once");
     const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1), env: { FAKE_COMPAS_FAIL_ONCE_FILE: marker } }));
@@ -144,6 +164,39 @@ describe("runEnsemble on the local executor", () => {
       [1, "failed"],
       [2, "success"],
     ]);
+  });
+
+  it("does not retry a COMPAS that exits 0 without any output: the same seed and flags give the same nothing", async () => {
+    const out = tempDir("no-output");
+    const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1), retries: 2, env: { FAKE_COMPAS_EXIT_AT_ONCE: "1" } }));
+    expect(summary.runs.failed).toBe(1);
+    const frags = fragmentsIn(out);
+    expect(frags).toHaveLength(1);
+    expect(frags[0]!.error).toMatchObject({ code: "OUTPUT_INCOMPLETE", retryable: false, exit_code: 0 });
+  });
+
+  it("does not retry an error COMPAS stops on, and names its last ERROR line and the stored log in the failure", async () => {
+    const out = tempDir("stopped");
+    const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1), retries: 2, env: { FAKE_COMPAS_FAIL: "stopped" } }));
+    const frags = fragmentsIn(out);
+    expect(frags).toHaveLength(1);
+    const f = frags[0]!;
+    expect(f.error).toMatchObject({ code: "COMPAS_FAILED", retryable: false, exit_code: 2 });
+    const errorLine = "ERROR: in BaseBinaryStar::Evolve(): failure forced by FAKE_COMPAS_FAIL=stopped";
+    const log = join(out, "logs", `${f.task_id}.a1.log`);
+    expect(f.error!.message).toBe(`COMPAS ended with exit code 2 (last error: "${errorLine}"); its log is ${log}.`);
+    expect(readFileSync(log, "utf8")).toContain(errorLine);
+    expect(summary.failures).toEqual([{ run_id: f.run_id, reason: `COMPAS_FAILED: ${f.error!.message}` }]);
+  });
+
+  it("does not retry a crash in COMPAS's own code (SIGSEGV), which the same seed repeats", async () => {
+    const out = tempDir("segv");
+    await runEnsemble(
+      options(out, { points: sliceGrid(points, 0, 1), retries: 2, env: { FAKE_COMPAS_KILL_AFTER: "1", FAKE_COMPAS_KILL_SIGNAL: "SIGSEGV" } }),
+    );
+    const frags = fragmentsIn(out);
+    expect(frags).toHaveLength(1);
+    expect(frags[0]!.error).toMatchObject({ code: "COMPAS_FAILED", retryable: false, signal: "SIGSEGV" });
   });
 
   it("treats exit 0 with an incomplete run as a failure (completion check)", async () => {
@@ -248,7 +301,7 @@ describe("runEnsemble on the local executor", () => {
     expect(again.tasks.skipped).toBe(3);
   });
 
-  it("after the orchestrator is killed with SIGKILL, a rerun stops its orphans and ends with every run succeeded exactly once", async () => {
+  it("after the orchestrator is killed with SIGKILL, a rerun stops its orphans, removes their scratch folders and ends with every run succeeded exactly once", async () => {
     const out = tempDir("sigkill");
     const started = tempDir("sigkill-pids");
     // node itself running the built CLI: SIGKILL must hit the orchestrator, not a wrapper.
@@ -268,11 +321,101 @@ describe("runEnsemble on the local executor", () => {
     await new Promise((r) => cli.once("exit", r));
     const orphans = standInProcesses(started).filter((p) => p.end === undefined && isAlive(p.pid));
     expect(orphans.length).toBeGreaterThanOrEqual(1);
+    const scratch = join(out, ".scratch");
+    const left = readdirSync(scratch);
+    expect(left.length).toBeGreaterThanOrEqual(1);
+    // Not the ensemble's: a folder of another name, and one named like a task that is not in the plan.
+    const foreign = ["notes", "alpha9.000_lambda0.10_kick217_Z0.01420_fa0.50.a1.0123abcd"].sort();
+    for (const name of foreign) mkdirSync(join(scratch, name));
+    writeFileSync(join(scratch, "notes", "keep.txt"), "mine");
 
     const summary = await runEnsemble(options(out, { points: sliceGrid(points, 0, 4), env: { FAKE_COMPAS_STARTED_DIR: started } }));
     for (const p of orphans) expect(isAlive(p.pid)).toBe(false);
+    expect(readdirSync(scratch).sort()).toEqual(foreign);
+    expect(readFileSync(join(scratch, "notes", "keep.txt"), "utf8")).toBe("mine");
     expect(summary.runs).toEqual({ total: 4, succeeded: 4, failed: 0, pending: 0 });
     const successes = fragmentsIn(out).filter((f) => f.status === "success");
     expect(successes.map((f) => f.task_id).sort()).toEqual(points.slice(0, 4).map((p) => p.run_id).sort());
+  }, 300_000);
+
+  it("removes scratch folders a killed run left when it next takes the lock, even with nothing left to run, and nothing else", async () => {
+    const out = tempDir("stale-scratch");
+    const one = sliceGrid(points, 0, 1);
+    await runEnsemble(options(out, { points: one }));
+    const scratch = join(out, ".scratch");
+    const stale = join(scratch, `${one[0]!.run_id}.a1.0badf00d`);
+    mkdirSync(join(stale, "COMPAS_Output"), { recursive: true });
+    writeFileSync(join(stale, "COMPAS_Output", "COMPAS_Output.h5"), "half an output");
+    writeFileSync(join(stale, "compas.pid"), "999999999 1\n");
+    const foreign = [`${one[0]!.run_id}.backup`, "other"].sort();
+    for (const name of foreign) mkdirSync(join(scratch, name));
+
+    const again = await runEnsemble(options(out, { points: one }));
+    expect(again.tasks).toEqual({ total: 1, skipped: 1, submitted: 0 });
+    expect(readdirSync(scratch).sort()).toEqual(foreign);
+  });
+
+  it("refuses to start on a full disk with one sentence naming it, and leaves no lock behind", async () => {
+    await withTmpfs(1024 * 1024, async (mnt) => {
+      const out = join(mnt, "ensemble");
+      mkdirSync(out);
+      // Fill the file system to the last byte.
+      const filler = join(mnt, "filler");
+      try {
+        writeFileSync(filler, Buffer.alloc(2 * 1024 * 1024, 1));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe("ENOSPC");
+      }
+      const err = await runEnsemble(options(out, { points: sliceGrid(points, 0, 1) })).catch((e: unknown) => e);
+      expect(isCompasEnsembleError(err, "DISK_FULL")).toBe(true);
+      expect((err as Error).message).toBe(`No space left on the disk holding ${out} (mounted at ${mnt}, 0 B free) while taking the lock of the ensemble.`);
+      expect(readdirSync(out)).toEqual([]);
+    });
+  });
+
+  it("stops cleanly when the disk fills up, naming the disk and the space still needed, and resumes once space is freed", async () => {
+    await withTmpfs(24 * 1024 * 1024, async (mnt) => {
+      // 4 MiB left: four runs of the stand-in (1.8 MB each, and as much again in scratch) cannot fit.
+      const filler = join(mnt, "filler");
+      writeFileSync(filler, Buffer.alloc(20 * 1024 * 1024, 1));
+      const out = join(mnt, "ensemble");
+      const started = tempDir("full-pids");
+      const slice = points.slice(0, 4);
+      const args = ["run", "--sparse", "--end-index", "4", "--n-systems", "20", "--concurrency", "2", "--output-dir", out, "--compas-binary", fakeCompasPath()];
+
+      const first = await cli(args, { FAKE_COMPAS_STARTED_DIR: started });
+      expect(first.code, first.stderr).toBe(1);
+      expect(first.stderr).not.toMatch(/Unhandled|\n\s+at /);
+      const errors = first.stderr.split("\n").filter((l) => l.startsWith("error: "));
+      expect(errors).toHaveLength(1);
+      // What is on the disk, not what the run says: runs whose output file was stored.
+      const stored = slice.filter((p) => existsSync(join(out, "runs", p.run_id, "COMPAS_Output", "COMPAS_Output.h5"))).length;
+      expect(stored).toBeLessThan(4);
+      const unfinished = 4 - stored;
+      // 8,506,176 bytes: the smallest COMPAS_Output.h5 real COMPAS writes (test/fixtures/compas).
+      const needed = `${((unfinished * 8_506_176) / 1e6).toFixed(1)} MB`;
+      expect(errors[0]).toMatch(
+        new RegExp(
+          `^error: No space left on the disk holding ${escapeRegExp(out)}(/\\.scratch)? \\(mounted at ${escapeRegExp(mnt)}, [0-9.]+ [kM]?B free\\): ` +
+            `the ensemble stopped with ${unfinished} of 4 runs unfinished, whose outputs need about ${escapeRegExp(needed)} more\\.$`,
+        ),
+      );
+      expect(first.stderr).toMatch(new RegExp(`\\nhint: Free at least ${escapeRegExp(needed)} on ${escapeRegExp(mnt)} `));
+      // Stopped, not crashed: no COMPAS left running, the manifest records what finished, no
+      // lock and no scratch left, and a full disk is no task's failure.
+      for (const p of standInProcesses(started)) expect(isAlive(p.pid)).toBe(false);
+      expect(manifestOf(out).runs.filter((r) => r.status === "success")).toHaveLength(stored);
+      expect(existsSync(join(out, ".compas-ensemble.lock"))).toBe(false);
+      expect(readdirSync(join(out, ".scratch"))).toEqual([]);
+      expect(fragmentsIn(out).filter((f) => f.status === "failed")).toEqual([]);
+
+      rmSync(filler);
+      const second = await cli(args);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toContain("4/4 runs succeeded");
+      const successes = fragmentsIn(out).filter((f) => f.status === "success");
+      expect(successes.map((f) => f.task_id).sort()).toEqual(slice.map((p) => p.run_id).sort());
+      expect(readdirSync(join(out, ".scratch"))).toEqual([]);
+    });
   }, 300_000);
 });

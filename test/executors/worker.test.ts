@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -7,13 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
 import { PLAN_KEY, putJson, readFragmentsFromStore } from "../../src/ensemble/_store-io.js";
 import { buildPlan } from "../../src/ensemble/plan.js";
+import { isCompasEnsembleError } from "../../src/errors.js";
 import { indexListKey, runWorker, WORKER_EXIT } from "../../src/executors/run-worker.js";
+import { runTask } from "../../src/executors/worker.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import type { Plan } from "../../src/metadata/schemas.js";
 import { LocalStore } from "../../src/store/local.js";
 import { openStore } from "../../src/store/open.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
+import { standInProcesses } from "../support/processes.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 
 const execFileAsync = promisify(execFile);
@@ -68,6 +71,52 @@ describe("the worker", () => {
     expect(await store.exists(plan.tasks[1]!.output_key)).toBe(true);
     const { fragments } = await readFragmentsFromStore(store);
     expect(fragments.map((f) => f.task_id)).toEqual([plan.tasks[1]!.task_id]);
+  });
+
+  it("refuses a hand-edited plan whose task id leaves the scratch folder, before anything touches the disk", async () => {
+    const work = mkdtempSync(join(tmpdir(), "worker-unsafe-"));
+    const dir = join(work, "ensemble");
+    const plan = await planInto(new LocalStore(dir));
+    const scratchRoot = join(work, "scratch");
+    mkdirSync(scratchRoot);
+    const started = join(work, "started");
+    mkdirSync(started);
+    const edited = JSON.parse(readFileSync(join(dir, "plan.json"), "utf8")) as Plan;
+    edited.tasks[0]!.task_id = "../escaped";
+    edited.runs[0]!.task_ids = ["../escaped"];
+    writeFileSync(join(dir, "plan.json"), JSON.stringify(edited));
+    const before = readdirSync(work).sort();
+
+    process.env.FAKE_COMPAS_STARTED_DIR = started;
+    try {
+      const err = await runWorker({ plan: dir, index: 0, scratchRoot }).catch((e: unknown) => e);
+      expect(isCompasEnsembleError(err, "METADATA_INVALID")).toBe(true);
+      expect((err as Error).message).toContain(`${dir}/plan.json is not a compas-ensemble plan`);
+      expect((err as Error).message).toContain(`"../escaped" is not a safe name for files because it contains a '/'`);
+    } finally {
+      delete process.env.FAKE_COMPAS_STARTED_DIR;
+    }
+    expect(readdirSync(work).sort()).toEqual(before);
+    expect(readdirSync(scratchRoot)).toEqual([]);
+    expect(standInProcesses(started)).toEqual([]);
+  });
+
+  it("refuses to run a task built in code whose id or output key would leave its folders", async () => {
+    const work = mkdtempSync(join(tmpdir(), "worker-unsafe-task-"));
+    const store = new LocalStore(join(work, "ensemble"));
+    const plan = await planInto(store);
+    const scratchRoot = join(work, "scratch");
+    mkdirSync(scratchRoot);
+    for (const task of [
+      { ...plan.tasks[0]!, task_id: ".." },
+      { ...plan.tasks[0]!, output_key: "runs/../../outside.h5" },
+    ]) {
+      const err = await runTask({ plan, task, store, attempt: 1, scratchRoot }).catch((e: unknown) => e);
+      expect(isCompasEnsembleError(err, "METADATA_INVALID")).toBe(true);
+      expect((err as Error).message).toMatch(/is unsafe to run \((task_id|output_key): .* because it contains a '\.\.' segment\)/);
+    }
+    expect(readdirSync(work).sort()).toEqual(["ensemble", "scratch"]);
+    expect(readdirSync(scratchRoot)).toEqual([]);
   });
 
   it("exits with the retryable code when COMPAS crashes, and 2 with one sentence for a bad index", async () => {

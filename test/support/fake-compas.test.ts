@@ -339,6 +339,20 @@ describe("failure modes (environment)", () => {
     expect(files.filter((f) => f.endsWith(".end"))).toHaveLength(0);
   });
 
+  it("FAKE_COMPAS_KILL_SIGNAL chooses the signal FAKE_COMPAS_KILL_AFTER sends, e.g. a segmentation fault", async () => {
+    const r = await run(["-n", "10", "--output-path", dirs()], { FAKE_COMPAS_KILL_AFTER: "2", FAKE_COMPAS_KILL_SIGNAL: "SIGSEGV" });
+    expect(r.signal).toBe("SIGSEGV");
+    expect(r.stdout.split("\n").filter((l) => /^\d+: /.test(l))).toHaveLength(2);
+  });
+
+  it("FAKE_COMPAS_FAIL=stopped reports an ERROR line on stderr after two binaries and exits 2", async () => {
+    const r = await run(["-n", "10", "--output-path", dirs()], { FAKE_COMPAS_FAIL: "stopped" });
+    expect(r.code).toBe(2);
+    expect(r.stdout.split("\n").filter((l) => /^\d+: /.test(l))).toHaveLength(2);
+    expect(r.stderr).toBe("ERROR: in BaseBinaryStar::Evolve(): failure forced by FAKE_COMPAS_FAIL=stopped\n");
+    expect(r.stdout).toMatch(/^Generated 2 of 10 binaries requested$/m);
+  });
+
   it("FAKE_COMPAS_HANG prints its pid and runs until killed", async () => {
     const child = spawn(fakeCompasPath(), ["-n", "5", "--output-path", dirs()], {
       env: { ...process.env, FAKE_COMPAS_HANG: "1" },
@@ -391,10 +405,10 @@ describe("failure modes (environment)", () => {
     expect(await readColumn(h5, "BSE_System_Parameters/SEED")).toHaveLength(5);
   });
 
-  it("FAKE_COMPAS_FAIL_ONCE_FILE fails with exit 1 the first time and succeeds once the file exists", async () => {
+  it("FAKE_COMPAS_FAIL_ONCE_FILE is killed with SIGKILL the first time and succeeds once the file exists", async () => {
     const marker = join(tmp, "fail-once");
     const first = await run(["-n", "1", "--output-path", dirs()], { FAKE_COMPAS_FAIL_ONCE_FILE: marker });
-    expect(first.code).toBe(1);
+    expect(first.signal).toBe("SIGKILL");
     expect(existsSync(marker)).toBe(true);
     const second = await run(["-n", "1", "--output-path", dirs()], { FAKE_COMPAS_FAIL_ONCE_FILE: marker });
     expect(second.code).toBe(0);

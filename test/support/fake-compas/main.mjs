@@ -96,9 +96,9 @@ async function main() {
   }
   const failOnce = env.FAKE_COMPAS_FAIL_ONCE_FILE;
   if (failOnce && !existsSync(failOnce)) {
+    // A failure of the machine, not of COMPAS: killed as the kernel's OOM killer kills.
     writeFileSync(failOnce, `${process.pid}\n`);
-    process.stderr.write(`ERROR: failure forced by FAKE_COMPAS_FAIL_ONCE_FILE (${failOnce} now exists: the next run succeeds)\n`);
-    finish(1);
+    process.kill(process.pid, "SIGKILL");
   }
   if (v["logfile-type"] !== "HDF5") {
     process.stderr.write(`ERROR: the COMPAS stand-in writes HDF5 only (--logfile-type ${v["logfile-type"]})\n`);
@@ -142,6 +142,8 @@ async function main() {
   // Start loading h5wasm (~0.3-0.8 s) while the binaries evolve.
   import("h5wasm/node").then((m) => m.default.ready).catch(() => {});
   const killAfter = env.FAKE_COMPAS_KILL_AFTER !== undefined ? Number(env.FAKE_COMPAS_KILL_AFTER) : undefined;
+  const killSignal = /** @type {NodeJS.Signals} */ (env.FAKE_COMPAS_KILL_SIGNAL || "SIGTERM");
+  const stopAfter = env.FAKE_COMPAS_FAIL === "stopped" ? Math.min(2, n) : undefined;
   const delayMs = Number(env.FAKE_COMPAS_DELAY_MS ?? 0);
   const incomplete = env.FAKE_COMPAS_INCOMPLETE === "1";
   const toCreate = incomplete ? Math.floor(n / 2) : n;
@@ -173,7 +175,7 @@ async function main() {
   const systems = [];
   const mask = (1n << 64n) - 1n;
   const killNow = () => {
-    process.kill(process.pid, "SIGTERM");
+    process.kill(process.pid, killSignal);
     setInterval(() => {}, 1 << 30);
   };
   if (killAfter === 0) return killNow();
@@ -192,6 +194,11 @@ async function main() {
       out(`${i}: ${res.statusText}: (${names[z1]} -> ${names[f1]}) + (${names[z2]} -> ${names[f2]})\n`);
     }
     if (delayMs > 0) await sleep(delayMs);
+    if (i + 1 === stopAfter) {
+      process.stderr.write("ERROR: in BaseBinaryStar::Evolve(): failure forced by FAKE_COMPAS_FAIL=stopped\n");
+      out(`\nGenerated ${i + 1} of ${n} binaries requested\n\n`);
+      finish(2);
+    }
     if (killAfter !== undefined && (i + 1 === killAfter || (i + 1 === toCreate && killAfter > toCreate))) return killNow();
   }
 
