@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   "METADATA_CONFLICT",
   "STORE_ACCESS",
   "STORE_KEY_UNSAFE",
+  "PATH_UNUSABLE",
   "TASK_FAILED",
   "TASK_TIMEOUT",
   "CANCELLED",
@@ -38,6 +39,7 @@ const USER_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "PLAN_MISMATCH",
   "METADATA_INVALID",
   "STORE_KEY_UNSAFE",
+  "PATH_UNUSABLE",
   "SSH_HOST_KEY",
 ]);
 

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
+import { pathError } from "../store/_path-errors.js";
 import { buildSbiDataset } from "./dataset.js";
 import { parseSpinModelFlag } from "./dataset-spin-flag.js";
 import type { SpinModelInput } from "./spins.js";
@@ -64,15 +65,20 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
   });
   const out = resolve(options.out);
   let paths: string[];
-  if (format === "h5") {
-    await writeSbiHdf5(dataset, out);
-    paths = [out];
-  } else if (format === "parquet") {
-    const written = await writeSbiParquet(dataset, out);
-    paths = [written.dco, written.runs];
-  } else {
-    await writeSbiNpy(dataset, out);
-    paths = [out];
+  try {
+    if (format === "h5") {
+      await writeSbiHdf5(dataset, out);
+      paths = [out];
+    } else if (format === "parquet") {
+      const written = await writeSbiParquet(dataset, out);
+      paths = [written.dco, written.runs];
+    } else {
+      await writeSbiNpy(dataset, out);
+      paths = [out];
+    }
+  } catch (err) {
+    // The writers work through temporary names; the user knows the path they gave.
+    throw pathError(err, { what: `extract output ${out}`, access: "write" }) ?? err;
   }
   const warnings = dataset.diagnostics.flatMap(({ run_id, diagnostics }) => {
     const list = (diagnostics as { warnings?: unknown } | null)?.warnings;
