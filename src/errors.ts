@@ -36,6 +36,10 @@ const USER_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "COMPAS_FLAG_UNKNOWN",
   "AXIS_INERT",
   "OPTIONS_INVALID",
+  // A file given to inspect or extract that is not HDF5, corrupt, or lacks a column: the
+  // input is wrong. (Outputs a run checks itself are caught and rerun, not reported here.)
+  "HDF5_UNREADABLE",
+  "HDF5_COLUMN_MISSING",
   "PLAN_MISMATCH",
   "METADATA_INVALID",
   "STORE_KEY_UNSAFE",
