@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import {
   attachCommand,
   commandCommand,
@@ -20,6 +20,36 @@ const program = new Command("compas-ensemble")
   .option("--debug", "print stack traces for errors")
   .enablePositionalOptions();
 
+/**
+ * Commander's own usage errors (unknown option, missing value, invalid choice, missing
+ * argument) become OPTIONS_INVALID errors, so they print like every other user error: one
+ * `error:` line, a hint, exit 2. Help and version (exit code 0) pass through untouched.
+ * @param cmd - the program or one of its commands (settings are not inherited by addCommand)
+ * @param usage - how the user calls it, for the hint
+ */
+function reportUsageErrors(cmd: Command, usage: string): void {
+  cmd.configureOutput({ outputError: () => {} });
+  cmd.exitOverride((err) => {
+    if (err.exitCode === 0) throw err;
+    if (err.code === "commander.help") {
+      // No command given: commander has just printed the list of commands on stderr.
+      throw new CompasEnsembleError("OPTIONS_INVALID", `${usage} needs a command; the commands are listed above.`, {
+        cause: err,
+        hint: `Run \`${usage} <command> --help\` for the options of one.`,
+      });
+    }
+    const [first = "", ...rest] = err.message.replace(/^error: /, "").split("\n");
+    // Commander adds "(Did you mean --n-systems?)" on its own line for a near miss.
+    const suggestion = rest.join(" ").trim().replace(/^\((.*)\)$/, "$1");
+    const what = cmd.parent === null ? "the commands and options" : "its options";
+    throw new CompasEnsembleError("OPTIONS_INVALID", `${usage}: ${first}${/[.!?]$/.test(first) ? "" : "."}`, {
+      cause: err,
+      hint: `${suggestion ? `${suggestion} ` : ""}Run \`${usage} --help\` for ${what}.`,
+    });
+  });
+}
+
+reportUsageErrors(program, "compas-ensemble");
 for (const cmd of [
   gridCommand(),
   commandCommand(),
@@ -35,6 +65,7 @@ for (const cmd of [
   workerCommand(),
   demoCommand(),
 ]) {
+  reportUsageErrors(cmd, `compas-ensemble ${cmd.name()}`);
   program.addCommand(cmd);
 }
 
@@ -55,6 +86,8 @@ process.on("exit", () => {
 
 const debug = process.argv.includes("--debug");
 program.parseAsync(process.argv.filter((a) => a !== "--debug")).catch((err: unknown) => {
+  // --help and --version: commander has printed them.
+  if (err instanceof CommanderError && err.exitCode === 0) return;
   // User errors get one sentence and a hint; a stack trace only on request.
   if (err instanceof CompasEnsembleError) {
     process.stderr.write(`error: ${err.message}\n`);

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "STORE_ACCESS",
   "STORE_KEY_UNSAFE",
   "DISK_FULL",
+  "PATH_UNUSABLE",
   "TASK_FAILED",
   "TASK_TIMEOUT",
   "CANCELLED",
@@ -39,9 +40,14 @@ const USER_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "COMPAS_FLAG_UNKNOWN",
   "AXIS_INERT",
   "OPTIONS_INVALID",
+  // A file given to inspect or extract that is not HDF5, corrupt, or lacks a column: the
+  // input is wrong. (Outputs a run checks itself are caught and rerun, not reported here.)
+  "HDF5_UNREADABLE",
+  "HDF5_COLUMN_MISSING",
   "PLAN_MISMATCH",
   "METADATA_INVALID",
   "STORE_KEY_UNSAFE",
+  "PATH_UNUSABLE",
   "SSH_HOST_KEY",
   "OUTPUT_PATH_REFUSED",
   "N_MISMATCH",

@@ -60,15 +60,27 @@ export function pointsFromFlags(flags: GridFlags, defaultSparse = false): GridPo
 }
 
 /**
- * Parses a whole-number flag value.
+ * Parses a whole-number flag value. Exponent notation is accepted when it names a whole
+ * number exactly (`1e4`, `2.5e3`); anything else is refused saying why: not a number, not
+ * whole, below `min`, or too large to be handled exactly (above 2^53 - 1).
  * @param text - the value as typed
  * @param flag - flag name, for the message
  * @param min - smallest allowed value
  */
 export function wholeNumber(text: string, flag: string, min: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `${flag} ${text} is not a whole number >= ${min}.`);
+  const t = text.trim();
+  const fail = (problem: string) =>
+    new CompasEnsembleError("OPTIONS_INVALID", `${flag} ${JSON.stringify(text)} ${problem}.`, {
+      hint: `Give a whole number >= ${min}, such as 10000 (or 1e4).`,
+    });
+  // Decimal digits with an optional fraction and exponent; Number() alone would also take
+  // hex, binary, "Infinity" and the empty string.
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) throw fail("is not a number");
+  const n = Number(t);
+  if (!Number.isFinite(n) || Math.abs(n) > Number.MAX_SAFE_INTEGER) {
+    throw fail(`is too large: whole numbers above ${Number.MAX_SAFE_INTEGER} (2^53 - 1) cannot be handled exactly`);
   }
-  return n;
+  if (!Number.isInteger(n)) throw fail(`is not a whole number${String(n) === t ? "" : ` (it is ${n})`}`);
+  if (n < min) throw fail(`is below ${min}, the smallest value it takes`);
+  return n === 0 ? 0 : n; // not -0
 }

@@ -36,22 +36,48 @@ const ALIASES: Record<string, string> = {
 };
 
 // Options that the library derives from the grid point or the plan; a user value would
-// either be rejected by COMPAS as a duplicate or silently desynchronise the manifest.
-const OWNED: Record<string, string> = {
-  "--number-of-systems": "it comes from the plan's n systems per task",
-  "--random-seed": "seeds are derived per run and chunk so that ranges never overlap",
-  "--output-path": "each task writes into its own scratch folder",
-  "--output-container": "each task writes into its own scratch folder",
-  "--logfile-type": "the library reads HDF5 output",
-  "--hdf5-chunk-size": "use the hdf5ChunkSize option",
-  "--common-envelope-alpha": "it is the grid axis alpha_ce",
-  "--common-envelope-lambda": "it is the grid axis lambda_ce",
-  "--kick-magnitude-sigma-CCSN-NS": "it is the grid axis kick_sigma",
-  "--kick-magnitude-sigma-CCSN-BH": "it is the grid axis kick_sigma",
-  "--metallicity": "it is the grid axis metallicity",
-  "--mass-transfer-fa": "it is the grid axis mass_transfer_fa",
-  "--grid": "grid files run one binary per line and ignore --number-of-systems",
+// either be rejected by COMPAS as a duplicate or silently desynchronise the manifest. `use`
+// says what to set instead, as the CLI flag and the API option: the message reaches both.
+const OWNED: Record<string, { reason: string; use?: string }> = {
+  "--number-of-systems": {
+    reason: "the plan sets the systems of each task",
+    use: "use --n-systems and --systems-per-task (nSystems and systemsPerTask in the API)",
+  },
+  "--random-seed": {
+    reason: "seeds are derived per run and chunk so that ranges never overlap",
+    use: "use --seed-base (seedBase in the API) to move the first seed",
+  },
+  "--output-path": {
+    reason: "each task writes into its own scratch folder",
+    use: "use --output-dir (output in the API) to choose where the ensemble goes",
+  },
+  "--output-container": {
+    reason: "each task writes into its own scratch folder",
+    use: "use --output-dir (output in the API) to choose where the ensemble goes",
+  },
+  "--logfile-type": { reason: "the library reads HDF5 output" },
+  "--hdf5-chunk-size": {
+    reason: `the library sets it (${DEFAULT_HDF5_CHUNK_SIZE}, COMPAS's minimum, unless told otherwise)`,
+    use: "the CLI keeps the default, and the API's hdf5ChunkSize option changes it",
+  },
+  "--common-envelope-alpha": axisFlag("alpha_ce"),
+  "--common-envelope-lambda": axisFlag("lambda_ce"),
+  "--kick-magnitude-sigma-CCSN-NS": axisFlag("kick_sigma"),
+  "--kick-magnitude-sigma-CCSN-BH": axisFlag("kick_sigma"),
+  "--metallicity": axisFlag("metallicity"),
+  "--mass-transfer-fa": axisFlag("mass_transfer_fa"),
+  "--grid": {
+    reason: "COMPAS grid files run one binary per line and ignore --number-of-systems",
+    use: "give the library a grid file with --file (grid in the API) instead",
+  },
 };
+
+function axisFlag(axis: AxisName): { reason: string; use: string } {
+  return { reason: `it is the grid axis ${axis}`, use: `set its values in a grid file (--file, or grid in the API)` };
+}
+
+/** The largest --number-of-systems COMPAS accepts: the option is a C++ int (32 bits). */
+export const MAX_COMPAS_SYSTEMS = 2_147_483_647;
 
 /** The prescription selector each axis needs, from compas.md: without it the axis is inert. */
 export const AXIS_SELECTORS: ReadonlyArray<{ axis: AxisName; flag: string; value: string; defaultValue: string }> = [
@@ -100,6 +126,32 @@ function canonical(name: string): string {
   return ALIASES[name] ?? name;
 }
 
+// A flag as the user wrote it, for messages: "-o (--output-path)" when given by its alias.
+function asGiven(name: string, raw: readonly string[]): string {
+  const alias = Object.keys(ALIASES).find((a) => ALIASES[a] === name && raw.includes(a));
+  return alias === undefined ? name : `${alias} (${name})`;
+}
+
+// COMPAS exits 3 when an option is given twice (its option parser matches names without
+// regard to case), so a repeat is refused before any task runs rather than failing them all.
+function assertNoRepeats(flags: ReadonlyArray<[string, string | undefined]>): void {
+  const seen = new Map<string, Array<string | undefined>>();
+  for (const [name, value] of flags) {
+    const key = name.toLowerCase();
+    seen.set(key, [...(seen.get(key) ?? []), value]);
+  }
+  for (const [name, values] of seen) {
+    if (values.length < 2) continue;
+    const shown = values.map((v) => (v === undefined ? "(no value)" : v)).join(", ");
+    throw new CompasEnsembleError(
+      "OPTIONS_INVALID",
+      `Extra COMPAS flag ${flags.find(([n]) => n.toLowerCase() === name)![0]} is given ${values.length === 2 ? "twice" : `${values.length} times`} ` +
+        `(values ${shown}), and COMPAS refuses a repeated option.`,
+      { hint: "Keep only one of them in the extra COMPAS flags (those after --)." },
+    );
+  }
+}
+
 /**
  * Builds COMPAS's arguments (without the binary, --output-path and --output-container) for
  * one task of one grid point. Every axis takes effect: the three prescription selectors are
@@ -124,25 +176,41 @@ export function buildCompasArgs(point: GridPoint, seeds: TaskSeeds, options: Com
       `hdf5ChunkSize ${chunk} is below COMPAS's minimum; use a whole number >= 1000.`,
     );
   }
+  if (seeds.nSystems > MAX_COMPAS_SYSTEMS) {
+    throw new CompasEnsembleError(
+      "OPTIONS_INVALID",
+      `A task of ${seeds.nSystems} systems is more than COMPAS's --number-of-systems holds (at most ${MAX_COMPAS_SYSTEMS}, a 32-bit int).`,
+      { hint: `Split each run into tasks of at most ${MAX_COMPAS_SYSTEMS} systems with --systems-per-task (systemsPerTask in the API).` },
+    );
+  }
+  // Seeds are plain numbers in the plan and the manifest: past 2^53 they stop being exact.
+  // (Compared by subtraction: seed + nSystems itself may already be rounded.)
+  if (!Number.isSafeInteger(seeds.seed) || seeds.seed > Number.MAX_SAFE_INTEGER - (seeds.nSystems - 1)) {
+    throw new CompasEnsembleError(
+      "OPTIONS_INVALID",
+      `The seeds of a task starting at --random-seed ${seeds.seed} would pass ${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest seed this library handles exactly.`,
+      { hint: "Lower --seed-base (seedBase in the API) or the number of systems per run." },
+    );
+  }
   const extra = parseFlags(options.extraFlags ?? []);
   const extraNames = new Set(extra.map(([name]) => name));
   for (const [name] of extra) {
-    const reason = OWNED[name];
-    if (reason) {
-      throw new CompasEnsembleError(
-        "OPTIONS_INVALID",
-        `Extra COMPAS flag ${name} cannot be given because ${reason}; remove it from the extra flags.`,
-      );
+    const owned = OWNED[name];
+    if (owned) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", `Extra COMPAS flag ${asGiven(name, options.extraFlags ?? [])} cannot be given because ${owned.reason}.`, {
+        hint: `Remove it from the extra COMPAS flags (those after --)${owned.use ? `; ${owned.use}` : ""}.`,
+      });
     }
   }
+  assertNoRepeats(extra);
   for (const sel of AXIS_SELECTORS) {
     const given = extra.find(([name]) => name === sel.flag);
     if (given && (given[1] ?? "").toUpperCase() !== sel.value && !options.allowInertAxes) {
       throw new CompasEnsembleError(
         "AXIS_INERT",
         `Grid axis ${sel.axis} would have no effect: extra flag ${sel.flag} ${given[1] ?? ""} replaces ${sel.value}, ` +
-          `and COMPAS then ignores the ${sel.axis} values; drop the flag, or set allowInertAxes ` +
-          `(--allow-inert-axes) if that is what you want.`,
+          `and COMPAS then ignores the ${sel.axis} values.`,
+        { hint: `Drop the flag, or pass --allow-inert-axes (allowInertAxes in the API) if that is what you want.` },
       );
     }
   }

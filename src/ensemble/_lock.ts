@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { diskFullError, isNoSpace } from "../store/_disk.js";
+import { pathError } from "../store/_path-errors.js";
 
 /** Name of the lock file in a local ensemble directory. */
 export const LOCK_FILE = ".compas-ensemble.lock";
@@ -22,7 +23,14 @@ function alive(pid: number): boolean {
  * @returns a function that releases the lock
  */
 export function acquireLock(dir: string): () => void {
-  mkdirSync(dir, { recursive: true });
+  // The lock is the first thing written, so a directory that is a file or read-only is
+  // reported here, naming the path the user gave.
+  const unusable = (err: unknown): unknown => pathError(err, { what: `ensemble directory ${dir}`, access: "write" }) ?? err;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw unusable(err);
+  }
   const path = join(dir, LOCK_FILE);
   for (let tries = 0; tries < 3; tries++) {
     let created = false;
@@ -41,7 +49,7 @@ export function acquireLock(dir: string): () => void {
         if (created) rmSync(path, { force: true });
         throw diskFullError(dir, "taking the lock of the ensemble", err);
       }
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw unusable(err);
       const holder = Number(readFileSafe(path).trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
         throw new CompasEnsembleError(

@@ -109,7 +109,7 @@ export class ColumnReader {
 
   /** Names of the root's members (groups and datasets). */
   rootNames(): string[] {
-    return this.file.keys();
+    return this.call("the root group", () => this.file.keys());
   }
 
   /**
@@ -117,7 +117,7 @@ export class ColumnReader {
    * @param group - name under the root
    */
   hasGroup(group: string): boolean {
-    const entity = this.file.get(group);
+    const entity = this.call(group, () => this.file.get(group));
     return entity !== null && (entity as Group).type === "Group";
   }
 
@@ -126,7 +126,7 @@ export class ColumnReader {
    * @param group - name under the root
    */
   columnNames(group: string): string[] {
-    return this.hasGroup(group) ? (this.file.get(group) as Group).keys() : [];
+    return this.hasGroup(group) ? this.call(group, () => (this.file.get(group) as Group).keys()) : [];
   }
 
   /**
@@ -140,8 +140,7 @@ export class ColumnReader {
     const first = names.includes("SEED") ? "SEED" : names[0];
     if (first === undefined) return 0;
     // Only the shape is needed, so a column whose filter cannot be decoded still has a length.
-    const ds = (this.file.get(group) as Group).get(first) as Dataset;
-    return this.call(`${group}/${first}`, () => ds.shape?.[0] ?? 0);
+    return this.call(`${group}/${first}`, () => ((this.file.get(group) as Group).get(first) as Dataset).shape?.[0] ?? 0);
   }
 
   /**
@@ -163,7 +162,7 @@ export class ColumnReader {
     const key = `${group}/${column}`;
     const cached = this.infos.get(key);
     if (cached) return cached;
-    const entity = this.hasGroup(group) ? (this.file.get(group) as Group).get(column) : null;
+    const entity = this.hasGroup(group) ? this.call(key, () => (this.file.get(group) as Group).get(column)) : null;
     if (entity === null || (entity as Dataset).type !== "Dataset") {
       throw new CompasEnsembleError(
         "HDF5_COLUMN_MISSING",
@@ -298,7 +297,7 @@ export class ColumnReader {
       throw new CompasEnsembleError("HDF5_UNREADABLE", `Column ${info.group}/${info.name} of ${this.path} is not a string column.`);
     }
     if (count === 0) return [];
-    const ds = (this.file.get(info.group) as Group).get(info.name) as Dataset;
+    const ds = this.call(`${info.group}/${info.name}`, () => (this.file.get(info.group) as Group).get(info.name) as Dataset);
     const out: string[] = [];
     const step = Math.max(1, Math.floor(TARGET_SLICE_BYTES / info.size));
     for (let done = 0; done < count; done += step) {
@@ -328,13 +327,23 @@ export class ColumnReader {
     this.bufBytes = want;
   }
 
+  // Every call into h5wasm goes through here: with HDF5's default handler a damaged file
+  // dumps its error stack on stderr and h5wasm answers "no such group" or "no columns",
+  // which surfaced as a misleading missing column under pages of HDF5-DIAG output.
   private call<T>(what: string, fn: () => T): T {
     try {
       return withH5Errors(this.lib, fn);
     } catch (cause) {
-      throw new CompasEnsembleError("HDF5_UNREADABLE", `Reading ${what} of ${this.path} failed: ${h5Reason(cause)}.`, {
+      const reason = h5Reason(cause);
+      if (reason.startsWith("it needs the HDF5 filter")) {
+        throw new CompasEnsembleError("HDF5_UNREADABLE", `Reading ${what} of ${this.path} failed: ${reason}.`, {
+          cause,
+          hint: "Rewrite the file without that filter (e.g. h5repack -f NONE).",
+        });
+      }
+      throw new CompasEnsembleError("HDF5_UNREADABLE", `HDF5 file ${this.path} is corrupt: reading ${what} failed (${reason}).`, {
         cause,
-        hint: "The file may be corrupt; rerun the task that wrote it.",
+        hint: "Rerun the task that wrote it, or copy the file again if it came from elsewhere.",
       });
     }
   }

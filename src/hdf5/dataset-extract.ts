@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { refuseProtectedOutput } from "../metadata/owned-paths.js";
+import { pathError } from "../store/_path-errors.js";
 import { buildSbiDataset } from "./dataset.js";
 import { readDatasetSource } from "./dataset-source.js";
 import { parseSpinModelFlag } from "./dataset-spin-flag.js";
@@ -83,15 +84,20 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
     onWarning: (w) => sourceWarnings.push(w),
   });
   let paths: string[];
-  if (format === "h5") {
-    await writeSbiHdf5(dataset, out);
-    paths = [out];
-  } else if (format === "parquet") {
-    const written = await writeSbiParquet(dataset, out);
-    paths = [written.dco, written.runs];
-  } else {
-    await writeSbiNpy(dataset, out);
-    paths = [out];
+  try {
+    if (format === "h5") {
+      await writeSbiHdf5(dataset, out);
+      paths = [out];
+    } else if (format === "parquet") {
+      const written = await writeSbiParquet(dataset, out);
+      paths = [written.dco, written.runs];
+    } else {
+      await writeSbiNpy(dataset, out);
+      paths = [out];
+    }
+  } catch (err) {
+    // The writers work through temporary names; the user knows the path they gave.
+    throw pathError(err, { what: `extract output ${out}`, access: "write" }) ?? err;
   }
   const warnings = [
     ...sourceWarnings,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
+import { pathError } from "../store/_path-errors.js";
 
 /** Options for {@link writeFileAtomic} and {@link writeJsonAtomic}. */
 export interface AtomicWriteOptions {
@@ -160,6 +161,8 @@ async function removeQuietly(path: string): Promise<void> {
 }
 
 function storeError(path: string, err: unknown): CompasEnsembleError {
+  const unusable = pathError(err, { what: path, access: "write" });
+  if (unusable) return unusable;
   const code = (err as NodeJS.ErrnoException).code ?? "error";
   return new CompasEnsembleError("STORE_ACCESS", `Cannot write ${path} (${code}).`, {
     cause: err,

@@ -42,7 +42,10 @@ export function assertSamePlan(existing: PlanContent, proposed: PlanContent, dir
   const diff = comparePlans(existing, proposed);
   if (diff === null) return;
   throw new CompasEnsembleError("PLAN_MISMATCH", `${dir} holds a different ensemble: ${lowerFirst(diff)}`, {
-    hint: "Resume with the settings the ensemble was planned with, or use a new output directory.",
+    hint:
+      "Resume with the settings it was planned with, use a new output directory, or pass --restart (restart in the API) " +
+      "to start this ensemble there instead: the old plan, manifest and fragments are moved to archive/<old ensemble id>/ " +
+      "and the old run outputs are replaced as the new runs finish.",
   });
 }
 

@@ -7,6 +7,7 @@ import { diskFullError, isNoSpace } from "./_disk.js";
 import { ChecksumCache, SYNC_STATE_FILE, type Checksums } from "./_checksum-cache.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { PARTIAL_SUFFIX, writeBufferAtomically, writeStreamAtomically } from "./_local-files.js";
+import { pathError } from "./_path-errors.js";
 import { assertSafeKey, isInside, keyToLocalPath } from "./keys.js";
 import type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
 
@@ -309,6 +310,14 @@ export class LocalStore implements Store {
         cause: err,
       });
     }
+    const storeSide = action === "prepare" || action === "write" || action === "delete" ? "write" : "read";
+    // putFile reads a local file and getFile writes one: a failure outside the root is theirs.
+    const failed = (err as NodeJS.ErrnoException | null)?.path;
+    const local = localPath !== undefined && typeof failed === "string" && !isInside(this.root, path.resolve(failed)) && path.resolve(failed) !== this.root;
+    const unusable = local
+      ? pathError(err, { what: `local file ${localPath}`, access: storeSide === "write" ? "read" : "write" })
+      : pathError(err, { what: `${this.uri} (key ${key})`, access: storeSide });
+    if (unusable) return unusable;
     const detail = err instanceof Error ? err.message : String(err);
     const other = localPath ? ` (local file ${localPath})` : "";
     return new CompasEnsembleError(

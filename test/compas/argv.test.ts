@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildCompasArgs, compasEnv, displayCommand, parseFlags, withOutput } from "../../src/compas/index.js";
-import { isCompasEnsembleError } from "../../src/errors.js";
+import { type CompasEnsembleError, isCompasEnsembleError } from "../../src/errors.js";
 import { expandGrid, sparseGrid } from "../../src/grid/index.js";
 
 const point = expandGrid(sparseGrid())[5]!;
@@ -8,6 +8,15 @@ const point = expandGrid(sparseGrid())[5]!;
 function valueOf(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
   return i < 0 ? undefined : args[i + 1];
+}
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("not refused");
 }
 
 function count(args: string[], flag: string): number {
@@ -74,7 +83,9 @@ describe("buildCompasArgs", () => {
       expect(isCompasEnsembleError(e, "AXIS_INERT")).toBe(true);
       expect((e as Error).message).toContain(`Grid axis ${axis}`);
       expect((e as Error).message).toContain(flag);
-      expect((e as Error).message).toContain("allowInertAxes");
+      // The way out, for CLI users first and API users too.
+      expect((e as CompasEnsembleError).hint).toContain("--allow-inert-axes");
+      expect((e as CompasEnsembleError).hint).toContain("allowInertAxes");
     }
   });
 
@@ -101,6 +112,45 @@ describe("buildCompasArgs", () => {
       );
     },
   );
+
+  it.each([
+    [["--random-seed", "5"], "--random-seed", "--seed-base", "seedBase"],
+    [["-n", "5"], "-n (--number-of-systems)", "--n-systems", "nSystems"],
+    [["-o", "out"], "-o (--output-path)", "--output-dir", "output"],
+    [["--output-container", "c"], "--output-container", "--output-dir", "output"],
+  ])("refusing %j names the flag as given, the CLI flag to use and the API option", (extraFlags, shown, cliFlag, apiOption) => {
+    const e = thrown(() => buildCompasArgs(point, { nSystems: 10, seed: 0 }, { extraFlags }));
+    expect(isCompasEnsembleError(e, "OPTIONS_INVALID")).toBe(true);
+    expect((e as Error).message).toContain(`Extra COMPAS flag ${shown} cannot be given because`);
+    expect((e as CompasEnsembleError).hint).toMatch(new RegExp(`use ${cliFlag} .*\\(${apiOption}\\b.* in the API\\)`));
+  });
+
+  it.each([
+    [["--quiet", "TRUE", "--quiet", "FALSE"], "--quiet", "twice (values TRUE, FALSE)"],
+    [["--quiet=TRUE", "--rlof-printing", "TRUE", "--quiet", "FALSE"], "--quiet", "twice (values TRUE, FALSE)"],
+    // COMPAS matches option names without regard to case.
+    [["--rlof-printing", "TRUE", "--RLOF-Printing", "FALSE", "--rlof-printing"], "--rlof-printing", "3 times (values TRUE, FALSE, (no value))"],
+  ])("refuses the repeated COMPAS option in %j, which COMPAS would reject in every task", (extraFlags, flag, times) => {
+    const e = thrown(() => buildCompasArgs(point, { nSystems: 10, seed: 0 }, { extraFlags }));
+    expect(isCompasEnsembleError(e, "OPTIONS_INVALID")).toBe(true);
+    expect((e as Error).message).toBe(`Extra COMPAS flag ${flag} is given ${times}, and COMPAS refuses a repeated option.`);
+  });
+
+  it("refuses a task of more systems than COMPAS's 32-bit --number-of-systems holds, and accepts the largest", () => {
+    expect(valueOf(buildCompasArgs(point, { nSystems: 2_147_483_647, seed: 0 }), "--number-of-systems")).toBe("2147483647");
+    const e = thrown(() => buildCompasArgs(point, { nSystems: 2_147_483_648, seed: 0 }));
+    expect(isCompasEnsembleError(e, "OPTIONS_INVALID")).toBe(true);
+    expect((e as Error).message).toContain("at most 2147483647");
+    expect((e as CompasEnsembleError).hint).toContain("--systems-per-task");
+  });
+
+  it("refuses seeds past 2^53 - 1, where they stop being exact numbers", () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    expect(valueOf(buildCompasArgs(point, { nSystems: 10, seed: max - 9 }), "--random-seed")).toBe(String(max - 9));
+    const e = thrown(() => buildCompasArgs(point, { nSystems: 10, seed: max - 8 }));
+    expect(isCompasEnsembleError(e, "OPTIONS_INVALID")).toBe(true);
+    expect((e as CompasEnsembleError).hint).toContain("--seed-base");
+  });
 
   it("rejects a chunk size below COMPAS's minimum", () => {
     expect(() => buildCompasArgs(point, { nSystems: 10, seed: 0 }, { hdf5ChunkSize: 10 })).toThrow(/below COMPAS's minimum/);

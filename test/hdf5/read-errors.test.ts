@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, copyFileSync, mkdirSync, openSync, readSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ErrorCode, isCompasEnsembleError } from "../../src/errors.js";
+import { type CompasEnsembleError, type ErrorCode, isCompasEnsembleError } from "../../src/errors.js";
 import { extractDcos } from "../../src/hdf5/dco.js";
 import { inspect } from "../../src/hdf5/inspect.js";
 import { groupRowCounts, readColumns } from "../../src/hdf5/read.js";
@@ -52,6 +52,15 @@ def recompress(name, **kw):
         g.create_dataset("Mass(1)", data=data, **kw)
 recompress("lzf", compression="lzf")
 recompress("gzip", compression="gzip", shuffle=True)
+# The same content after a 512-byte user block: the HDF5 signature then sits at offset 512.
+with h5py.File(src, "r") as f, h5py.File(os.path.join(out, "userblock.h5"), "w", userblock_size=512) as g:
+    for name in f:
+        f.copy(f[name], g, name=name)
+# The root group's local heap loses its signature: every lookup in the root fails.
+data = bytearray(open(src, "rb").read())
+at = data.find(b"HEAP")
+data[at:at + 4] = b"XXXX"
+open(os.path.join(out, "bad-heap.h5"), "wb").write(data)
 for name, victim in [("no-inclination", "BSE_Supernovae/SN_Orbit_Inclination_Angle"),
                      ("no-coalescence", "BSE_Double_Compact_Objects/Coalescence_Time"),
                      ("no-dco", "BSE_Double_Compact_Objects"), ("no-rlof-rows", "BSE_RLOF")]:
@@ -80,10 +89,11 @@ describe("unreadable files fail with HDF5_UNREADABLE naming the file and the rea
     for (const [, fn] of entryPoints) await expectError(() => fn(p), "HDF5_UNREADABLE", p, /truncated/);
   });
 
-  it("rejects a file of random bytes", async () => {
+  it("rejects a file of random bytes as not HDF5", async () => {
     const p = join(tmp.dir, "random.h5");
+    // Random bytes could start with the signature only with probability 2^-64 per place.
     writeFileSync(p, randomBytes(200 * 1024));
-    for (const [, fn] of entryPoints) await expectError(() => fn(p), "HDF5_UNREADABLE", p, /corrupt|not a readable/);
+    for (const [, fn] of entryPoints) await expectError(() => fn(p), "HDF5_UNREADABLE", p, /is not an HDF5 file: it has no HDF5 signature/);
   });
 
   it("rejects a column compressed with h5py's lzf filter instead of reading zeros", async () => {
@@ -97,6 +107,44 @@ describe("unreadable files fail with HDF5_UNREADABLE naming the file and the rea
     const cols = await readColumns(gz, "BSE_Double_Compact_Objects", ["Mass(1)"]);
     const plain = await readColumns(detailed, "BSE_Double_Compact_Objects", ["Mass(1)"]);
     expect([...cols["Mass(1)"]]).toEqual([...plain["Mass(1)"]]);
+  });
+});
+
+describe("files that are not HDF5 are named as such before h5wasm reads them", () => {
+  it.each([
+    ["notes.h5", "hello, this is text\n", "it holds plain text"],
+    ["plan.json", '{\n  "schema_version": 1\n}\n', "it holds JSON text"],
+    ["empty.h5", "", "it is empty (0 bytes)"],
+  ])("rejects %s, saying what it holds", async (name, content, what) => {
+    const p = join(tmp.dir, name);
+    writeFileSync(p, content);
+    for (const [, fn] of entryPoints) await expectError(() => fn(p), "HDF5_UNREADABLE", `${p} is not an HDF5 file: ${what}.`);
+  });
+
+  it("rejects a directory, pointing at a COMPAS_Output.h5 inside it", async () => {
+    const ensemble = join(tmp.dir, "ensemble");
+    const output = join(ensemble, "runs", "r0", "COMPAS_Output", "COMPAS_Output.h5");
+    mkdirSync(dirname(output), { recursive: true });
+    copyFileSync(detailed, output);
+    const err = await inspect(ensemble).catch((e: unknown) => e);
+    expect(isCompasEnsembleError(err, "HDF5_UNREADABLE")).toBe(true);
+    expect((err as Error).message).toBe(`${ensemble} is a directory, not an HDF5 file.`);
+    expect((err as CompasEnsembleError).hint).toContain(output);
+  });
+
+  it("reads a file whose HDF5 signature follows a 512-byte user block", async () => {
+    const [withBlock, plain] = await Promise.all([inspect(variant("userblock")), inspect(detailed)]);
+    expect(withBlock.groups).toEqual(plain.groups);
+    expect(withBlock.dco).toEqual(plain.dco);
+  });
+});
+
+describe("a damaged file is reported as corrupt, not as a missing column", () => {
+  it("names the file and what could not be read, through every entry point", async () => {
+    const p = variant("bad-heap");
+    for (const [, fn] of entryPoints) {
+      await expectError(() => fn(p), "HDF5_UNREADABLE", `HDF5 file ${p} is corrupt: reading`, /bad local heap signature/);
+    }
   });
 });
 

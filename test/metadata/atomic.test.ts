@@ -47,12 +47,14 @@ describe("atomic writes", () => {
     expect(readdirSync(join(root, "once"))).toEqual(["f.json"]);
   });
 
-  it("fails with STORE_ACCESS naming the path when the target cannot be written", async () => {
+  it("fails with PATH_UNUSABLE naming the path and the file that stands where a directory must be", async () => {
     const blocker = join(root, "blocker");
     writeFileSync(blocker, "a file, not a directory");
     const path = join(blocker, "x.json");
     await expect(writeJsonAtomic(path, {})).rejects.toSatisfy(
-      (e) => isCompasEnsembleError(e, "STORE_ACCESS") && (e as Error).message.includes(path),
+      (e) =>
+        isCompasEnsembleError(e, "PATH_UNUSABLE") &&
+        (e as Error).message === `Cannot write to ${path}: ${blocker} is a file, not a directory.`,
     );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isCompasEnsembleError } from "../../src/errors.js";
+import { type CompasEnsembleError, isCompasEnsembleError } from "../../src/errors.js";
 import { assertSamePlan, comparePlans, planHash } from "../../src/metadata/plan-hash.js";
 import type { Plan } from "../../src/metadata/schemas.js";
 import { makePlan } from "./_fixtures.js";
@@ -84,5 +84,17 @@ describe("comparePlans", () => {
     }
     expect(isCompasEnsembleError(caught, "PLAN_MISMATCH")).toBe(true);
     expect((caught as Error).message).toBe("/data/ens holds a different ensemble: the seed base differs: 1000 in the existing plan, 7 in the proposed plan.");
+  });
+
+  it("hints at --restart and says the old plan, manifest and fragments are archived", () => {
+    let caught: unknown;
+    try {
+      assertSamePlan(plan, { ...plan, n_systems_per_run: 7 }, "/data/ens");
+    } catch (err) {
+      caught = err;
+    }
+    const hint = (caught as CompasEnsembleError).hint ?? "";
+    expect(hint).toContain("--restart (restart in the API)");
+    expect(hint).toContain("the old plan, manifest and fragments are moved to archive/<old ensemble id>/");
   });
 });

@@ -129,6 +129,15 @@ describe("LocalStore specifics", () => {
     const err = await expectCode(() => store.put("blocker/child.txt", "x"), "STORE_ACCESS");
     expect(err.message).toContain("blocker/child.txt");
   });
+
+  it.each([["is", ""], ["lies beneath", "sub"]])("reports a root that %s a file as PATH_UNUSABLE naming the file", async (_, below) => {
+    const file = path.join(base, `file-root${++n}`);
+    fs.writeFileSync(file, "not a directory");
+    const root = path.join(file, below);
+    const err = await expectCode(() => new LocalStore(root).put("plan.json", "{}"), "PATH_UNUSABLE");
+    expect(err.message).toBe(`Cannot write to ${root} (key plan.json): ${file} is a file, not a directory.`);
+    expect(fs.readFileSync(file, "utf8")).toBe("not a directory");
+  });
 });
 
 describe("openStore", () => {
