@@ -10,7 +10,7 @@ import type { GridPoint } from "../grid/schema.js";
 import { ManifestCheckpointer } from "../metadata/checkpoint.js";
 import { mergeMetadata } from "../metadata/merge.js";
 import { assertSamePlan } from "../metadata/plan-hash.js";
-import { nextAttempt } from "../metadata/resume.js";
+import { nextAttempts } from "../metadata/resume.js";
 import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
 import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
@@ -138,7 +138,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
     await merger.mergeReady();
 
-    const firstAttempt = Object.fromEntries(todo.map((id) => [id, nextAttempt(id, fragments)]));
+    const firstAttempt = nextAttempts(todo, fragments);
     const executor = options.executor ?? new LocalExecutor(options.local);
     let handle: ExecutorHandle | undefined;
     let statuses: TaskStatus[] = [];

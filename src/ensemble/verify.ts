@@ -28,8 +28,15 @@ export async function verifiedSuccesses(
   onUnverified: (taskId: string, reason: string) => void = () => {},
 ): Promise<Verified> {
   const latest = new Map<string, Fragment>();
+  // Successful attempts per task, gathered once: filtering all fragments per contradicted
+  // task was quadratic when a whole output folder had gone.
+  const successAttempts = new Map<string, number[]>();
   for (const f of fragments) {
-    if (f.ensemble_id !== plan.ensemble_id || f.status !== "success" || !f.output) continue;
+    if (f.ensemble_id !== plan.ensemble_id || f.status !== "success") continue;
+    const attempts = successAttempts.get(f.task_id);
+    if (attempts) attempts.push(f.attempt);
+    else successAttempts.set(f.task_id, [f.attempt]);
+    if (!f.output) continue;
     const prev = latest.get(f.task_id);
     if (!prev || f.attempt > prev.attempt) latest.set(f.task_id, f);
   }
@@ -56,9 +63,7 @@ export async function verifiedSuccesses(
     }
     if (await matches(store, out.key, out.sha256, out.bytes)) successes.set(task.task_id, f);
     else {
-      const attempts = fragments
-        .filter((x) => x.ensemble_id === plan.ensemble_id && x.task_id === task.task_id && x.status === "success")
-        .map((x) => x.attempt);
+      const attempts = successAttempts.get(task.task_id) ?? [];
       unverified.set(task.task_id, [...new Set(attempts)].sort((a, b) => a - b));
       onUnverified(task.task_id, `its output ${out.key} is missing or differs from the recorded sha256`);
     }

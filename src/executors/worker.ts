@@ -7,6 +7,7 @@ import { compasEnv } from "../compas/env.js";
 import { withOutput } from "../compas/argv.js";
 import { probeCompas } from "../compas/probe.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
+import { planIndex } from "../metadata/plan-index.js";
 import type { Fragment, Plan, Task, TaskError } from "../metadata/schemas.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
@@ -217,7 +218,7 @@ async function uploadDetailedOutput(store: Store, task: Task, container: string)
 }
 
 function contextOf(plan: Plan, task: Task): Fragment["context"] {
-  const run = plan.runs.find((r) => r.run_id === task.run_id);
+  const run = planIndex(plan).runs.get(task.run_id);
   if (!run) {
     throw new CompasEnsembleError("PLAN_MISMATCH", `Task ${task.task_id} names run ${task.run_id}, which is not in the plan.`);
   }
