@@ -16,7 +16,7 @@ import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { acquireLock } from "./_lock.js";
-import { MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
+import { jsonText, MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
 import { finalizeEnsemble, RunMerger } from "./finalize.js";
 import { buildPlan } from "./plan.js";
 import { verifiedSuccesses } from "./verify.js";
@@ -179,6 +179,7 @@ function outputRoot(store: Store): { outputRoot: string } {
 }
 
 async function settlePlan(store: Store, proposed: Plan, restart: boolean): Promise<Plan> {
+  const text = planJson(proposed);
   const existing = await readPlanFromStore(store);
   if (existing) {
     try {
@@ -189,8 +190,25 @@ async function settlePlan(store: Store, proposed: Plan, restart: boolean): Promi
       await archiveMetadata(store, existing.ensemble_id);
     }
   }
-  await putJson(store, PLAN_KEY, proposed);
+  await store.put(PLAN_KEY, text);
   return proposed;
+}
+
+// Serialised before anything is archived: JSON.stringify throws RangeError past the longest
+// string Node holds (~512 MiB, about 2 x 10^5 tasks with the default arguments), and such a
+// plan could not be read back to resume either.
+function planJson(plan: Plan): string {
+  try {
+    return jsonText(plan);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new CompasEnsembleError(
+      "OPTIONS_INVALID",
+      `The plan of ${plan.tasks.length} tasks is too large for plan.json (more than the ~512 MiB of text Node can write and ` +
+        `read back to resume); run the grid in slices of fewer points with --start-index and --end-index.`,
+      { cause: err },
+    );
+  }
 }
 
 // Starting over keeps the old plan, fragments, logs and manifest (small files) under
