@@ -86,6 +86,19 @@ describe("the compas-ensemble CLI", () => {
       expect(command.stdout).toContain(` --random-seed ${k * 10} `);
       expect(command.stdout).toContain(` --output-path out/runs/${want.run_id} `);
     });
+
+    it("refuses seeds beyond 2^53 - 1 at the far end of the grid, naming the index and the flags", async () => {
+      const last = await ce(["command", "--file", big, "--index", String(total - 1), "--n-systems", "1000"]);
+      expect(last).toMatchObject({ code: 2, stdout: "" });
+      // Run k uses seeds k * 1000 to (k + 1) * 1000 - 1; 10^13 * 1000 - 1 = 9999999999999999.
+      expect(last.stderr).toBe(
+        `error: Grid index ${total - 1} with --n-systems 1000 and --seed-base 0 needs seeds up to 9999999999999999, ` +
+          "beyond 2^53 - 1 (9007199254740991), the largest a plan records exactly; use a smaller --seed-base, --n-systems or grid index.\n",
+      );
+      const run = await ce(["run", "--file", big, "--start-index", String(total - 1), "--n-systems", "1000", "--output-dir", join(dir, "seeds"), "--compas-binary", fakeCompasPath()]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`error: Grid index ${total - 1} with --n-systems 1000 and --seed-base 0 needs seeds up to 9999999999999999`);
+    });
   });
 
   it("names NaN in a grid file as such, with the hint, and exits 2", async () => {
