@@ -1,10 +1,11 @@
 /**
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
- *   npm run bench -- orchestration | extract
+ *   npm run bench -- orchestration | extract | plan
  */
 import { main as extract } from "./extract.js";
 import { main as orchestration } from "./orchestration.js";
+import { goalLine, main as plan } from "./plan.js";
 
 const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const all = which.length === 0;
@@ -19,6 +20,11 @@ if (all || which.includes("extract")) {
     `extract        library ${r.libraryBestS.toFixed(3)} s  vs  h5py+numpy ${r.h5pyBestS.toFixed(3)} s  ratio ${r.ratio.toFixed(2)} (goal <= 1.5)` +
       `  peak RSS ${(r.libraryPeakRssBytes / 2 ** 20).toFixed(0)} MiB vs ${(r.h5pyPeakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   );
+}
+if (all || which.includes("plan")) {
+  const r = await plan();
+  const big = r.rows.find((row) => row.points === 1_000_000);
+  if (big) rows.push(`plan           ${goalLine(big.estimate, r.startup)}`);
 }
 console.log("\nsummary");
 for (const row of rows) console.log(`  ${row}`);

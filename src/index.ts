@@ -15,8 +15,11 @@ export {
   fullGrid,
   expandGrid,
   sliceGrid,
+  selectGrid,
+  expandSelection,
   runId,
   TEST_RUN_POINTS,
+  MAX_GRID_POINTS,
   validateGridSpec,
   loadGridFile,
   gridSpecFromObject,
@@ -32,6 +35,7 @@ export {
   type AxisName,
   type Params,
   type GridPoint,
+  type GridSelection,
 } from "./grid/index.js";
 
 // COMPAS invocation

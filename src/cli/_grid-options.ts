@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { CompasEnsembleError } from "../errors.js";
-import { expandGrid, sliceGrid, TEST_RUN_POINTS } from "../grid/expand.js";
+import { expandSelection, type GridSelection, MAX_GRID_POINTS, selectGrid, TEST_RUN_POINTS } from "../grid/expand.js";
 import { loadGridFile } from "../grid/file.js";
-import { fullGrid, sparseGrid } from "../grid/presets.js";
+import { fullGrid, type GridSpec, sparseGrid } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
 
 /** Grid selection flags shared by grid, command, run and plan (the predecessor's names). */
@@ -33,11 +33,12 @@ export function addGridOptions(cmd: Command, defaultSparse = false): Command {
 }
 
 /**
- * Turns grid flags into points, with one clear error for contradictory flags.
+ * The grid the flags name, with what to call it in messages, and one clear error for
+ * contradictory flags.
  * @param flags - parsed flags
  * @param defaultSparse - use the sparse grid when no grid is named
  */
-export function pointsFromFlags(flags: GridFlags, defaultSparse = false): GridPoint[] {
+export function gridFromFlags(flags: GridFlags, defaultSparse = false): { spec: GridSpec; source: string } {
   const chosen = [flags.sparse && "--sparse", flags.full && "--full", flags.file && "--file"].filter(Boolean);
   if (chosen.length > 1) {
     throw new CompasEnsembleError("OPTIONS_INVALID", `Flags ${chosen.join(" and ")} each choose a grid; give only one.`);
@@ -45,18 +46,38 @@ export function pointsFromFlags(flags: GridFlags, defaultSparse = false): GridPo
   if (chosen.length === 0 && !defaultSparse) {
     throw new CompasEnsembleError("OPTIONS_INVALID", "No grid chosen; pass --sparse, --full or --file <grid>.");
   }
-  const nAlpha = wholeNumber(flags.nAlphaPoints ?? "10", "--n-alpha-points", 1);
-  const spec = flags.file ? loadGridFile(flags.file) : flags.full ? fullGrid({ nAlphaPoints: nAlpha }) : sparseGrid({ nAlphaPoints: nAlpha });
-  const points = expandGrid(spec);
+  if (flags.file) return { spec: loadGridFile(flags.file), source: `grid file ${flags.file}` };
+  const nAlpha = wholeNumber(flags.nAlphaPoints ?? "10", "--n-alpha-points", 1, MAX_GRID_POINTS);
+  return flags.full
+    ? { spec: fullGrid({ nAlphaPoints: nAlpha }), source: "the full grid" }
+    : { spec: sparseGrid({ nAlphaPoints: nAlpha }), source: "the sparse grid" };
+}
+
+/**
+ * Turns grid flags into the slice they select, checked and counted but not expanded.
+ * @param flags - parsed flags
+ * @param defaultSparse - use the sparse grid when no grid is named
+ */
+export function selectionFromFlags(flags: GridFlags, defaultSparse = false): GridSelection {
+  const { spec, source } = gridFromFlags(flags, defaultSparse);
   if (flags.testRun) {
     if (flags.startIndex !== undefined || flags.endIndex !== undefined) {
       throw new CompasEnsembleError("OPTIONS_INVALID", "--test-run takes the first 3 points; do not combine it with --start-index/--end-index.");
     }
-    return sliceGrid(points, 0, TEST_RUN_POINTS);
+    return selectGrid(spec, 0, TEST_RUN_POINTS, source);
   }
   const start = flags.startIndex === undefined ? 0 : wholeNumber(flags.startIndex, "--start-index", 0);
   const end = flags.endIndex === undefined ? undefined : wholeNumber(flags.endIndex, "--end-index", 0);
-  return sliceGrid(points, start, end);
+  return selectGrid(spec, start, end, source);
+}
+
+/**
+ * Turns grid flags into points (only the selected slice is built).
+ * @param flags - parsed flags
+ * @param defaultSparse - use the sparse grid when no grid is named
+ */
+export function pointsFromFlags(flags: GridFlags, defaultSparse = false): GridPoint[] {
+  return expandSelection(selectionFromFlags(flags, defaultSparse));
 }
 
 /**
@@ -66,8 +87,9 @@ export function pointsFromFlags(flags: GridFlags, defaultSparse = false): GridPo
  * @param text - the value as typed
  * @param flag - flag name, for the message
  * @param min - smallest allowed value
+ * @param max - largest allowed value
  */
-export function wholeNumber(text: string, flag: string, min: number): number {
+export function wholeNumber(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const t = text.trim();
   const fail = (problem: string) =>
     new CompasEnsembleError("OPTIONS_INVALID", `${flag} ${JSON.stringify(text)} ${problem}.`, {
@@ -82,5 +104,6 @@ export function wholeNumber(text: string, flag: string, min: number): number {
   }
   if (!Number.isInteger(n)) throw fail(`is not a whole number${String(n) === t ? "" : ` (it is ${n})`}`);
   if (n < min) throw fail(`is below ${min}, the smallest value it takes`);
+  if (n > max) throw fail(`is more than ${max.toLocaleString("en-US")}, the largest value it takes; use a smaller number`);
   return n === 0 ? 0 : n; // not -0
 }

@@ -4,15 +4,17 @@ import { buildCompasArgs, displayCommand, withOutput } from "../compas/argv.js";
 import { probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY, PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
 import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
+import { firstSeedOfRun } from "../ensemble/plan.js";
 import { runEnsemble } from "../ensemble/run.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
+import { expandSelection, selectGrid } from "../grid/expand.js";
 import { attachEnsemble } from "../ensemble/attach.js";
 import { mergePredecessorManifests, PREDECESSOR_PATTERN } from "../metadata/predecessor.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";
 import { openStore } from "../store/open.js";
 import { addExecutorOptions, addReattachOptions, EXECUTOR_KINDS, executorFromFlags, reattachFromFlags, type ExecutorFlags, type ReattachFlags } from "./_executors.js";
-import { addGridOptions, type GridFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
+import { addGridOptions, type GridFlags, gridFromFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { formatDuration, progressReporter } from "./_progress.js";
 
 interface RunFlags extends GridFlags {
@@ -64,14 +66,16 @@ export function commandCommand(): Command {
     .requiredOption("--index <k>", "grid index")
     .option("--output-dir <dir>", "ensemble output directory", "./compas-ensemble-output")
     .action((extra: string[], flags: RunFlags & { index: string }) => {
-      const points = pointsFromFlags({ ...flags, startIndex: undefined, endIndex: undefined, testRun: undefined }, true);
+      const { spec, source } = gridFromFlags(flags, true);
       const k = wholeNumber(flags.index, "--index", 0);
-      const point = points.find((p) => p.index === k);
-      if (!point) {
-        throw new CompasEnsembleError("OPTIONS_INVALID", `--index ${k} is outside the grid of ${points.length} points; use 0 to ${points.length - 1}.`);
+      // Only the one point is built, so this works on a grid of any size.
+      const total = selectGrid(spec, 0, 1, source).gridPoints;
+      if (BigInt(k) >= total) {
+        throw new CompasEnsembleError("OPTIONS_INVALID", `--index ${k} is outside the grid of ${total} points; use 0 to ${total - 1n}.`);
       }
+      const point = expandSelection(selectGrid(spec, k, k + 1, source))[0]!;
       const n = wholeNumber(flags.nSystems, "--n-systems", 1);
-      const seed = wholeNumber(flags.seedBase, "--seed-base", 0) + k * n;
+      const seed = firstSeedOfRun(wholeNumber(flags.seedBase, "--seed-base", 0), k, n);
       let binary = "COMPAS";
       try {
         binary = resolveCompasBinary({ compasBinary: flags.compasBinary });

@@ -4,7 +4,7 @@ import { CompasEnsembleError } from "../errors.js";
 import { DEFAULT_CALIBRATION_BINARIES } from "../planner/calibrate.js";
 import { formatPlan } from "../planner/format.js";
 import { planEnsemble, type PlanTarget } from "../planner/plan-ensemble.js";
-import { addGridOptions, type GridFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
+import { addGridOptions, type GridFlags, selectionFromFlags, wholeNumber } from "./_grid-options.js";
 
 const TARGETS = ["local", "ec2", "batch", "slurm"] as const;
 
@@ -46,7 +46,8 @@ export function planCommand(): Command {
       const calibrate = flags.calibrate || flags.recalibrate;
       if (calibrate && !flags.json) process.stderr.write("calibrating COMPAS at the grid's corners (or reading the cache)...\n");
       const plan = await planEnsemble({
-        points: pointsFromFlags(flags),
+        // Counted, not expanded: estimating a grid costs its axes, not its points.
+        selection: selectionFromFlags(flags),
         nSystems: wholeNumber(flags.nSystems, "--n-systems", 1),
         systemsPerTask: flags.systemsPerTask === undefined ? undefined : wholeNumber(flags.systemsPerTask, "--systems-per-task", 1),
         profile: flags.profile,

@@ -67,13 +67,21 @@ export async function readFragmentsFromStore(
 }
 
 /**
+ * The text of a JSON document as the store holds it.
+ * @param value - what
+ */
+export function jsonText(value: Plan | Manifest | unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+/**
  * Writes a JSON document to the store (atomically on local stores).
  * @param store - the ensemble's store
  * @param key - where
  * @param value - what
  */
 export async function putJson(store: Store, key: string, value: Plan | Manifest | unknown): Promise<void> {
-  await store.put(key, JSON.stringify(value, null, 2) + "\n");
+  await store.put(key, jsonText(value));
 }
 
 /**

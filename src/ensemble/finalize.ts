@@ -1,4 +1,5 @@
 import { mergeMetadata } from "../metadata/merge.js";
+import { planIndex } from "../metadata/plan-index.js";
 import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
 import type { Store } from "../store/types.js";
 import { MANIFEST_KEY, putJson, readFragmentsFromStore } from "./_store-io.js";
@@ -51,7 +52,7 @@ export class RunMerger {
   }
 
   taskSucceeded(taskId: string): void {
-    const task = this.plan.tasks.find((t) => t.task_id === taskId);
+    const task = planIndex(this.plan).tasks.get(taskId);
     if (task && task.n_chunks > 1) this.maybeMerge(task.run_id);
   }
 
@@ -71,7 +72,7 @@ export class RunMerger {
   }
 
   private maybeMerge(runId: string): void {
-    const run = this.plan.runs.find((r) => r.run_id === runId)!;
+    const run = planIndex(this.plan).runs.get(runId)!;
     if (this.merged.has(runId) || !run.task_ids.every((id) => this.successes.has(id))) return;
     this.merged.add(runId);
     this.chain = this.chain.then(async () => {

@@ -33,6 +33,28 @@ export function chunkOutputKey(runId: string, chunk: number): string {
 }
 
 /**
+ * First seed of run k (grid index k): seedBase + k * nSystems, so runs never overlap and a
+ * slice gets the seeds it would get in the whole grid. Refused when the run's last seed is
+ * beyond 2^53 - 1, past which a number (and the plan's JSON) no longer holds every seed
+ * exactly; a slice far into a huge grid can get there.
+ * @param seedBase - first seed of grid index 0
+ * @param gridIndex - k
+ * @param nSystems - binaries per run
+ */
+export function firstSeedOfRun(seedBase: number, gridIndex: number, nSystems: number): number {
+  const seed = seedBase + gridIndex * nSystems;
+  if (!Number.isSafeInteger(seed + nSystems - 1)) {
+    const last = BigInt(seedBase) + BigInt(gridIndex + 1) * BigInt(nSystems) - 1n;
+    throw new CompasEnsembleError(
+      "OPTIONS_INVALID",
+      `Grid index ${gridIndex} with --n-systems ${nSystems} and --seed-base ${seedBase} needs seeds up to ${last}, ` +
+        `beyond 2^53 - 1 (${Number.MAX_SAFE_INTEGER}), the largest a plan records exactly; use a smaller --seed-base, --n-systems or grid index.`,
+    );
+  }
+  return seed;
+}
+
+/**
  * Builds the plan: every task with its chunk, seed and COMPAS arguments, identified by the
  * hash of its content. Pure: the same inputs give the same plan (but for created_at).
  * @param options - grid points, N, chunking, seeds and the COMPAS build
@@ -57,7 +79,7 @@ export function buildPlan(options: BuildPlanOptions): Plan {
   const runs: PlanRun[] = [];
   const tasks: Task[] = [];
   for (const point of options.points) {
-    const runSeed = seedBase + point.index * n;
+    const runSeed = firstSeedOfRun(seedBase, point.index, n);
     const taskIds: string[] = [];
     for (let c = 0; c < nChunks; c++) {
       const first = c * perTask;

@@ -10,7 +10,7 @@ import type { GridPoint } from "../grid/schema.js";
 import { ManifestCheckpointer } from "../metadata/checkpoint.js";
 import { mergeMetadata } from "../metadata/merge.js";
 import { assertSamePlan } from "../metadata/plan-hash.js";
-import { nextAttempt } from "../metadata/resume.js";
+import { nextAttempts } from "../metadata/resume.js";
 import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
 import { formatBytes } from "../planner/_format.js";
 import { measuredSizeModel, runBytes } from "../planner/_size.js";
@@ -19,7 +19,7 @@ import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { acquireLock } from "./_lock.js";
-import { MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
+import { jsonText, MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
 import { finalizeEnsemble, RunMerger } from "./finalize.js";
 import { buildPlan } from "./plan.js";
 import { verifiedSuccesses } from "./verify.js";
@@ -146,7 +146,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
     await merger.mergeReady();
 
-    const firstAttempt = Object.fromEntries(todo.map((id) => [id, nextAttempt(id, fragments)]));
+    const firstAttempt = nextAttempts(todo, fragments);
     let handle: ExecutorHandle | undefined;
     let statuses: TaskStatus[] = [];
     if (todo.length > 0) {
@@ -222,6 +222,7 @@ function outputRoot(store: Store): { outputRoot: string } {
 }
 
 async function settlePlan(store: Store, proposed: Plan, restart: boolean): Promise<Plan> {
+  const text = planJson(proposed);
   const existing = await readPlanFromStore(store);
   if (existing) {
     try {
@@ -232,8 +233,25 @@ async function settlePlan(store: Store, proposed: Plan, restart: boolean): Promi
       await archiveMetadata(store, existing.ensemble_id);
     }
   }
-  await putJson(store, PLAN_KEY, proposed);
+  await store.put(PLAN_KEY, text);
   return proposed;
+}
+
+// Serialised before anything is archived: JSON.stringify throws RangeError past the longest
+// string Node holds (~512 MiB, about 2 x 10^5 tasks with the default arguments), and such a
+// plan could not be read back to resume either.
+function planJson(plan: Plan): string {
+  try {
+    return jsonText(plan);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new CompasEnsembleError(
+      "OPTIONS_INVALID",
+      `The plan of ${plan.tasks.length} tasks is too large for plan.json (more than the ~512 MiB of text Node can write and ` +
+        `read back to resume); run the grid in slices of fewer points with --start-index and --end-index.`,
+      { cause: err },
+    );
+  }
 }
 
 // Starting over keeps the old plan, fragments, logs and manifest (small files) under

@@ -47,8 +47,15 @@ export async function verifiedSuccesses(
 ): Promise<Verified> {
   const check = options.check ?? "sha256";
   const latest = new Map<string, Fragment>();
+  // Successful attempts per task, gathered once: filtering all fragments per contradicted
+  // task was quadratic when a whole output folder had gone.
+  const successAttempts = new Map<string, number[]>();
   for (const f of fragments) {
-    if (f.ensemble_id !== plan.ensemble_id || f.status !== "success" || !f.output) continue;
+    if (f.ensemble_id !== plan.ensemble_id || f.status !== "success") continue;
+    const attempts = successAttempts.get(f.task_id);
+    if (attempts) attempts.push(f.attempt);
+    else successAttempts.set(f.task_id, [f.attempt]);
+    if (!f.output) continue;
     const prev = latest.get(f.task_id);
     if (!prev || f.attempt > prev.attempt) latest.set(f.task_id, f);
   }
@@ -81,9 +88,7 @@ export async function verifiedSuccesses(
     const problem = await outputProblem(store, out, check);
     if (problem === null) successes.set(task.task_id, f);
     else {
-      const attempts = fragments
-        .filter((x) => x.ensemble_id === plan.ensemble_id && x.task_id === task.task_id && x.status === "success")
-        .map((x) => x.attempt);
+      const attempts = successAttempts.get(task.task_id) ?? [];
       unverified.set(task.task_id, [...new Set(attempts)].sort((a, b) => a - b));
       const reason = mergeProblems.get(task.run_id) ?? `its output ${problem}`;
       reasons.set(task.task_id, reason);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError } from "../errors.js";
+import { planIndex } from "../metadata/plan-index.js";
 import { nextAttempt } from "../metadata/resume.js";
 import type { Plan, Task } from "../metadata/schemas.js";
 import { openStore } from "../store/open.js";
@@ -92,7 +93,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunWorkerRes
 
 async function selectTask(store: Store, plan: Plan, options: RunWorkerOptions): Promise<Task> {
   if (options.taskId !== undefined) {
-    const task = plan.tasks.find((t) => t.task_id === options.taskId);
+    const task = planIndex(plan).tasks.get(options.taskId);
     if (!task) throw new CompasEnsembleError("OPTIONS_INVALID", `--task ${options.taskId} is not a task of the plan in ${store.uri}.`);
     return task;
   }

@@ -10,6 +10,7 @@ import { describeZodError } from "../metadata/_zod-issue.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { TaskSchema, type Fragment, type Plan, type Task, type TaskError } from "../metadata/schemas.js";
 import { diskFullError, isNoSpace } from "../store/_disk.js";
+import { planIndex } from "../metadata/plan-index.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { runProcess, type ProcessOutcome } from "./_process.js";
@@ -335,7 +336,7 @@ async function uploadDetailedOutput(store: Store, task: Task, container: string)
 }
 
 function contextOf(plan: Plan, task: Task): Fragment["context"] {
-  const run = plan.runs.find((r) => r.run_id === task.run_id);
+  const run = planIndex(plan).runs.get(task.run_id);
   if (!run) {
     throw new CompasEnsembleError("PLAN_MISMATCH", `Task ${task.task_id} names run ${task.run_id}, which is not in the plan.`);
   }

@@ -5,6 +5,12 @@
  */
 export function formatFixed(x: number, digits: number): string {
   if (!Number.isFinite(x)) return String(x);
+  // toFixed also rounds the exact binary value, so it agrees with Python except on an exact
+  // tie, whose expansion one digit further ends in 5; those (and signs) take the slow path.
+  if (x > 0 && x < 1e21) {
+    const next = x.toFixed(digits + 1);
+    if (!next.endsWith("5")) return x.toFixed(digits);
+  }
   const negative = x < 0 || Object.is(x, -0);
   // toFixed(100) is the exact decimal expansion for every double of magnitude >= 2^-100,
   // which covers every value a physics grid can hold.

@@ -1,4 +1,5 @@
 import { CompasEnsembleError } from "../errors.js";
+import { MAX_GRID_POINTS } from "./expand.js";
 
 /**
  * Evenly spaced values over [start, stop], endpoints included, exactly like numpy
@@ -10,6 +11,13 @@ import { CompasEnsembleError } from "../errors.js";
 export function linspace(start: number, stop: number, num: number): number[] {
   if (!Number.isInteger(num) || num < 1) {
     throw new CompasEnsembleError("GRID_INVALID", `linspace needs a whole number of points >= 1, got ${num}.`);
+  }
+  // An axis longer than a whole run may be is a typo, and would fill the memory first.
+  if (num > MAX_GRID_POINTS) {
+    throw new CompasEnsembleError(
+      "GRID_INVALID",
+      `linspace of ${num} values is more than the limit of ${MAX_GRID_POINTS.toLocaleString("en-US")} points per run or plan; use fewer.`,
+    );
   }
   if (num === 1) return [start];
   const step = (stop - start) / (num - 1);

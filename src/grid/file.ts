@@ -4,9 +4,10 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
 import { linspace, logspaceBetween } from "./axes.js";
+import { MAX_GRID_POINTS } from "./expand.js";
 import type { GridSpec } from "./presets.js";
 import { AXES } from "./schema.js";
-import { validateGridSpec } from "./validate.js";
+import { nonFiniteMessage, validateGridSpec } from "./validate.js";
 
 const Num = z.number();
 const Count = z.number().int().min(1);
@@ -41,14 +42,50 @@ function axisValues(input: AxisInput): number[] {
   return logspaceBetween(input.logspace.min, input.logspace.max, input.logspace.num);
 }
 
+function axisLength(input: AxisInput): number {
+  if (typeof input === "number") return 1;
+  if (Array.isArray(input)) return input.length;
+  if ("values" in input) return input.values.length;
+  return "linspace" in input ? input.linspace.num : input.logspace.num;
+}
+
+// YAML reads .nan and .inf as numbers, and JSON reads 1e999 as Infinity; the schema would
+// call them "not a valid axis", so they are named here first, with where they are.
+function assertFinite(data: unknown, source: string, path = ""): void {
+  if (typeof data === "number") {
+    if (!Number.isFinite(data)) {
+      throw new CompasEnsembleError("GRID_INVALID", nonFiniteMessage(source, path || "the file", data), {
+        hint: "YAML's .nan and .inf, and numbers beyond 1.8e308 such as 1e999, are not finite numbers.",
+      });
+    }
+    return;
+  }
+  if (Array.isArray(data)) data.forEach((v, i) => assertFinite(v, source, `${path}[${i}]`));
+  else if (data !== null && typeof data === "object") {
+    for (const [key, v] of Object.entries(data)) assertFinite(v, source, path ? `${path}.${key}` : key);
+  }
+}
+
 /**
  * Turns a parsed grid file into a validated {@link GridSpec}.
  * @param data - the parsed JSON or YAML
  * @param source - name of the file, for messages
  */
 export function gridSpecFromObject(data: unknown, source = "grid file"): GridSpec {
+  assertFinite(data, source);
   const parsed = GridFileSchema.safeParse(data);
   if (!parsed.success) throw zodToGridError(parsed.error, data, source);
+  for (const axis of AXES) {
+    const n = axisLength(parsed.data[axis]);
+    // Refused before the values exist: a linspace of 10^13 values would fill the memory.
+    if (n > MAX_GRID_POINTS) {
+      throw new CompasEnsembleError(
+        "GRID_INVALID",
+        `${source}: axis ${axis} has ${n.toLocaleString("en-US")} values, more than the limit of ` +
+          `${MAX_GRID_POINTS.toLocaleString("en-US")} points per run or plan; give it fewer values.`,
+      );
+    }
+  }
   const spec = Object.fromEntries(AXES.map((a) => [a, axisValues(parsed.data[a])])) as GridSpec;
   validateGridSpec(spec, source);
   return spec;

@@ -42,9 +42,10 @@ export function validateGridSpec(spec: GridSpec, source = "grid"): void {
     }
     const seen = new Map<number, number>();
     vals.forEach((v, i) => {
-      if (typeof v !== "number" || !Number.isFinite(v)) {
-        throw invalid(`${source}: ${axis}[${i}] = ${String(v)} is not a finite number; use ${RULES[axis].expect}.`);
+      if (typeof v !== "number") {
+        throw invalid(`${source}: ${axis}[${i}] = ${String(v)} is not a number; use ${RULES[axis].expect}.`);
       }
+      if (!Number.isFinite(v)) throw invalid(nonFiniteMessage(source, `${axis}[${i}]`, v));
       const rule = RULES[axis];
       if (!rule.ok(v)) {
         throw invalid(`${source}: ${axis}[${i}] = ${v} is out of range${rule.why ?? ""}; use ${rule.expect}.`);
@@ -62,6 +63,16 @@ export function validateGridSpec(spec: GridSpec, source = "grid"): void {
   if (extra.length > 0) {
     throw invalid(`${source}: unknown axis ${extra[0]}; the axes are ${AXES.join(", ")}.`);
   }
+}
+
+/**
+ * The sentence for a NaN or infinite axis value, which names it as such.
+ * @param source - what to call the grid (e.g. "grid file my.yaml")
+ * @param path - where the value is (e.g. "metallicity[3]" or "alpha_ce.linspace.stop")
+ * @param value - the value
+ */
+export function nonFiniteMessage(source: string, path: string, value: number): string {
+  return `${source}: ${path} is ${String(value)}; axis values must be finite numbers, so write the value you mean.`;
 }
 
 function exampleValue(axis: AxisName): string {

@@ -23,6 +23,68 @@ function sortKeys(value: unknown): unknown {
 }
 
 /**
+ * Hex sha256 of {@link canonicalJson}(value), without ever holding the whole text: it is fed
+ * to the hash in pieces. A plan of 10^6 tasks has over a gigabyte of canonical JSON, more
+ * than a JavaScript string may hold (~512 MiB), and its copy with sorted keys would double
+ * the memory; this needs neither. The bytes hashed are exactly canonicalJson's.
+ * @param value - plain JSON-compatible data
+ */
+export function canonicalJsonSha256(value: unknown): string {
+  const hash = createHash("sha256");
+  let pending = "";
+  const write = (text: string): void => {
+    pending += text;
+    if (pending.length >= 1 << 16) {
+      hash.update(pending);
+      pending = "";
+    }
+  };
+  writeCanonical(value, write);
+  hash.update(pending);
+  return hash.digest("hex");
+}
+
+// The top-level object and its arrays are written piece by piece; anything deeper (a task,
+// a run) is small and goes through canonicalJson, whose native JSON.stringify is fastest.
+function writeCanonical(value: unknown, write: (text: string) => void, depth = 0): void {
+  if (depth >= 2) {
+    write(canonicalJson(value));
+    return;
+  }
+  if (Array.isArray(value)) {
+    write("[");
+    value.forEach((v, i) => {
+      if (i > 0) write(",");
+      if (isOmitted(v)) write("null");
+      else writeCanonical(v, write, depth + 1);
+    });
+    write("]");
+    return;
+  }
+  if (value !== null && typeof value === "object") {
+    // The order JSON.stringify gives the object sortKeys builds: integer-like keys first in
+    // numeric order (JavaScript enumerates them so), then the others sorted.
+    const sorted: Record<string, true> = {};
+    for (const key of Object.keys(value).sort()) if (!isOmitted((value as Record<string, unknown>)[key])) sorted[key] = true;
+    write("{");
+    let first = true;
+    for (const key of Object.keys(sorted)) {
+      write(first ? `${JSON.stringify(key)}:` : `,${JSON.stringify(key)}:`);
+      first = false;
+      writeCanonical((value as Record<string, unknown>)[key], write, depth + 1);
+    }
+    write("}");
+    return;
+  }
+  write(JSON.stringify(value));
+}
+
+// What JSON.stringify leaves out of objects (and writes as null in arrays).
+function isOmitted(v: unknown): boolean {
+  return v === undefined || typeof v === "function" || typeof v === "symbol";
+}
+
+/**
  * Hex sha256 of a string (UTF-8) or bytes.
  * @param data - what to hash
  */

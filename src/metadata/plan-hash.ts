@@ -1,5 +1,5 @@
 import { CompasEnsembleError } from "../errors.js";
-import { canonicalJson, sha256Hex } from "./_canonical.js";
+import { canonicalJson, canonicalJsonSha256 } from "./_canonical.js";
 import type { Plan } from "./schemas.js";
 
 /** Plan fields that describe when and by what the plan was made, not what it computes. */
@@ -17,7 +17,7 @@ export type PlanContent = Omit<Plan, (typeof NON_DEFINING)[number]> & Partial<Pi
 export function planHash(plan: PlanContent): string {
   const defining: Record<string, unknown> = { ...plan };
   for (const key of NON_DEFINING) delete defining[key];
-  return sha256Hex(canonicalJson(defining));
+  return canonicalJsonSha256(defining);
 }
 
 /**

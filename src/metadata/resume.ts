@@ -35,7 +35,17 @@ export function planResume(plan: Plan, fragments: readonly Fragment[]): ResumePl
  * @param fragments - fragments read from the ensemble directory
  */
 export function nextAttempt(taskId: string, fragments: readonly Fragment[]): number {
-  let max = 0;
-  for (const f of fragments) if (f.task_id === taskId && f.attempt > max) max = f.attempt;
-  return max + 1;
+  return nextAttempts([taskId], fragments)[taskId]!;
+}
+
+/**
+ * {@link nextAttempt} of many tasks in one pass over the fragments (one pass per task was
+ * quadratic when resuming a large ensemble).
+ * @param taskIds - the tasks
+ * @param fragments - fragments read from the ensemble directory
+ */
+export function nextAttempts(taskIds: readonly string[], fragments: readonly Fragment[]): Record<string, number> {
+  const max = new Map<string, number>();
+  for (const f of fragments) if (f.attempt > (max.get(f.task_id) ?? 0)) max.set(f.task_id, f.attempt);
+  return Object.fromEntries(taskIds.map((id) => [id, (max.get(id) ?? 0) + 1]));
 }

@@ -2,11 +2,11 @@ import { availableParallelism } from "node:os";
 import { resolveCompasBinary } from "../compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY, PROFILE_NAMES, PROFILES, type ProfileName } from "../compas/profiles.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { expandGrid } from "../grid/expand.js";
+import { expandSelection, type GridSelection, selectGrid } from "../grid/expand.js";
 import type { GridSpec } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
 import { formatBytes as bytes, formatHours as hours } from "./_format.js";
-import { makespan } from "./_schedule.js";
+import { makespan, type TaskGroup } from "./_schedule.js";
 import { measuredSizeModel, runBytes, type SizeModel } from "./_size.js";
 import { defaultCacheDir } from "./_cache.js";
 import { cachedCalibration, calibrate, DEFAULT_CALIBRATION_BINARIES, type Calibration } from "./calibrate.js";
@@ -37,9 +37,11 @@ export interface PlanCalibrationOptions {
 
 /** Options of {@link planEnsemble}. */
 export interface PlanEnsembleOptions {
-  /** The grid (expanded here); or give `points`. */
+  /** The whole grid (counted, not expanded); or give `selection` or `points`. */
   grid?: GridSpec;
-  /** Grid points, e.g. a slice; wins over `grid`. */
+  /** A slice of a grid from {@link selectGrid} (counted, not expanded); wins over `grid`. */
+  selection?: GridSelection;
+  /** Grid points, e.g. a slice; wins over `selection` and `grid`. */
   points?: readonly GridPoint[];
   /** Binaries per run (grid point). */
   nSystems: number;
@@ -119,9 +121,13 @@ export interface PlanEstimate extends ProfileEstimate {
  * @param options - see {@link PlanEnsembleOptions}
  */
 export async function planEnsemble(options: PlanEnsembleOptions): Promise<PlanEstimate> {
-  const points = options.points ?? (options.grid ? expandGrid(options.grid) : undefined);
-  if (!points) throw new CompasEnsembleError("OPTIONS_INVALID", "planEnsemble needs a grid or points; pass one of them.");
-  if (points.length === 0) throw new CompasEnsembleError("GRID_INVALID", "The grid has no points to plan; check the slice or the grid file.");
+  // Estimating needs only the number of runs; points are built only for a calibration.
+  const selection = options.points ? undefined : (options.selection ?? (options.grid ? selectGrid(options.grid) : undefined));
+  const runs = options.points?.length ?? (selection ? selection.end - selection.start : undefined);
+  if (runs === undefined) throw new CompasEnsembleError("OPTIONS_INVALID", "planEnsemble needs a grid or points; pass one of them.");
+  if (runs === 0) throw new CompasEnsembleError("GRID_INVALID", "The grid has no points to plan; check the slice or the grid file.");
+  let built: readonly GridPoint[] | undefined;
+  const points = (): readonly GridPoint[] => (built ??= options.points ?? expandSelection(selection!));
   const profile = options.profile ?? "default";
   if (!(PROFILE_NAMES as readonly string[]).includes(profile)) {
     throw new CompasEnsembleError("OPTIONS_INVALID", `Profile ${JSON.stringify(profile)} is not one of ${PROFILE_NAMES.join(", ")}.`);
@@ -129,24 +135,23 @@ export async function planEnsemble(options: PlanEnsembleOptions): Promise<PlanEs
   const n = positiveInt(options.nSystems, "nSystems (--n-systems)");
   const perTask = Math.min(n, positiveInt(options.systemsPerTask ?? n, "systemsPerTask (--systems-per-task)"));
   const taskSizes = chunkSizes(n, perTask);
-  const tasks = points.length * taskSizes.length;
-  const binaries = points.length * n;
+  const tasks = runs * taskSizes.reduce((k, g) => k + g.count, 0);
+  const binaries = runs * n;
   const prices = options.prices ?? PRICE_TABLE;
   const target = resolveTarget(options.target ?? { kind: "local" }, prices);
 
   const { bases, hint } = await costBases(options, points, profile === "predecessor" ? ["predecessor", "default"] : ["default"]);
   const estimate = (p: ProfileName): ProfileEstimate => {
     const basis = bases.get(p)!;
-    const durations: number[] = [];
-    for (let r = 0; r < points.length; r++) for (const s of taskSizes) durations.push(basis.taskOverheadSeconds + s * basis.secondsPerBinary);
-    const taskSeconds = durations.reduce((a, b) => a + b, 0);
-    const wallSeconds = makespan(durations, target.slots);
+    const groups: TaskGroup[] = taskSizes.map((g) => ({ seconds: basis.taskOverheadSeconds + g.size * basis.secondsPerBinary, count: runs * g.count }));
+    const taskSeconds = groups.reduce((a, g) => a + g.count * g.seconds, 0);
+    const wallSeconds = makespan(groups, target.slots);
     return {
       profile: p,
       basis,
       compasCpuHours: (binaries * basis.secondsPerBinary) / 3600,
       taskHours: taskSeconds / 3600,
-      outputBytes: points.length * runBytes(sizeModel(p, basis), n),
+      outputBytes: runs * runBytes(sizeModel(p, basis), n),
       wallSeconds,
       ...costOf(target, prices, wallSeconds, taskSeconds),
     };
@@ -163,7 +168,7 @@ export async function planEnsemble(options: PlanEnsembleOptions): Promise<PlanEs
   }
   if (tasks < target.slots) {
     // As many chunks per run as fit the slots in one round, never more.
-    const split = Math.ceil(n / Math.max(1, Math.floor(target.slots / points.length)));
+    const split = Math.ceil(n / Math.max(1, Math.floor(target.slots / runs)));
     warnings.push(
       `Only ${tasks} task(s) for ${target.slots} slots: ${target.slots - tasks} would stay idle. ` +
         (split < n ? `Split runs into chunks, e.g. systemsPerTask ${split} (--systems-per-task ${split}).` : "Use a smaller target."),
@@ -186,7 +191,7 @@ export async function planEnsemble(options: PlanEnsembleOptions): Promise<PlanEs
 
   return {
     ...main,
-    runs: points.length,
+    runs,
     tasks,
     nSystems: n,
     systemsPerTask: perTask,
@@ -204,10 +209,10 @@ function positiveInt(v: number, what: string): number {
   return v;
 }
 
-function chunkSizes(n: number, perTask: number): number[] {
-  const sizes: number[] = [];
-  for (let first = 0; first < n; first += perTask) sizes.push(Math.min(perTask, n - first));
-  return sizes;
+// The chunks of one run: full chunks of perTask binaries and at most one smaller remainder.
+function chunkSizes(n: number, perTask: number): Array<{ size: number; count: number }> {
+  const full = { size: perTask, count: Math.floor(n / perTask) };
+  return n % perTask === 0 ? [full] : [full, { size: n % perTask, count: 1 }];
 }
 
 function resolveTarget(t: PlanTarget, prices: PriceTable): PlanEstimate["target"] {
@@ -280,7 +285,7 @@ function sizeModel(profile: ProfileName, basis: CostBasis): SizeModel {
 
 async function costBases(
   options: PlanEnsembleOptions,
-  points: readonly GridPoint[],
+  points: () => readonly GridPoint[],
   profiles: ProfileName[],
 ): Promise<{ bases: Map<ProfileName, CostBasis>; hint?: string }> {
   const bases = new Map<ProfileName, CostBasis>();
@@ -298,7 +303,7 @@ async function costBases(
     let calibration: Calibration | undefined;
     if (binary && run) {
       calibration = await calibrate({
-        points,
+        points: points(),
         profile,
         compasBinary: binary,
         binaries: settings.binaries ?? DEFAULT_CALIBRATION_BINARIES,

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import expectedGrids from "../expected/grid_expected.json" with { type: "json" };
 import { GridPointSchema } from "../../src/grid/schema.js";
 import { ManifestSchema } from "../../src/metadata/schemas.js";
 import { openStore } from "../../src/store/open.js";
@@ -86,6 +87,71 @@ describe("the compas-ensemble CLI", () => {
     const debug = await ce(["--debug", "run", "--test-run", "--n-systems", "10", "--compas-binary", "/nonexistent/COMPAS"]);
     expect(debug.code).toBe(2);
     expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+
+  describe("with a grid file of 10^13 points", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-big-grid-"));
+    const big = join(dir, "big.yaml");
+    // JSON is YAML; the points expected are numpy's (test/expected/make_grid_expected.py).
+    writeFileSync(big, JSON.stringify(expectedGrids.huge.spec));
+    const total = expectedGrids.huge.total;
+    const refusal =
+      `error: Grid file ${big} has 10,000,000,000,000 points (1000 alpha_ce x 10000 lambda_ce x 1000 kick_sigma x 1000 metallicity ` +
+      "x 1 mass_transfer_fa values), more than the limit of 1,000,000 points per run or plan; " +
+      "run it in slices of at most 1,000,000 points with --start-index and --end-index.\n";
+
+    it("refuses the whole grid with its count in one sentence and exit 2, for grid, plan and run", async () => {
+      const grid = await ce(["grid", "--file", big]);
+      expect(grid).toMatchObject({ code: 2, stdout: "", stderr: refusal });
+      const plan = await ce(["plan", "--file", big, "--n-systems", "1000"]);
+      expect(plan).toMatchObject({ code: 2, stderr: refusal });
+      const out = join(dir, "never-created");
+      const run = await ce(["run", "--file", big, "--n-systems", "10", "--output-dir", out, "--compas-binary", fakeCompasPath()]);
+      expect(run).toMatchObject({ code: 2, stderr: refusal });
+      expect(existsSync(out)).toBe(false);
+    });
+
+    it("prints, estimates and commands a slice of it, building only the slice", async () => {
+      const tail = await ce(["grid", "--file", big, "--start-index", String(total - 2), "--end-index", String(total + 5), "--json"]);
+      expect(tail.code).toBe(0);
+      const points = GridPointSchema.array().parse(JSON.parse(tail.stdout));
+      expect(points.map((p) => [p.index, p.run_id])).toEqual(expectedGrids.huge.points.slice(-2).map((p) => [p.index, p.run_id]));
+
+      const k = 1_234_567_890_123;
+      const want = expectedGrids.huge.points.find((p) => p.index === k)!;
+      const plan = await ce(["plan", "--file", big, "--start-index", String(k), "--end-index", String(k + 2), "--n-systems", "10", "--json"]);
+      expect(plan.code).toBe(0);
+      expect(JSON.parse(plan.stdout)).toMatchObject({ runs: 2, tasks: 2, binaries: 20 });
+
+      const command = await ce(["command", "--file", big, "--index", String(k), "--n-systems", "10", "--output-dir", "out"]);
+      expect(command.code).toBe(0);
+      expect(command.stdout).toContain(` --random-seed ${k * 10} `);
+      expect(command.stdout).toContain(` --output-path out/runs/${want.run_id} `);
+    });
+
+    it("refuses seeds beyond 2^53 - 1 at the far end of the grid, naming the index and the flags", async () => {
+      const last = await ce(["command", "--file", big, "--index", String(total - 1), "--n-systems", "1000"]);
+      expect(last).toMatchObject({ code: 2, stdout: "" });
+      // Run k uses seeds k * 1000 to (k + 1) * 1000 - 1; 10^13 * 1000 - 1 = 9999999999999999.
+      expect(last.stderr).toBe(
+        `error: Grid index ${total - 1} with --n-systems 1000 and --seed-base 0 needs seeds up to 9999999999999999, ` +
+          "beyond 2^53 - 1 (9007199254740991), the largest a plan records exactly; use a smaller --seed-base, --n-systems or grid index.\n",
+      );
+      const run = await ce(["run", "--file", big, "--start-index", String(total - 1), "--n-systems", "1000", "--output-dir", join(dir, "seeds"), "--compas-binary", fakeCompasPath()]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`error: Grid index ${total - 1} with --n-systems 1000 and --seed-base 0 needs seeds up to 9999999999999999`);
+    });
+  });
+
+  it("names NaN in a grid file as such, with the hint, and exits 2", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "cli-nan-grid-")), "nan.yaml");
+    writeFileSync(file, "alpha_ce: [1.0]\nlambda_ce: [0.1]\nkick_sigma: 217\nmetallicity: [0.0001, .nan]\nmass_transfer_fa: 0.5\n");
+    const r = await ce(["grid", "--file", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `error: grid file ${file}: metallicity[1] is NaN; axis values must be finite numbers, so write the value you mean.\n` +
+        "hint: YAML's .nan and .inf, and numbers beyond 1.8e308 such as 1e999, are not finite numbers.\n",
+    );
   });
 
   it("run resumes, status counts, and the manifest lists every run", async () => {

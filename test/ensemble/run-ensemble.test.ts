@@ -265,6 +265,33 @@ describe("runEnsemble on the local executor", () => {
     expect(manifestOf(out).n_systems_per_run).toBe(25);
   });
 
+  it("refuses a plan too large for plan.json with one sentence, before replacing the ensemble already there", async () => {
+    const out = tempDir("too-large");
+    await runEnsemble(options(out, { points: sliceGrid(points, 0, 1) }));
+    const before = readFileSync(join(out, "plan.json"), "utf8");
+    // 600 tasks whose arguments share one 1 MiB value: over 600 MiB of JSON, more than a
+    // string may hold, at little memory.
+    const big = options(out, {
+      points: sliceGrid(points, 0, 40),
+      nSystems: 15,
+      systemsPerTask: 1,
+      compas: { extraFlags: ["--quiet", "x".repeat(2 ** 20)] },
+      restart: true,
+    });
+    const err = await runEnsemble(big).then(
+      () => new Error("not refused"),
+      (e: unknown) => e,
+    );
+    expect(isCompasEnsembleError(err, "OPTIONS_INVALID")).toBe(true);
+    expect((err as Error).message).toBe(
+      "The plan of 600 tasks is too large for plan.json (more than the ~512 MiB of text Node can write and read back to resume); " +
+        "run the grid in slices of fewer points with --start-index and --end-index.",
+    );
+    expect(readFileSync(join(out, "plan.json"), "utf8")).toBe(before);
+    expect(existsSync(join(out, "archive"))).toBe(false);
+    // Hashing and serialising over 600 MiB takes seconds of CPU, many more on a loaded machine.
+  }, 180_000);
+
   it("chunks a run with consecutive seeds and merges it into the unchunked output", async () => {
     const chunked = tempDir("chunked");
     const whole = tempDir("whole");

@@ -11,10 +11,14 @@ import {
   linspace,
   loadGridFile,
   logspace,
+  MAX_GRID_POINTS,
   runId,
+  selectGrid,
   sliceGrid,
   sparseGrid,
+  validateGridSpec,
   type GridPoint,
+  type GridSpec,
 } from "../../src/grid/index.js";
 import { formatFixed } from "../../src/grid/_format.js";
 
@@ -99,6 +103,19 @@ describe("run ids format like Python", () => {
     const spec = { ...sparseGrid(), alpha_ce: [0.1001, 0.1004] };
     expect(() => expandGrid(spec)).toThrow(/both get run id alpha0\.100/);
   });
+
+  it("names the first two points in grid order that share a run id", () => {
+    // Sparse strides: alpha 4 points, lambda 2, Z 1. The alpha clash is at points 0 and 4,
+    // the Z clash at points 0 and 1, which comes first in grid order.
+    const alpha = { ...sparseGrid(), alpha_ce: [0.1001, 0.1004] };
+    expect(() => expandGrid(alpha)).toThrow(
+      "Grid points 0 and 4 both get run id alpha0.100_lambda0.10_kick217_Z0.00010_fa0.50 because",
+    );
+    const both = { ...alpha, metallicity: [0.014201, 0.014204] };
+    expect(() => expandGrid(both)).toThrow("Grid points 0 and 1 both get run id alpha0.100_lambda0.10_kick217_Z0.01420_fa0.50 because");
+    // A clash is refused even when the slice asked for does not contain it.
+    expect(() => sliceGrid(alpha, 1, 2)).toThrow("Grid points 0 and 4 both get run id");
+  });
 });
 
 describe("slicing", () => {
@@ -115,6 +132,72 @@ describe("slicing", () => {
 
   it("rejects an empty slice with the indices in the message", () => {
     expect(() => sliceGrid(points, 40, 50)).toThrow(/slice \[40, 50\) of a 40-point grid is empty/);
+  });
+});
+
+describe("slicing by index without expanding the grid", () => {
+  const uneven = expected.uneven.spec as GridSpec;
+  const hugeSpec = gridSpecFromObject(expected.huge.spec, "grid file big.yaml");
+
+  it("index k of a grid with five different axis lengths is the k-th element of itertools.product", () => {
+    expect(expected.uneven.points).toHaveLength(3 * 2 * 4 * 1 * 5);
+    for (const want of expected.uneven.points) {
+      expect(sliceGrid(uneven, want.index, want.index + 1)).toEqual([want]);
+    }
+    expect(sliceGrid(uneven, 37, 83)).toEqual(expected.uneven.points.slice(37, 83));
+    expect(expandGrid(uneven)).toEqual(expected.uneven.points);
+  });
+
+  it("slices a grid of 10^13 points at any index, as numpy's unravel_index finds the point", () => {
+    expect(selectGrid(hugeSpec, 0, 1).gridPoints).toBe(BigInt(expected.huge.total));
+    for (const want of expected.huge.points) {
+      const [got] = sliceGrid(hugeSpec, want.index, want.index + 1);
+      expect(got!.index).toBe(want.index);
+      expect(got!.run_id).toBe(want.run_id);
+      for (const key of Object.keys(want.params) as (keyof typeof want.params)[]) {
+        expect(Math.abs(got!.params[key] - want.params[key])).toBeLessThanOrEqual(4 * Number.EPSILON * Math.abs(want.params[key]));
+      }
+    }
+  });
+
+  it("clips the end of a slice of a huge grid to its length", () => {
+    const total = expected.huge.total;
+    const tail = sliceGrid(hugeSpec, total - 2, total + 5);
+    expect(tail.map((p) => p.run_id)).toEqual(expected.huge.points.slice(-2).map((p) => p.run_id));
+    expect(() => sliceGrid(hugeSpec, total, total + 1)).toThrow(
+      `The slice [${total}, ${total + 1}) of a ${total}-point grid is empty; choose --start-index below ${total} and --end-index above it.`,
+    );
+  });
+
+  it("refuses a grid of more than 10^6 points with its count and shape, before expanding it", () => {
+    expect(MAX_GRID_POINTS).toBe(1_000_000);
+    let caught: unknown;
+    try {
+      expandGrid(hugeSpec, "grid file big.yaml");
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCompasEnsembleError(caught, "GRID_INVALID")).toBe(true);
+    expect((caught as Error).message).toBe(
+      "Grid file big.yaml has 10,000,000,000,000 points (1000 alpha_ce x 10000 lambda_ce x 1000 kick_sigma x 1000 metallicity " +
+        "x 1 mass_transfer_fa values), more than the limit of 1,000,000 points per run or plan; " +
+        "run it in slices of at most 1,000,000 points with --start-index and --end-index.",
+    );
+  });
+
+  it("limits the slice, not the grid: a slice of 10^6 points is accepted and one more is refused", () => {
+    const ok = selectGrid(hugeSpec, 5, 5 + MAX_GRID_POINTS, "grid file big.yaml");
+    expect(ok.end - ok.start).toBe(MAX_GRID_POINTS);
+    expect(() => selectGrid(hugeSpec, 5, 6 + MAX_GRID_POINTS, "grid file big.yaml")).toThrow(
+      "The slice [5, 1000006) of grid file big.yaml has 1,000,001 points, more than the limit of 1,000,000 points per run or plan;",
+    );
+  });
+
+  it("refuses an axis of more than 10^6 values in a grid file before computing them", () => {
+    expect(() =>
+      gridSpecFromObject({ ...expected.huge.spec, lambda_ce: { linspace: { start: 1, stop: 2, num: 1e13 } } }, "grid file big.yaml"),
+    ).toThrow("grid file big.yaml: axis lambda_ce has 10,000,000,000,000 values, more than the limit of 1,000,000 points per run or plan; give it fewer values.");
+    expect(() => sparseGrid({ nAlphaPoints: MAX_GRID_POINTS + 1 })).toThrow(/linspace of 1000001 values is more than the limit/);
   });
 });
 
@@ -179,6 +262,44 @@ describe("custom grid files", () => {
 
   it("rejects a value of the wrong kind with its path", () => {
     expect(errorOf({ ...good, alpha_ce: "lots" })).toMatch(/alpha_ce = "lots" is not a valid axis/);
+  });
+
+  it.each([
+    ["a YAML .nan in a list", "metallicity: [0.0001, .nan]", "metallicity[1] is NaN"],
+    ["a YAML .inf as a linspace end", "alpha_ce: {linspace: {start: 0.1, stop: .inf, num: 3}}", "alpha_ce.linspace.stop is Infinity"],
+    ["a YAML -.inf as a single value", "kick_sigma: -.inf", "kick_sigma is -Infinity"],
+    ["a YAML .NaN in values", "mass_transfer_fa: {values: [.NaN]}", "mass_transfer_fa.values[0] is NaN"],
+  ])("names %s as such, with where it is", (_what, line, where) => {
+    const p = join(dir, "nonfinite.yaml");
+    const axes: Record<string, string> = {
+      alpha_ce: "alpha_ce: [1.0]",
+      lambda_ce: "lambda_ce: [0.1]",
+      kick_sigma: "kick_sigma: 217",
+      metallicity: "metallicity: [0.0142]",
+      mass_transfer_fa: "mass_transfer_fa: 0.5",
+    };
+    axes[line.split(":")[0]!] = line;
+    writeFileSync(p, Object.values(axes).join("\n") + "\n");
+    let caught: unknown;
+    try {
+      loadGridFile(p);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCompasEnsembleError(caught, "GRID_INVALID")).toBe(true);
+    expect((caught as Error).message).toBe(`grid file ${p}: ${where}; axis values must be finite numbers, so write the value you mean.`);
+    expect((caught as { hint?: string }).hint).toMatch(/\.nan and \.inf, and numbers beyond 1\.8e308 such as 1e999/);
+  });
+
+  it("names a JSON number too large for a double (1e999) as Infinity", () => {
+    const p = join(dir, "huge-number.json");
+    writeFileSync(p, JSON.stringify(good).replace('"kick_sigma":217', '"kick_sigma":[217,1e999]'));
+    expect(() => loadGridFile(p)).toThrow(`grid file ${p}: kick_sigma[1] is Infinity;`);
+  });
+
+  it("names NaN and Infinity in a grid built in code", () => {
+    expect(() => validateGridSpec({ ...sparseGrid(), lambda_ce: [0.1, Number.NaN] })).toThrow("grid: lambda_ce[1] is NaN;");
+    expect(() => validateGridSpec({ ...sparseGrid(), kick_sigma: [Number.POSITIVE_INFINITY] })).toThrow("grid: kick_sigma[0] is Infinity;");
   });
 
   it("names the file when it is not valid YAML", () => {

@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type CompasEnsembleError, isCompasEnsembleError } from "../../src/errors.js";
 import { assertSamePlan, comparePlans, planHash } from "../../src/metadata/plan-hash.js";
@@ -34,6 +38,49 @@ describe("planHash", () => {
     expect(planHash({ ...plan, compas: { ...plan.compas, sha256: "00".repeat(32) } })).not.toBe(h);
     expect(planHash({ ...plan, tasks: [...plan.tasks].reverse() })).not.toBe(h);
   });
+});
+
+// The ensemble id as Python computes it, independently of this library: json's streaming
+// encoder with sorted keys and no spaces, fed to hashlib piece by piece. With `copies`, the
+// plan's one task is repeated that many times and its last argument made a MiB long.
+function pythonPlanHash(plan: Plan, copies = 0): string {
+  const file = join(mkdtempSync(join(tmpdir(), "plan-hash-")), "plan.json");
+  writeFileSync(file, JSON.stringify(plan));
+  const script = `
+import hashlib, json, sys
+plan = json.load(open(sys.argv[1]))
+for key in ("ensemble_id", "created_at", "library_version"):
+    plan.pop(key, None)
+copies = int(sys.argv[2])
+if copies:
+    task = plan["tasks"][0]
+    task["args"][-1] = "x" * 2**20
+    plan["tasks"] = [task] * copies
+h = hashlib.sha256()
+for chunk in json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).iterencode(plan):
+    h.update(chunk.encode("utf-8"))
+print(h.hexdigest())
+`;
+  const r = spawnSync("/usr/bin/python3", ["-c", script, file, String(copies)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`/usr/bin/python3 exited ${r.status}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+describe("planHash against Python's json (ensemble ids of existing plans stay valid)", () => {
+  it("is the sha256 of the plan's JSON with sorted keys and no spaces", () => {
+    const plan = makePlan({ runs: 4, chunks: 2 });
+    expect(planHash(plan)).toBe(pythonPlanHash(plan));
+  });
+
+  it("hashes a plan whose JSON is longer than the longest JavaScript string", () => {
+    const small = makePlan({ runs: 1 });
+    const task = structuredClone(small.tasks[0]!);
+    task.args[task.args.length - 1] = "x".repeat(2 ** 20);
+    // 600 tasks of over 1 MiB each: more than the ~512 MiB a string may hold.
+    const big: Plan = { ...small, tasks: new Array<Plan["tasks"][number]>(600).fill(task) };
+    expect(planHash(big)).toBe(pythonPlanHash(small, 600));
+    // Hashing over 600 MiB twice takes seconds of CPU, many more on a loaded machine.
+  }, 180_000);
 });
 
 describe("comparePlans", () => {

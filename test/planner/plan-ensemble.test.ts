@@ -6,7 +6,8 @@ import { hashFile } from "../../src/compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY } from "../../src/compas/profiles.js";
 import { planCommand } from "../../src/cli/plan.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { expandGrid, fullGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
+import { expandGrid, fullGrid, selectGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
+import { makespan } from "../../src/planner/_schedule.js";
 import { formatPlan, gridCorners, planEnsemble, PRICE_TABLE, type PlanEstimate } from "../../src/planner/index.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { maxOverlap, standInProcesses } from "../support/processes.js";
@@ -113,6 +114,27 @@ describe("estimates from the measured constants and the price table", () => {
     expect(plan.costUsd!.spot).toBeCloseTo((2 * 3.4272 * 63) / 3600, 9);
     expect(plan.outputBytes).toBe(40 * (8_506_176 + 9000 * 1100));
     expect(plan.warnings.join("\n")).toMatch(/Only 40 task\(s\) for 384 slots: 344 would stay idle.*systemsPerTask 1112/);
+  });
+
+  it("estimates a slice of 10^6 points of a 10^10-point grid by counting it, with the wall time worked out by hand", async () => {
+    const axis = (num: number) => Array.from({ length: num }, (_, i) => 1 + i);
+    const huge = { alpha_ce: axis(1000), lambda_ce: axis(10000), kick_sigma: axis(1000), metallicity: [0.0142], mass_transfer_fa: [0.5] };
+    const selection = selectGrid(huge, 7, 7 + 1_000_000);
+    const plan = await planEnsemble({ selection, nSystems: 1000, systemsPerTask: 300, target: { kind: "slurm", cores: 4 }, env: noCompas });
+    expect(plan).toMatchObject({ runs: 1_000_000, tasks: 4_000_000, binaries: 1e9 });
+    // Per run three chunks of 300 binaries (1.89 s) and one of 100 (0.63 s): the 3 x 10^6
+    // long tasks fill four cores evenly in 750,000 rounds, the 10^6 short ones in 250,000.
+    expect(plan.wallSeconds).toBeCloseTo(750_000 * 1.89 + 250_000 * 0.63, 3);
+    expect(plan.taskHours).toBeCloseTo((1e9 * 0.0063) / 3600, 6);
+  });
+
+  it("schedules equal tasks longest first when the slots start out uneven (LPT by hand)", () => {
+    // Two slots; three 10 s tasks: 10 | 10, then 20 | 10. Five 3 s tasks go to the earlier
+    // slot each time: 20 | 13, 20 | 16, 20 | 19, 20 | 22, 23 | 22.
+    expect(makespan([{ seconds: 3, count: 5 }, { seconds: 10, count: 3 }], 2)).toBe(23);
+    expect(makespan([{ seconds: 5, count: 0 }], 8)).toBe(0);
+    // Fewer tasks than slots: one round.
+    expect(makespan([{ seconds: 4, count: 3 }], 16)).toBe(4);
   });
 
   it("prices AWS Batch per vCPU-hour of the reference instance type", async () => {
