@@ -2,6 +2,9 @@
  * A real one-node Slurm cluster on localhost for tests: Debian's slurm-wlm 22.05 daemons
  * (slurmctld, slurmd) with a private slurm.conf in a temporary folder, auth/none, no
  * accounting, free ports. Every Slurm command must get `env` (SLURM_CONF) to reach it.
+ *
+ * With SLURM_TEST_KEEP_LOGS=1 the daemons log at debug2 and stop() keeps the folder (its
+ * path is printed), so the daemons' view of a rare failure can be read afterwards.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +40,9 @@ export interface SlurmCluster {
   /** Cancels every job, stops both daemons, removes the folder. */
   stop(): Promise<void>;
 }
+
+/** True when the daemons' logs should be detailed and kept after stop(). */
+const KEEP_LOGS = process.env.SLURM_TEST_KEEP_LOGS === "1";
 
 const SLURM_SEARCH_PATH = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"];
 
@@ -119,8 +125,8 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
     `SlurmdPidFile=${join(dir, "slurmd.pid")}`,
     `SlurmctldLogFile=${join(dir, "log", "slurmctld.log")}`,
     `SlurmdLogFile=${join(dir, "log", "slurmd.log")}`,
-    "SlurmctldDebug=info",
-    "SlurmdDebug=info",
+    `SlurmctldDebug=${KEEP_LOGS ? "debug2" : "info"}`,
+    `SlurmdDebug=${KEEP_LOGS ? "debug2" : "info"}`,
     `MinJobAge=${options.minJobAge ?? 300}`,
     `MaxArraySize=${options.maxArraySize ?? 1001}`,
     "KillWait=5",
@@ -171,7 +177,8 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
         await exited(child, 5_000);
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (KEEP_LOGS) process.stderr.write(`Slurm test cluster kept (SLURM_TEST_KEEP_LOGS=1): ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   };
 
   try {
