@@ -37,6 +37,13 @@ export interface SlurmCluster {
   jobs(): Record<string, unknown>[];
   /** The daemons' log tails, for failure messages. */
   logs(): string;
+  /**
+   * Waits until a requeued array element is held by Slurm (PENDING, reason BeginTime: the
+   * requeue has finished) and lets it start at the next whole second instead of after
+   * Slurm's hold of about two minutes.
+   * @param element - `<array job id>_<index>`
+   */
+  releaseRequeued(element: string): Promise<void>;
   /** Cancels every job, stops both daemons, removes the folder. */
   stop(): Promise<void>;
 }
@@ -160,6 +167,26 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
     return r.stdout;
   };
 
+  const releaseRequeued = async (element: string): Promise<void> => {
+    // squeue may already say REQUEUED while the old run is still COMPLETING; the hold begins
+    // once slurmd has revoked the old run's credential and run the epilog.
+    const held = (): boolean => {
+      const record = run("scontrol", ["show", "job", "--oneliner", element]);
+      return /(?:^|\s)JobState=PENDING\s/.test(record) && /(?:^|\s)Reason=BeginTime\s/.test(record);
+    };
+    await waitFor(held, `requeued job ${element} to be held until its begin time`, 60_000);
+    // Why not StartTime=now: slurmd refuses to launch a job whose credential is not younger
+    // than the job's last revocation, compared in whole seconds, and that is why Slurm holds
+    // a requeued batch job for the credential lifetime + 1 s (EligibleTime = requeue + 121 s).
+    // The requeue revoked the old credential in some second T; a restart whose credential is
+    // made in T too is refused ("Killing non-startable batch JobId=N: Job credential revoked"
+    // in slurmctld.log, "Job N already killed, do not launch batch job" in slurmd.log) and
+    // the element ends FAILED with exit 1, never restarted. With StartTime=now the scheduler
+    // sometimes started it within T. The element is held, so the revocation is done and
+    // `now` (one clock for this machine's daemons and client) is already >= T: now+1 > T.
+    run("scontrol", ["update", `JobId=${element}`, "StartTime=now+1"]);
+  };
+
   const stop = async (): Promise<void> => {
     try {
       const ids = run("squeue", ["--noheader", "--format=%A"]).split("\n").map((s) => s.trim()).filter(Boolean);
@@ -205,6 +232,7 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
     run,
     jobs: () => (JSON.parse(run("squeue", ["--json"])) as { jobs: Record<string, unknown>[] }).jobs,
     logs,
+    releaseRequeued,
     stop,
   };
 }
