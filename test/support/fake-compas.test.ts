@@ -400,6 +400,14 @@ describe("failure modes (environment)", () => {
     expect(second.code).toBe(0);
   });
 
+  it("FAKE_COMPAS_FAIL_ONCE_FILE fails exactly one of several runs started together", async () => {
+    const marker = join(tmp, "fail-once-together");
+    const runs = await Promise.all(Array.from({ length: 8 }, () => run(["-n", "1", "--output-path", dirs()], { FAKE_COMPAS_FAIL_ONCE_FILE: marker })));
+    expect(runs.map((r) => r.code).sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
+    const failed = runs.find((r) => r.code === 1)!;
+    expect(failed.stderr).toContain("failure forced by FAKE_COMPAS_FAIL_ONCE_FILE");
+  });
+
   it("FAKE_COMPAS_EXIT_AT_ONCE exits 0 without output; FAKE_COMPAS_STARTED_DIR records start and end", async () => {
     const o = dirs();
     const started = join(tmp, "started-once");

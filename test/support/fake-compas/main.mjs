@@ -21,6 +21,20 @@ function finish(code) {
   process.exit(code);
 }
 
+/**
+ * Creates the file holding this pid unless it exists; true when this process created it.
+ * @param {string} path
+ */
+function createdExclusively(path) {
+  try {
+    writeFileSync(path, `${process.pid}\n`, { flag: "wx" });
+    return true;
+  } catch (err) {
+    if (/** @type {NodeJS.ErrnoException} */ (err).code === "EEXIST") return false;
+    throw err;
+  }
+}
+
 /** C's asctime() layout, which COMPAS uses for its start and end stamps. @param {Date} d */
 function asctime(d) {
   const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -95,8 +109,9 @@ async function main() {
     finish(3);
   }
   const failOnce = env.FAKE_COMPAS_FAIL_ONCE_FILE;
-  if (failOnce && !existsSync(failOnce)) {
-    writeFileSync(failOnce, `${process.pid}\n`);
+  // Exclusive create ("wx"), not exists-then-write: runs started together (two array elements
+  // on two CPUs) both saw no file and both failed.
+  if (failOnce && createdExclusively(failOnce)) {
     process.stderr.write(`ERROR: failure forced by FAKE_COMPAS_FAIL_ONCE_FILE (${failOnce} now exists: the next run succeeds)\n`);
     finish(1);
   }
