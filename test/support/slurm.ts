@@ -175,16 +175,21 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
       return /(?:^|\s)JobState=PENDING\s/.test(record) && /(?:^|\s)Reason=BeginTime\s/.test(record);
     };
     await waitFor(held, `requeued job ${element} to be held until its begin time`, 60_000);
-    // Why not StartTime=now: slurmd refuses to launch a job whose credential is not younger
-    // than the job's last revocation, compared in whole seconds, and that is why Slurm holds
-    // a requeued batch job for the credential lifetime + 1 s (EligibleTime = requeue + 121 s).
-    // The requeue revoked the old credential in some second T; a restart whose credential is
+    // Not at once: slurmd refuses to launch a job whose credential is not younger than the
+    // job's last revocation, compared in whole seconds, which is why Slurm holds a requeued
+    // batch job for the credential lifetime + 1 s (EligibleTime = requeue + 121 s). The
+    // requeue revoked the old credential in some second T; a restart whose credential is
     // made in T too is refused ("Killing non-startable batch JobId=N: Job credential revoked"
     // in slurmctld.log, "Job N already killed, do not launch batch job" in slurmd.log) and
-    // the element ends FAILED with exit 1, never restarted. With StartTime=now the scheduler
-    // sometimes started it within T. The element is held, so the revocation is done and
-    // `now` (one clock for this machine's daemons and client) is already >= T: now+1 > T.
-    run("scontrol", ["update", `JobId=${element}`, "StartTime=now+1"]);
+    // the element ends FAILED with exit 1, never restarted. A plain StartTime=now right here
+    // sometimes let the scheduler start it within T. The element is held, so T is this
+    // second or earlier (the daemons and this process share one clock); once the clock has
+    // left this second, StartTime=now is after T. (StartTime=now+1 is safe too, but the
+    // update's own scheduling pass then finds the job not yet eligible and it waits for the
+    // next backfill pass, up to 30 s.)
+    const heldIn = Math.floor(Date.now() / 1000);
+    await waitFor(() => Math.floor(Date.now() / 1000) > heldIn, "the clock to leave the second in which the requeue finished", 5_000);
+    run("scontrol", ["update", `JobId=${element}`, "StartTime=now"]);
   };
 
   const stop = async (): Promise<void> => {
