@@ -305,8 +305,10 @@ describe("SlurmExecutor on a one-node Slurm", { timeout: 180_000 }, () => {
       "task 0 to show as pending after the requeue",
     );
     expect(requeued[0]!.reason).toMatch(/Slurm: /);
-    // Slurm holds a requeued job for a while (BeginTime); let it go now.
-    cluster.run("scontrol", ["update", `JobId=${jobId}_0`, "StartTime=now"]);
+    // Slurm holds a requeued job for two minutes; let it go at the next whole second, not at
+    // once: a restart within the requeue's own second is refused by slurmd and ends the job
+    // FAILED (see releaseRequeued in test/support/slurm.ts).
+    await cluster.releaseRequeued(`${jobId}_0`);
 
     const events: string[] = [];
     const final = await ex.wait(handle, { onEvent: (e) => events.push(e.type) });

@@ -414,6 +414,13 @@ describe("failure modes (environment)", () => {
     expect(second.code).toBe(0);
   });
 
+  it("FAKE_COMPAS_FAIL_ONCE_FILE fails exactly one of several runs started together", async () => {
+    const marker = join(tmp, "fail-once-together");
+    const runs = await Promise.all(Array.from({ length: 8 }, () => run(["-n", "1", "--output-path", dirs()], { FAKE_COMPAS_FAIL_ONCE_FILE: marker })));
+    expect(runs.filter((r) => r.signal === "SIGKILL")).toHaveLength(1);
+    expect(runs.filter((r) => r.code === 0)).toHaveLength(7);
+  });
+
   it("FAKE_COMPAS_EXIT_AT_ONCE exits 0 without output; FAKE_COMPAS_STARTED_DIR records start and end", async () => {
     const o = dirs();
     const started = join(tmp, "started-once");

@@ -2,6 +2,9 @@
  * A real one-node Slurm cluster on localhost for tests: Debian's slurm-wlm 22.05 daemons
  * (slurmctld, slurmd) with a private slurm.conf in a temporary folder, auth/none, no
  * accounting, free ports. Every Slurm command must get `env` (SLURM_CONF) to reach it.
+ *
+ * With SLURM_TEST_KEEP_LOGS=1 the daemons log at debug2 and stop() keeps the folder (its
+ * path is printed), so the daemons' view of a rare failure can be read afterwards.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,9 +37,19 @@ export interface SlurmCluster {
   jobs(): Record<string, unknown>[];
   /** The daemons' log tails, for failure messages. */
   logs(): string;
+  /**
+   * Waits until a requeued array element is held by Slurm (PENDING, reason BeginTime: the
+   * requeue has finished) and lets it start at the next whole second instead of after
+   * Slurm's hold of about two minutes.
+   * @param element - `<array job id>_<index>`
+   */
+  releaseRequeued(element: string): Promise<void>;
   /** Cancels every job, stops both daemons, removes the folder. */
   stop(): Promise<void>;
 }
+
+/** True when the daemons' logs should be detailed and kept after stop(). */
+const KEEP_LOGS = process.env.SLURM_TEST_KEEP_LOGS === "1";
 
 const SLURM_SEARCH_PATH = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"];
 
@@ -119,8 +132,8 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
     `SlurmdPidFile=${join(dir, "slurmd.pid")}`,
     `SlurmctldLogFile=${join(dir, "log", "slurmctld.log")}`,
     `SlurmdLogFile=${join(dir, "log", "slurmd.log")}`,
-    "SlurmctldDebug=info",
-    "SlurmdDebug=info",
+    `SlurmctldDebug=${KEEP_LOGS ? "debug2" : "info"}`,
+    `SlurmdDebug=${KEEP_LOGS ? "debug2" : "info"}`,
     `MinJobAge=${options.minJobAge ?? 300}`,
     `MaxArraySize=${options.maxArraySize ?? 1001}`,
     "KillWait=5",
@@ -154,6 +167,31 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
     return r.stdout;
   };
 
+  const releaseRequeued = async (element: string): Promise<void> => {
+    // squeue may already say REQUEUED while the old run is still COMPLETING; the hold begins
+    // once slurmd has revoked the old run's credential and run the epilog.
+    const held = (): boolean => {
+      const record = run("scontrol", ["show", "job", "--oneliner", element]);
+      return /(?:^|\s)JobState=PENDING\s/.test(record) && /(?:^|\s)Reason=BeginTime\s/.test(record);
+    };
+    await waitFor(held, `requeued job ${element} to be held until its begin time`, 60_000);
+    // Not at once: slurmd refuses to launch a job whose credential is not younger than the
+    // job's last revocation, compared in whole seconds, which is why Slurm holds a requeued
+    // batch job for the credential lifetime + 1 s (EligibleTime = requeue + 121 s). The
+    // requeue revoked the old credential in some second T; a restart whose credential is
+    // made in T too is refused ("Killing non-startable batch JobId=N: Job credential revoked"
+    // in slurmctld.log, "Job N already killed, do not launch batch job" in slurmd.log) and
+    // the element ends FAILED with exit 1, never restarted. A plain StartTime=now right here
+    // sometimes let the scheduler start it within T. The element is held, so T is this
+    // second or earlier (the daemons and this process share one clock); once the clock has
+    // left this second, StartTime=now is after T. (StartTime=now+1 is safe too, but the
+    // update's own scheduling pass then finds the job not yet eligible and it waits for the
+    // next backfill pass, up to 30 s.)
+    const heldIn = Math.floor(Date.now() / 1000);
+    await waitFor(() => Math.floor(Date.now() / 1000) > heldIn, "the clock to leave the second in which the requeue finished", 5_000);
+    run("scontrol", ["update", `JobId=${element}`, "StartTime=now"]);
+  };
+
   const stop = async (): Promise<void> => {
     try {
       const ids = run("squeue", ["--noheader", "--format=%A"]).split("\n").map((s) => s.trim()).filter(Boolean);
@@ -171,7 +209,8 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
         await exited(child, 5_000);
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (KEEP_LOGS) process.stderr.write(`Slurm test cluster kept (SLURM_TEST_KEEP_LOGS=1): ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   };
 
   try {
@@ -198,6 +237,7 @@ export async function startSlurm(options: SlurmClusterOptions = {}): Promise<Slu
     run,
     jobs: () => (JSON.parse(run("squeue", ["--json"])) as { jobs: Record<string, unknown>[] }).jobs,
     logs,
+    releaseRequeued,
     stop,
   };
 }

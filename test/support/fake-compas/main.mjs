@@ -21,6 +21,20 @@ function finish(code) {
   process.exit(code);
 }
 
+/**
+ * Creates the file holding this pid unless it exists; true when this process created it.
+ * @param {string} path
+ */
+function createdExclusively(path) {
+  try {
+    writeFileSync(path, `${process.pid}\n`, { flag: "wx" });
+    return true;
+  } catch (err) {
+    if (/** @type {NodeJS.ErrnoException} */ (err).code === "EEXIST") return false;
+    throw err;
+  }
+}
+
 /** C's asctime() layout, which COMPAS uses for its start and end stamps. @param {Date} d */
 function asctime(d) {
   const days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -95,9 +109,10 @@ async function main() {
     finish(3);
   }
   const failOnce = env.FAKE_COMPAS_FAIL_ONCE_FILE;
-  if (failOnce && !existsSync(failOnce)) {
+  // Exclusive create ("wx"), not exists-then-write: runs started together (two array elements
+  // on two CPUs) both saw no file and both failed.
+  if (failOnce && createdExclusively(failOnce)) {
     // A failure of the machine, not of COMPAS: killed as the kernel's OOM killer kills.
-    writeFileSync(failOnce, `${process.pid}\n`);
     process.kill(process.pid, "SIGKILL");
   }
   if (v["logfile-type"] !== "HDF5") {
