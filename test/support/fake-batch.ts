@@ -188,6 +188,10 @@ export interface FakeBatch {
   clearHooks(): void;
   /** Looks at the RUNNABLE jobs again (after a test changed what `start` allows). */
   reschedule(): void;
+  /** An extra rule on top of `start` for which RUNNABLE jobs may get a host (undefined removes it). */
+  setStartFilter(filter: ((job: FakeJob) => boolean) | undefined): void;
+  /** Changes visibilityDelayMs for jobs submitted from now on. */
+  setVisibilityDelay(ms: number): void;
   /** A job by id (`<parent>:<index>` for children). */
   job(jobId: string): FakeJob | undefined;
   /** Every job and child the fake has. */
@@ -212,7 +216,7 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
   const parallelism = options.parallelism ?? 2;
   const pageSize = options.pageSize ?? 1000;
   const killGraceMs = options.killGraceMs ?? 30_000;
-  const visibilityDelayMs = options.visibilityDelayMs ?? 2_000;
+  let visibilityDelayMs = options.visibilityDelayMs ?? 2_000;
   const schedulingDelayMs = options.schedulingDelayMs ?? 1_000;
   const startingDelayMs = options.startingDelayMs ?? 2_000;
   const clock = new FakeClock(options.timeScale ?? 50);
@@ -238,7 +242,9 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
   const allPids: number[] = [];
   let stopping = false;
 
-  const mayStart = (job: FakeJob): boolean => (typeof options.start === "function" ? options.start(job) : options.start !== false);
+  let startFilter: ((job: FakeJob) => boolean) | undefined;
+  const mayStart = (job: FakeJob): boolean =>
+    (typeof options.start === "function" ? options.start(job) : options.start !== false) && (startFilter?.(job) ?? true);
   const instanceId = (): string => `i-0${randomBytes(8).toString("hex")}`;
 
   // ---- array parents -------------------------------------------------------------------
@@ -863,6 +869,13 @@ export async function startFakeBatch(options: FakeBatchOptions = {}): Promise<Fa
       removedImages.clear();
     },
     reschedule: () => pump(),
+    setStartFilter(filter) {
+      startFilter = filter;
+      pump();
+    },
+    setVisibilityDelay(ms) {
+      visibilityDelayMs = ms;
+    },
     job: (id) => jobs.get(id),
     allJobs: () => [...jobs.values()],
     runningJobs: () => [...jobs.values()].filter((j) => j.proc !== undefined),

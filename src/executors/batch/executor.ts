@@ -1,6 +1,6 @@
 import type { JobDetail, JobSummary } from "@aws-sdk/client-batch";
 import { z } from "zod";
-import { CompasEnsembleError } from "../../errors.js";
+import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import { openStore } from "../../store/open.js";
 import type { Store } from "../../store/types.js";
 import { indexListKey } from "../run-worker.js";
@@ -9,6 +9,7 @@ import type { Executor, ExecutorEvent, ExecutorHandle, SubmitContext, TaskStatus
 import { ExecutorHandleSchema, isTerminal } from "../types.js";
 import { BatchApi } from "./_api.js";
 import { abortableDelay } from "../_delay.js";
+import { isRetryableApiError } from "./_backoff.js";
 import { FragmentCache } from "./_fragments.js";
 import { childTaskStatus, isBatchTerminal, type BatchChildInfo } from "./_states.js";
 import { CANCEL_REASON, groupTasks, newSubmissionName, submitJobInput, type SubmissionContext } from "./_submission.js";
@@ -219,8 +220,16 @@ export class BatchExecutor implements Executor {
     let cancelled = false;
     try {
       for (;;) {
-        const snap = await this.poll(tracker, false);
-        if (snap.done) return snap.statuses;
+        let snap: Snapshot | undefined;
+        try {
+          snap = await this.poll(tracker, false);
+        } catch (err) {
+          // Throttling (or a 5xx) that outlasted one poll's retries says nothing about the
+          // jobs, which keep running: waiting must not end with an error, so try next time.
+          if (!isCompasEnsembleError(err, "BATCH_API") || !isRetryableApiError(err.cause)) throw err;
+          for (const l of tracker.listeners) l({ type: "log", level: "warn", message: `${err.message}; trying again at the next poll` });
+        }
+        if (snap?.done) return snap.statuses;
         if (options.signal?.aborted && !cancelled) {
           cancelled = true;
           await this.cancel(handle);
