@@ -4,6 +4,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
 import { PLAN_KEY, readFragmentsFromStore } from "../../src/ensemble/_store-io.js";
@@ -18,6 +19,7 @@ import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
 import { ATTEMPT_TIMEOUT, EXITED_REASON, HOST_TERMINATED, startFakeBatch, TASK_FAILED_TO_START, type FakeBatch, type FakeJob } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
+import { allowingStatements, loadPolicy, s3ActionOfRequest } from "../support/iam.js";
 import { isAlive, standInProcesses, waitFor } from "../support/processes.js";
 import { assertLegacyOpenssl, S3RVER_CREDENTIALS, startFaultProxy, startS3rver, type FaultProxy, type FaultRule, type S3rverHandle } from "../support/s3rver.js";
 
@@ -226,6 +228,20 @@ describe("Batch faults with the real worker", () => {
     } finally {
       fake.setVisibilityDelay(2_000);
     }
+  }, E2E_TIMEOUT);
+
+  it("asks S3 only for what the example job role allows: every request the real workers made, mapped to its IAM action", async () => {
+    fake.clearHooks();
+    const from = proxy.requests.length;
+    const store = await newStore("job-role");
+    const summary = await runEnsemble({ points: sliceGrid(points, 8, 10), nSystems: 5, compasBinary: fakeCompasPath(), output: store, executor: executor() });
+    expect(summary.runs.succeeded).toBe(2);
+    const jobRole = loadPolicy(fileURLToPath(new URL("../../examples/batch/iam/job-role-policy.json", import.meta.url)));
+    const requests = proxy.requests.slice(from).map((r) => r.split(" ") as [string, string]);
+    expect(requests.length).toBeGreaterThan(0);
+    const denied = requests.filter(([method, url]) => allowingStatements(jobRole, s3ActionOfRequest(method, url).action).length === 0);
+    expect(denied).toEqual([]);
+    expect(requests.some(([method]) => method === "DELETE")).toBe(false);
   }, E2E_TIMEOUT);
 });
 
