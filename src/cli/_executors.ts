@@ -30,6 +30,7 @@ export interface ExecutorFlags {
   jobQueue?: string;
   jobDefinition?: string;
   image?: string;
+  jobDefinitionName?: string;
   vcpus?: string;
   memory?: string;
   jobRole?: string;
@@ -75,6 +76,7 @@ export function addExecutorOptions(cmd: Command): Command {
     .option("--job-queue <name>", "batch: job queue")
     .option("--job-definition <name>", "batch: existing job definition (name, name:revision or ARN)")
     .option("--image <uri>", "batch: register (or reuse) a job definition for this container image")
+    .option("--job-definition-name <name>", "batch: name of the definition registered for --image (default: compas-ensemble)")
     .option("--vcpus <n>", "batch: vCPUs per child (with --image)", "1")
     .option("--memory <MiB>", "batch: memory per child (with --image)", "2048")
     .option("--job-role <arn>", "batch: IAM role of the children (S3 access)")
@@ -148,6 +150,7 @@ export function executorFromFlags(flags: ExecutorFlags): Executor {
           : {
               jobDefinitionSpec: {
                 image: flags.image!,
+                ...(flags.jobDefinitionName ? { name: flags.jobDefinitionName } : {}),
                 vcpus: wholeNumber(flags.vcpus ?? "1", "--vcpus", 1),
                 memoryMiB: wholeNumber(flags.memory ?? "2048", "--memory", 128),
                 ...(flags.jobRole ? { jobRoleArn: flags.jobRole } : {}),

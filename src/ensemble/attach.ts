@@ -44,7 +44,7 @@ export async function attachEnsemble(options: AttachEnsembleOptions): Promise<En
   const statuses = await executor.wait(handle, { signal: options.signal, onEvent: (e: ExecutorEvent) => emit(e) });
   const summary = await finalizeEnsemble(store, plan, emit);
   const cancelled = options.action === "cancel" || statuses.some((s) => s.state === "cancelled");
-  return { ...summarize(plan, store, summary.manifest, 0, handle.task_ids.length, started, cancelled, handle), statuses };
+  return { ...summarize(plan, store, summary.manifest, 0, handle.task_ids.length, started, cancelled, handle, statuses), statuses };
 }
 
 async function readHandle(store: Store): Promise<ExecutorHandle> {

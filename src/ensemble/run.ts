@@ -175,7 +175,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     // Fragments in the store are the source of truth, also for what other workers wrote.
     const { manifest } = await finalizeEnsemble(store, plan, emit);
     const cancelled = options.signal?.aborted === true || statuses.some((s) => s.state === "cancelled");
-    return summarize(plan, store, manifest, verified.size, todo.length, started, cancelled, handle);
+    return summarize(plan, store, manifest, verified.size, todo.length, started, cancelled, handle, statuses);
   } catch (err) {
     if (!isNoSpace(err)) throw err;
     throw await stopForFullDisk(store, plan, err, emit);
@@ -265,7 +265,12 @@ async function archiveMetadata(store: Store, ensembleId: string): Promise<void> 
   }
 }
 
-/** Builds the summary that runEnsemble and attachEnsemble resolve with. */
+/**
+ * Builds the summary that runEnsemble and attachEnsemble resolve with.
+ * @param statuses - the executor's final view: a task can fail without leaving a fragment (its
+ *   container never started, e.g. an image that cannot be pulled), and then only the executor
+ *   knows why; such runs count as failed with the executor's reason instead of as pending
+ */
 export function summarize(
   plan: Plan,
   store: Store,
@@ -275,9 +280,18 @@ export function summarize(
   started: number,
   cancelled: boolean,
   handle: ExecutorHandle | undefined,
+  statuses: readonly TaskStatus[] = [],
 ): EnsembleSummary {
   const succeeded = manifest.runs.filter((r) => r.status === "success").length;
   const failures = manifest.runs.filter((r) => r.status === "failed").map((r) => ({ run_id: r.run_id, reason: r.error ?? "failed" }));
+  const recorded = new Set(manifest.runs.map((r) => r.run_id));
+  const runOf = new Map(plan.tasks.map((t) => [t.task_id, t.run_id]));
+  for (const s of statuses) {
+    const runId = runOf.get(s.taskId);
+    if (s.state !== "failed" || runId === undefined || recorded.has(runId)) continue;
+    recorded.add(runId);
+    failures.push({ run_id: runId, reason: s.reason ?? "failed without a reason from the executor" });
+  }
   return {
     ensembleId: plan.ensemble_id,
     output: store.uri,

@@ -27,6 +27,8 @@ import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { openStore } from "../../src/store/open.js";
 import { indexListKey } from "../../src/executors/run-worker.js";
 import { fullGrid } from "../../src/grid/index.js";
+import { HANDLE_KEY } from "../../src/ensemble/run.js";
+import { waitFor } from "../support/processes.js";
 
 const DUMMY = { accessKeyId: "AKIDFAKEBATCH", secretAccessKey: "fake-batch-secret" };
 const FAST_RETRY = { maxRetries: 4, baseDelayMs: 2, maxDelayMs: 10 };
@@ -127,8 +129,48 @@ describe("Batch API calls against the fake control plane", () => {
     const res = await api.submitJob({ jobName: "lost-response-1", jobQueue: "q", jobDefinition: def.jobDefinition, arrayProperties: { size: 3 } });
     expect(fake.submitted().length - before.jobs).toBe(1);
     expect((fake.requests.submitjob ?? 0) - before.submit).toBe(1);
-    expect((fake.requests.listjobs ?? 0) - before.list).toBe(1);
+    expect((fake.requests.listjobs ?? 0) - before.list).toBeGreaterThanOrEqual(1);
     expect(fake.job(res.jobId!)?.jobName).toBe("lost-response-1");
+  });
+
+  it("does not resubmit after a lost SubmitJob response while Batch does not list the new job yet: it looks the name up until the job shows", async () => {
+    // Reads lag behind SubmitJob (eventual consistency); fake time stands still until advanced.
+    const slow = await startFakeBatch({ timeScale: 0, visibilityDelayMs: 10_000 });
+    const lookups = new BatchApi({ endpoint: slow.endpoint, region: "us-east-1", credentials: DUMMY, apiRetry: FAST_RETRY });
+    try {
+      const def = await ensureJobDefinition(lookups, spec);
+      slow.failAfterProcessing(1, "submitjob");
+      let settled = false;
+      const pending = lookups.submitJob({ jobName: "invisible-1", jobQueue: "q", jobDefinition: def.jobDefinition, arrayProperties: { size: 2 } }).finally(() => (settled = true));
+      await waitFor(() => settled || (slow.invisibleReads.listjobs ?? 0) >= 3, "three name lookups that do not see the job yet");
+      expect(settled).toBe(false);
+      slow.clock.advance(10_000);
+      const res = await pending;
+      expect(slow.submitted()).toHaveLength(1);
+      expect(slow.requests.submitjob).toBe(1);
+      expect(slow.job(res.jobId!)?.jobName).toBe("invisible-1");
+    } finally {
+      lookups.destroy();
+      await slow.stop();
+    }
+  });
+
+  it("sends SubmitJob again when the job never shows within the lookup window after a lost response", async () => {
+    const slow = await startFakeBatch({ timeScale: 0, visibilityDelayMs: 10_000 });
+    // A 5xx before Batch created anything looks the same as a lost response; the window ends the doubt.
+    const lookups = new BatchApi({ endpoint: slow.endpoint, region: "us-east-1", credentials: DUMMY, apiRetry: { ...FAST_RETRY, lookupWindowMs: 50 } });
+    try {
+      const def = await ensureJobDefinition(lookups, spec);
+      slow.failAfterProcessing(1, "submitjob");
+      const res = await lookups.submitJob({ jobName: "never-seen", jobQueue: "q", jobDefinition: def.jobDefinition });
+      expect(slow.requests.submitjob).toBe(2);
+      expect(slow.submitted()).toHaveLength(2);
+      expect(res.jobId).toBe(slow.allJobs()[1]!.jobId);
+      expect(slow.invisibleReads.listjobs ?? 0).toBeGreaterThanOrEqual(1);
+    } finally {
+      lookups.destroy();
+      await slow.stop();
+    }
   });
 
   it("does not retry a client error (bad job definition)", async () => {
@@ -320,7 +362,8 @@ describe("submission and polling at scale (jobs held RUNNABLE, no workers)", () 
   let ex: BatchExecutor;
   beforeAll(async () => {
     s3 = await startS3rver();
-    fake = await startFakeBatch({ start: false });
+    // Fake time stands still: jobs become readable, and children RUNNABLE, when a test advances it.
+    fake = await startFakeBatch({ start: false, timeScale: 0 });
     ex = new BatchExecutor({ endpoint: fake.endpoint, region: "us-east-1", credentials: DUMMY, jobQueue: "q", jobDefinitionSpec: { image: "i" }, apiRetry: FAST_RETRY, storeOptions: s3.storeOptions() });
   });
   afterAll(async () => {
@@ -336,11 +379,17 @@ describe("submission and polling at scale (jobs held RUNNABLE, no workers)", () 
     const ids = plan.tasks.map((t) => t.task_id);
     const before = { ...fake.requests };
     const handle = await ex.submit({ plan, store, firstAttempt: {} }, ids);
+    // Batch does not return a job at once after SubmitJob: its tasks are pending, not lost.
+    const invisibleBefore = fake.invisibleReads.describejobs ?? 0;
+    const early = await ex.status(handle);
+    expect((fake.invisibleReads.describejobs ?? 0) - invisibleBefore).toBe(1);
+    expect(new Set(early.map((s) => s.state))).toEqual(new Set(["pending"]));
+    fake.clock.advance(10_000);
     const statuses = await ex.status(handle);
     const delta = (op: string): number => (fake.requests[op] ?? 0) - (before[op] ?? 0);
     expect(delta("submitjob")).toBe(1);
     expect(fake.submitted().at(-1)!.arrayProperties).toEqual({ size: 1440 });
-    expect(delta("describejobs")).toBe(1);
+    expect(delta("describejobs")).toBe(2);
     expect(delta("listjobs")).toBe(0);
     expect(statuses).toHaveLength(1440);
     expect(new Set(statuses.map((s) => s.state))).toEqual(new Set(["pending"]));
@@ -363,6 +412,7 @@ describe("submission and polling at scale (jobs held RUNNABLE, no workers)", () 
     ]);
     expect(JSON.parse((await store.get(indexListKey(jobs[1]!.index_list))).toString("utf8"))).toEqual(ids.slice(10_000));
     await ex.cancel(handle);
+    fake.clock.advance(10_000);
     const final = await ex.wait(handle);
     const delta = (op: string): number => (fake.requests[op] ?? 0) - (before[op] ?? 0);
     expect(delta("submitjob")).toBe(2);
@@ -371,5 +421,39 @@ describe("submission and polling at scale (jobs held RUNNABLE, no workers)", () 
     expect(final).toHaveLength(10_080);
     expect(new Set(final.map((s) => s.state))).toEqual(new Set(["cancelled"]));
     expect(final[10_079]!.where).toBe(`${jobs[1]!.job_id}:79`);
+  });
+
+  it("keeps waiting for a job Batch does not return yet instead of calling it gone", async () => {
+    const plan = buildPlan({ points: sliceGrid(expandGrid(sparseGrid()), 0, 3), nSystems: 5, compas: await probe() });
+    const store = openStore(`s3://${await s3.createBucket()}/invisible`, s3.storeOptions());
+    const polling = new BatchExecutor({ endpoint: fake.endpoint, region: "us-east-1", credentials: DUMMY, jobQueue: "q", jobDefinitionSpec: { image: "i" }, apiRetry: FAST_RETRY, storeOptions: s3.storeOptions(), pollIntervalMs: 5 });
+    try {
+      const handle = await polling.submit({ plan, store, firstAttempt: {} }, plan.tasks.map((t) => t.task_id));
+      const invisibleBefore = fake.invisibleReads.describejobs ?? 0;
+      let settled = false;
+      const waiting = polling.wait(handle).finally(() => (settled = true));
+      await waitFor(() => settled || (fake.invisibleReads.describejobs ?? 0) - invisibleBefore >= 3, "three polls that do not see the job yet");
+      expect(settled).toBe(false);
+      fake.clock.advance(10_000);
+      await polling.cancel(handle);
+      const final = await waiting;
+      expect(final.map((s) => s.state)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    } finally {
+      polling.close();
+    }
+  });
+
+  it("refuses a second submission while the previous one is not returned by Batch yet", async () => {
+    const plan = buildPlan({ points: sliceGrid(expandGrid(sparseGrid()), 3, 5), nSystems: 5, compas: await probe() });
+    const store = openStore(`s3://${await s3.createBucket()}/twice`, s3.storeOptions());
+    const ids = plan.tasks.map((t) => t.task_id);
+    const handle = await ex.submit({ plan, store, firstAttempt: {} }, ids);
+    await store.put(HANDLE_KEY, JSON.stringify(handle));
+    const submits = fake.requests.submitjob ?? 0;
+    const err = await ex.submit({ plan, store, firstAttempt: {} }, ids).catch((e: unknown) => e);
+    expect(isCompasEnsembleError(err, "OPTIONS_INVALID")).toBe(true);
+    expect((err as Error).message).toContain(`${(handle.data.jobs as { job_id: string }[])[0]!.job_id} (SUBMITTED)`);
+    expect(fake.requests.submitjob ?? 0).toBe(submits);
+    await ex.cancel(handle);
   });
 });

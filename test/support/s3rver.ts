@@ -118,7 +118,18 @@ export interface FaultRule {
    * Answer with this S3 error instead of forwarding, forward and cut the body in half, or
    * forward and rewrite the (text) body, e.g. to make a listing name keys s3rver cannot hold.
    */
-  fault: { status: number; code: string } | "truncate-body" | { rewrite: (body: string) => string };
+  fault:
+    | { status: number; code: string }
+    | "truncate-body"
+    | { rewrite: (body: string) => string }
+    | {
+        /**
+         * Called when the request arrives, before anything is forwarded (e.g. to kill the
+         * uploading process); then half of the body that arrived is forwarded with the full
+         * Content-Length and the connection is cut, so the server sees an upload die midway.
+         */
+        interrupt: (method: string, url: string) => void | Promise<void>;
+      };
 }
 
 /** A running fault-injecting proxy. */
@@ -148,6 +159,28 @@ export async function startFaultProxy(target: string, rules: FaultRule[]): Promi
     const index = rules.findIndex((r, i) => r.match(method, url) && (injected[i] ?? 0) < r.times);
     const rule = index >= 0 ? rules[index] : undefined;
     if (rule) injected[index] = (injected[index] ?? 0) + 1;
+    if (rule && typeof rule.fault === "object" && "interrupt" in rule.fault) {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      let cut = false;
+      const cutUpload = (): void => {
+        if (cut) return;
+        cut = true;
+        res.destroy();
+        const body = Buffer.concat(chunks);
+        const up = http.request({ host: upstream.hostname, port: upstream.port, method, path: url, headers: req.headers });
+        up.on("error", () => {});
+        up.write(body.subarray(0, Math.floor(body.length / 2)), () => up.destroy());
+      };
+      void Promise.resolve(rule.fault.interrupt(method, url)).finally(() => {
+        if (req.complete || req.destroyed) cutUpload();
+        else {
+          req.once("end", cutUpload);
+          req.once("close", cutUpload);
+        }
+      });
+      return;
+    }
     if (rule && typeof rule.fault === "object" && "status" in rule.fault) {
       const { status, code } = rule.fault;
       req.resume();

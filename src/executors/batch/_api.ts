@@ -19,7 +19,8 @@ import {
   type SubmitJobCommandOutput,
 } from "@aws-sdk/client-batch";
 import { CompasEnsembleError } from "../../errors.js";
-import { ApiRetrySchema, isRetryableApiError, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
+import { abortableDelay } from "../_delay.js";
+import { ApiRetrySchema, backoffDelayMs, isRetryableApiError, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
 
 /** Connection settings of the Batch API client. */
 export interface BatchApiOptions {
@@ -61,7 +62,8 @@ export class BatchApi {
    * Submits one job (array or single). SubmitJob has no idempotency token, so after an
    * ambiguous failure (a 5xx or a dropped connection: Batch may have created the job) the
    * job's name, unique per submission, is looked up before the request is sent again; a
-   * duplicate array job would run every task twice at once.
+   * duplicate array job would run every task twice at once. Batch lists a new job only after
+   * a delay, so the lookup is repeated for `apiRetry.lookupWindowMs` before giving up on it.
    */
   submitJob(input: SubmitJobCommandInput, signal?: AbortSignal): Promise<SubmitJobCommandOutput> {
     return this.call(
@@ -71,13 +73,26 @@ export class BatchApi {
           return await this.client.send(new SubmitJobCommand(input), { abortSignal: signal });
         } catch (err) {
           if (!isRetryableApiError(err) || isThrottlingError(err) || !input.jobQueue || !input.jobName) throw err;
-          const [found] = await this.findJobsByName(input.jobQueue, input.jobName).catch(() => []);
+          const found = await this.awaitJobByName(input.jobQueue, input.jobName, signal);
           if (found?.jobId) return { jobId: found.jobId, jobName: found.jobName, jobArn: found.jobArn, $metadata: {} };
           throw err;
         }
       },
       signal,
     );
+  }
+
+  /** The newest job of that name, looked up until it shows or the lookup window has passed. */
+  private async awaitJobByName(jobQueue: string, jobName: string, signal?: AbortSignal): Promise<JobSummary | undefined> {
+    const deadline = Date.now() + this.retry.lookupWindowMs;
+    for (let lookup = 0; ; lookup++) {
+      const [found] = await this.findJobsByName(jobQueue, jobName).catch(() => []);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return undefined;
+      // At least the base delay between lookups, so full jitter never makes them back to back.
+      await abortableDelay(Math.min(left, Math.max(this.retry.baseDelayMs, backoffDelayMs(lookup, this.retry))), signal);
+    }
   }
 
   /** Jobs of a queue (any status) whose name is `jobName`, newest first. */

@@ -9,6 +9,12 @@ export const ApiRetrySchema = z.strictObject({
   baseDelayMs: z.number().min(0).default(500),
   /** No single wait is longer than this. Default 20 s. */
   maxDelayMs: z.number().min(0).default(20_000),
+  /**
+   * After an ambiguous SubmitJob failure (a 5xx or a dropped connection: the job may exist),
+   * how long to keep looking the job up by name before sending it again. Batch lists a new
+   * job only after a delay, so one lookup is not enough. Default 60 s.
+   */
+  lookupWindowMs: z.number().min(0).default(60_000),
 });
 /** Retry settings of the Batch API wrapper (input form, all optional). */
 export type ApiRetryOptions = z.input<typeof ApiRetrySchema>;

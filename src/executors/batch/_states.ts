@@ -104,5 +104,9 @@ export function failureReason(fragment: Fragment | undefined, child: BatchChildI
     child.containerReason,
   ].filter((s): s is string => typeof s === "string" && s.length > 0);
   if (batch.length > 0) parts.push(`Batch: ${batch.join(", ")}`);
+  // The worker never ran, so nothing else says what to fix.
+  if (child.containerReason?.startsWith("CannotPullContainerError")) {
+    parts.push("the container image could not be pulled: check the job definition's image and that the compute environment may pull it");
+  }
   return parts.length > 0 ? parts.join("; ") : "failed without a reason from Batch or the worker";
 }

@@ -1,6 +1,6 @@
 import type { JobDetail, JobSummary } from "@aws-sdk/client-batch";
 import { z } from "zod";
-import { CompasEnsembleError } from "../../errors.js";
+import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import { openStore } from "../../store/open.js";
 import type { Store } from "../../store/types.js";
 import { indexListKey } from "../run-worker.js";
@@ -9,6 +9,7 @@ import type { Executor, ExecutorEvent, ExecutorHandle, SubmitContext, TaskStatus
 import { ExecutorHandleSchema, isTerminal } from "../types.js";
 import { BatchApi } from "./_api.js";
 import { abortableDelay } from "../_delay.js";
+import { isRetryableApiError } from "./_backoff.js";
 import { FragmentCache } from "./_fragments.js";
 import { childTaskStatus, isBatchTerminal, type BatchChildInfo } from "./_states.js";
 import { CANCEL_REASON, groupTasks, newSubmissionName, submitJobInput, type SubmissionContext } from "./_submission.js";
@@ -45,6 +46,13 @@ export const BatchHandleDataSchema = z.looseObject({
 /** Parsed handle data. */
 export type BatchHandleData = z.infer<typeof BatchHandleDataSchema>;
 
+/**
+ * How long after a submission a job that DescribeJobs does not return is taken as not listed
+ * yet (SUBMITTED) rather than gone: Batch's reads lag behind SubmitJob, and a job it returned
+ * once and then no longer returns has expired (Batch keeps ended jobs for days, not minutes).
+ */
+export const VISIBILITY_GRACE_MS = 5 * 60_000;
+
 /** Counts of one job's children per Batch status (from the parent's statusSummary). */
 export interface BatchJobSummary {
   jobId: string;
@@ -63,6 +71,8 @@ interface Tracker {
   /** Per array job: the FAILED children listed at a given FAILED count. */
   failed: Map<string, { count: number; final: boolean; byIndex: Map<number, JobSummary> }>;
   listeners: Set<(e: ExecutorEvent) => void>;
+  /** Jobs DescribeJobs has returned at least once. */
+  seen: Set<string>;
   emitted: Set<string>;
   cancelledEmitted: Set<string>;
   lastCounts: Map<string, string>;
@@ -197,7 +207,7 @@ export class BatchExecutor implements Executor {
   async summary(handle: ExecutorHandle): Promise<BatchJobSummary[]> {
     const data = parseHandleData(handle);
     const details = await this.api().describeJobs(data.jobs.map((j) => j.job_id));
-    return data.jobs.map((j) => jobSummary(j, details.find((d) => d.jobId === j.job_id)));
+    return data.jobs.map((j) => jobSummary(j, details.find((d) => d.jobId === j.job_id), notListedYet(handle.submitted_at, false)));
   }
 
   /**
@@ -210,8 +220,16 @@ export class BatchExecutor implements Executor {
     let cancelled = false;
     try {
       for (;;) {
-        const snap = await this.poll(tracker, false);
-        if (snap.done) return snap.statuses;
+        let snap: Snapshot | undefined;
+        try {
+          snap = await this.poll(tracker, false);
+        } catch (err) {
+          // Throttling (or a 5xx) that outlasted one poll's retries says nothing about the
+          // jobs, which keep running: waiting must not end with an error, so try next time.
+          if (!isCompasEnsembleError(err, "BATCH_API") || !isRetryableApiError(err.cause)) throw err;
+          for (const l of tracker.listeners) l({ type: "log", level: "warn", message: `${err.message}; trying again at the next poll` });
+        }
+        if (snap?.done) return snap.statuses;
         if (options.signal?.aborted && !cancelled) {
           cancelled = true;
           await this.cancel(handle);
@@ -253,6 +271,10 @@ export class BatchExecutor implements Executor {
     if (!data?.success) return;
     const details = await this.api().describeJobs(data.data.jobs.map((j) => j.job_id));
     const active = details.filter((d) => !isBatchTerminal(d.status));
+    // Jobs submitted moments ago may not be returned yet; they are active all the same.
+    if (notListedYet(previous.submitted_at, false)) {
+      for (const j of data.data.jobs) if (!details.some((d) => d.jobId === j.job_id)) active.push({ jobId: j.job_id, status: "SUBMITTED" } as JobDetail);
+    }
     if (active.length === 0) return;
     throw new CompasEnsembleError(
       "OPTIONS_INVALID",
@@ -309,6 +331,7 @@ export class BatchExecutor implements Executor {
       fragments: new FragmentCache(store, handle.ensemble_id, first),
       failed: new Map(),
       listeners: new Set(),
+      seen: new Set(),
       emitted: new Set(),
       cancelledEmitted: new Set(),
       lastCounts: new Map(),
@@ -327,7 +350,8 @@ export class BatchExecutor implements Executor {
     const jobs: BatchJobSummary[] = [];
     for (const job of t.data.jobs) {
       const detail = byId.get(job.job_id);
-      const summary = jobSummary(job, detail);
+      if (detail) t.seen.add(job.job_id);
+      const summary = jobSummary(job, detail, notListedYet(t.handle.submitted_at, t.seen.has(job.job_id)));
       jobs.push(summary);
       const terminated = detail?.isTerminated === true || detail?.isCancelled === true;
       const children = await this.childInfo(t, job, detail, summary, listRunning);
@@ -462,9 +486,20 @@ function parseHandleData(handle: ExecutorHandle): BatchHandleData {
   return parsed.data;
 }
 
-function jobSummary(job: BatchJobRef, detail: JobDetail | undefined): BatchJobSummary {
-  const counts = job.index_list === null ? (detail?.status ? { [detail.status]: 1 } : {}) : { ...(detail?.arrayProperties?.statusSummary ?? {}) };
-  return { jobId: job.job_id, jobName: job.job_name, status: detail?.status, size: job.size, counts };
+/**
+ * @param settling - DescribeJobs left the job out, but it was submitted too recently to be
+ *   gone: it counts as SUBMITTED
+ */
+function jobSummary(job: BatchJobRef, detail: JobDetail | undefined, settling: boolean): BatchJobSummary {
+  const status = detail?.status ?? (settling ? "SUBMITTED" : undefined);
+  const counts = job.index_list === null ? (status ? { [status]: 1 } : {}) : { ...(detail?.arrayProperties?.statusSummary ?? {}) };
+  return { jobId: job.job_id, jobName: job.job_name, status, size: job.size, counts };
+}
+
+/** True when a job never returned by DescribeJobs was submitted within {@link VISIBILITY_GRACE_MS}. */
+function notListedYet(submittedAt: string, seen: boolean, now: number = Date.now()): boolean {
+  const at = Date.parse(submittedAt);
+  return !seen && Number.isFinite(at) && now - at < VISIBILITY_GRACE_MS;
 }
 
 function childIndex(s: JobSummary, parentId: string): number {

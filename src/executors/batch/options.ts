@@ -82,7 +82,7 @@ export const BatchExecutorOptionsSchema = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "letters, digits, - and _ only, at most 64")
     .default("compas-ensemble"),
   /** Retries of throttled or failed API calls. */
-  apiRetry: ApiRetrySchema.default({ maxRetries: 8, baseDelayMs: 500, maxDelayMs: 20_000 }),
+  apiRetry: ApiRetrySchema.default({ maxRetries: 8, baseDelayMs: 500, maxDelayMs: 20_000, lookupWindowMs: 60_000 }),
 });
 
 /** Options of {@link BatchExecutor}. */
