@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
+import type { RatesOptions } from "../physics/rates/options.js";
 import { buildSbiDataset } from "./dataset.js";
 import { parseSpinModelFlag } from "./dataset-spin-flag.js";
 import type { SpinModelInput } from "./spins.js";
@@ -26,6 +27,8 @@ export interface ExtractCommandOptions {
   spinModel?: string | SpinModelInput;
   mergingOnly?: boolean;
   bins?: Partial<SummaryBins>;
+  /** Star-forming mass and merger-rate options (docs/rates.md); see parseRatesFlags for the CLI flags. */
+  rates?: RatesOptions;
   /** Library version recorded in the output. */
   libraryVersion?: string;
   /** Progress after each run. */
@@ -45,6 +48,8 @@ export interface ExtractCommandResult {
   failedRunIds: string[];
   /** Extraction warnings, each prefixed with its run id (e.g. a run without BSE_RLOF). */
   warnings: string[];
+  /** Metallicity groups combined over Z, and runs whose group has one metallicity; null when rates are off. */
+  rateGroups: { combined: number; runsNotCombined: number } | null;
 }
 
 /**
@@ -59,6 +64,7 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
     ...(spinModel === undefined ? {} : { spinModel }),
     mergingOnly: options.mergingOnly ?? false,
     ...(options.bins === undefined ? {} : { bins: options.bins }),
+    ...(options.rates === undefined ? {} : { rates: options.rates }),
     ...(options.libraryVersion === undefined ? {} : { libraryVersion: options.libraryVersion }),
     ...(options.onRun === undefined ? {} : { onRun: options.onRun }),
   });
@@ -69,7 +75,7 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
     paths = [out];
   } else if (format === "parquet") {
     const written = await writeSbiParquet(dataset, out);
-    paths = [written.dco, written.runs];
+    paths = [written.dco, written.runs, ...(written.rates === undefined ? [] : [written.rates])];
   } else {
     await writeSbiNpy(dataset, out);
     paths = [out];
@@ -86,6 +92,13 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
     xLength: dataset.xColumns.length,
     failedRunIds: dataset.provenance.failed_run_ids ?? [],
     warnings,
+    rateGroups:
+      dataset.rates.combined === null
+        ? null
+        : {
+            combined: dataset.rates.combined.theta.length,
+            runsNotCombined: dataset.diagnostics.filter((d) => (d.diagnostics as { rates?: { not_combined_reason?: unknown } }).rates?.not_combined_reason).length,
+          },
   };
 }
 

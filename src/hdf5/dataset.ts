@@ -1,8 +1,10 @@
+import { resolveRatesOptions, type RatesOptions } from "../physics/rates/options.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { assembleSbiDataset, type AssembleRun } from "./dataset-assemble.js";
 import { readDatasetSource } from "./dataset-source.js";
 import type { SbiDataset } from "./dataset-types.js";
 import { extractDcos } from "./dco.js";
+import { samplingMissingError } from "./run-sampling.js";
 import type { SpinModelInput } from "./spins.js";
 import type { SummaryBins } from "./summary.js";
 
@@ -14,6 +16,8 @@ export interface BuildSbiDatasetOptions {
   mergingOnly?: boolean;
   /** Histogram bin edges for x; quantities left out use the defaults. */
   bins?: Partial<SummaryBins>;
+  /** Star-forming mass and merger-rate options (docs/rates.md); `{ enabled: false }` skips R(z). */
+  rates?: RatesOptions;
   /** Library version recorded in the provenance; default the installed {@link LIBRARY_VERSION}. */
   libraryVersion?: string;
   /** Called after each run is extracted (for progress output). */
@@ -23,23 +27,31 @@ export interface BuildSbiDatasetOptions {
 /**
  * Builds the SBI dataset of an ensemble: reads the manifest, extracts the DCOs of every
  * successful run (with the chosen spin model), stacks them with their run index, and computes
- * theta (the run's five parameters) and the fixed-length summary vector x per run.
+ * theta (the run's five parameters), the fixed-length summary vector x per run, each run's
+ * star-forming mass and the merger rates (docs/rates.md). Nothing is returned unless every run
+ * was read: a run whose Run_Details lacks the mass bounds fails with METADATA_INVALID.
  * See docs/sbi-dataset.md for what each column means.
  * @param source - ensemble output directory containing `ensemble_metadata.json`, or the manifest
  * @param options - spin model, merging-only, bins, library version, progress callback
  */
 export async function buildSbiDataset(source: string, options: BuildSbiDatasetOptions = {}): Promise<SbiDataset> {
+  // Bad rates options fail before any run is read.
+  const rates = resolveRatesOptions(options.rates ?? {});
   const src = readDatasetSource(source);
   const runs: AssembleRun[] = [];
   let spinModel: SbiDataset["spinModel"] | undefined;
   for (const run of src.runs) {
     const extraction = await extractDcos(run.output_path, options.spinModel === undefined ? {} : { spinModel: options.spinModel });
     spinModel ??= extraction.spinModel;
+    if (extraction.sampling.sampling === null) {
+      throw samplingMissingError(`Run ${run.run_id} (${run.output_path})`, extraction.sampling.missing);
+    }
     runs.push({
       run_id: run.run_id,
       params: run.params,
       n_systems: run.n_systems,
       table: extraction.table,
+      sampling: extraction.sampling.sampling,
       diagnostics: {
         ...extraction.diagnostics,
         channels_known: extraction.channelsKnown,
@@ -55,6 +67,7 @@ export async function buildSbiDataset(source: string, options: BuildSbiDatasetOp
     spinModel: spinModel ?? { name: "none", params: {}, constants: {} },
     mergingOnly: options.mergingOnly ?? false,
     bins: options.bins ?? {},
+    rates,
     provenance: {
       library_version: options.libraryVersion ?? LIBRARY_VERSION,
       source: src.manifestPath,
