@@ -271,6 +271,25 @@ def dataset_rates(runs, opts, cosmic):
     return out
 
 
+def function_values():
+    """Values of the single formulas at a few points, for the unit tests of each module."""
+    zs = [0.0, 0.2, 0.5, 1.0, 2.0, 4.0, 10.0]
+    cosmologies = {"planck18": (67.66, 0.30966), "h70_om03": (70.0, 0.3), "einstein_de_sitter": (70.0, 1.0)}
+    edges = [[-12.0, -8.5], [-8.5, -6.0], [-6.0, -3.0], [-3.0, 0.0], [-30.0, -7.0], [-7.6, -7.6]]
+    return {
+        "z": zs,
+        "age_myr": {k: [age_myr(z, h, om) for z in zs] for k, (h, om) in cosmologies.items()},
+        "cosmologies": {k: {"H0": h, "omegaM": om} for k, (h, om) in cosmologies.items()},
+        "sfr_msol_yr_mpc3": {"default": [sfr_gpc(z, DEFAULTS["sfr"]) / 1e9 for z in zs],
+                             "variant": [sfr_gpc(z, VARIANT["sfr"]) / 1e9 for z in zs]},
+        "m_rep": [{"bounds": list(b), "f_bin": f, "m_rep": m_rep(*b, f)}
+                  for b, f in (((5.0, 150.0, 0.1), 0.7), ((8.0, 100.0, 0.5), 0.7), ((5.0, 150.0, 0.1), 1.0),
+                               ((0.5, 200.0, 0.08), 0.5), ((20.0, 60.0, 3.0), 0.3))],
+        "bin_fraction": [{"edges": e, "mssfr": list(m), "fractions": bin_fraction(zs, e[0], e[1], m).tolist()}
+                         for m in (DEFAULTS["mssfr"], VARIANT["mssfr"]) for e in edges],
+    }
+
+
 def make_expected():
     tmp = tempfile.mkdtemp(prefix="rates-ref-")
     try:
@@ -287,6 +306,7 @@ def make_expected():
     expected = {
         "generated_by": "test/expected/rates_ref.py",
         "hand_value": {"bounds": [5, 150, 0.1], "f_bin": 0.7, "m_rep": m_rep(5.0, 150.0, 0.1, 0.7)},
+        "functions": function_values(),
         "scenario": [{"run_id": r["run_id"], "fixture": r["fixture"], "params": r["params"], "n_systems": r["n"],
                       "sampling": r["sampling"]} for r in runs],
         "every": EVERY,

@@ -108,6 +108,13 @@ export function resolveRatesOptions(input: RatesOptions = {}, names: RatesOption
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue === undefined ? "" : issue.path.map(String).join(".");
+    if (issue?.code === "unrecognized_keys") {
+      throw new CompasEnsembleError(
+        "OPTIONS_INVALID",
+        `${path === "" ? "rates" : nameOf(path, names)} has unknown option(s) ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}.`,
+        { cause: parsed.error, hint: "See docs/rates.md for the rates options and their names." },
+      );
+    }
     const name = nameOf(path, names);
     const value = issue === undefined ? undefined : valueAt(input, issue.path);
     throw new CompasEnsembleError(
