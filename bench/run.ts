@@ -1,10 +1,11 @@
 /**
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
- *   npm run bench -- orchestration | extract
+ *   npm run bench -- orchestration | extract | rates
  */
 import { main as extract } from "./extract.js";
 import { main as orchestration } from "./orchestration.js";
+import { main as rates } from "./rates.js";
 
 const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const all = which.length === 0;
@@ -18,6 +19,14 @@ if (all || which.includes("extract")) {
   rows.push(
     `extract        library ${r.libraryBestS.toFixed(3)} s  vs  h5py+numpy ${r.h5pyBestS.toFixed(3)} s  ratio ${r.ratio.toFixed(2)} (goal <= 1.5)` +
       `  peak RSS ${(r.libraryPeakRssBytes / 2 ** 20).toFixed(0)} MiB vs ${(r.h5pyPeakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
+}
+if (all || which.includes("rates")) {
+  const r = await rates();
+  rows.push(
+    `rates          library ${r.libraryBestS.toFixed(2)} s  vs  numpy reference ${r.referenceS.toFixed(2)} s  ratio ${r.ratio.toFixed(3)} (goal <= 1.0)` +
+      `  peak RSS ${(r.libraryPeakRssBytes / 2 ** 20).toFixed(0)} MiB vs ${(r.referencePeakRssBytes / 2 ** 20).toFixed(0)} MiB` +
+      `  (${r.dcos} DCOs, agree to ${r.maxRelativeDifference.toExponential(1)})`,
   );
 }
 console.log("\nsummary");

@@ -152,6 +152,14 @@ export function computeSummary(
       `computeSummary got ${tables.length} DCO tables but ${nSystemsPerRun.length} system counts; pass one count per run.`,
     );
   }
+  for (const [name, values] of [
+    ["starFormingMass", options.starFormingMass],
+    ["ratesZ0", options.ratesZ0],
+  ] as const) {
+    if (values !== undefined && values.length !== tables.length) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", `computeSummary got ${tables.length} DCO tables but ${values.length} ${name} values; pass one per run.`);
+    }
+  }
   const bins = resolveSummaryBins(options.bins);
   const perMsun = options.starFormingMass !== undefined;
   const columns = summaryColumns(bins, { perMsun, ratesZ0: perMsun && options.ratesZ0 !== undefined });

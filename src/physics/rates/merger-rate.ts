@@ -39,6 +39,8 @@ export interface FormationRateTable {
   stepMyr: number;
   /** Rate at startMyr + i stepMyr; the last entry is today (z = 0). */
   values: Float64Array;
+  /** values[i + 1] - values[i], kept so that a lookup is one multiply-add. */
+  slopes: Float64Array;
 }
 
 /**
@@ -69,7 +71,9 @@ export function formationRateTable(
     const z = i === 0 ? zFirstSf : i === points - 1 ? 0 : Math.max(0, redshiftAtAgeMyr(startMyr + i * stepMyr, cosmology));
     values[i] = rate(z);
   }
-  return { startMyr, stepMyr, values };
+  const slopes = new Float64Array(points - 1);
+  for (let i = 0; i < points - 1; i++) slopes[i] = (values[i + 1] as number) - (values[i] as number);
+  return { startMyr, stepMyr, values, slopes };
 }
 
 /**
@@ -95,12 +99,14 @@ export function accumulateMergerRate(
   out: Float64Array,
   rateZ0?: Float64Array,
 ): void {
-  const ages = grid.ageMyr;
-  const nz = ages.length;
+  const nz = grid.ageMyr.length;
   const values = table.values;
   const last = values.length - 2;
-  const start = table.startMyr;
   const inv = 1 / table.stepMyr;
+  // Table position of each grid redshift's age; a DCO with delay d sits at base[j] - d / step.
+  const base = new Float64Array(nz);
+  for (let j = 0; j < nz; j++) base[j] = ((grid.ageMyr[j] as number) - table.startMyr) * inv;
+  const slope = table.slopes;
   const acc = new Float64Array(nz);
   for (let n = 0; n < rows.length; n++) {
     const r = rows[n] as number;
@@ -109,20 +115,25 @@ export function accumulateMergerRate(
       if (rateZ0) rateZ0[r] = 0;
       continue;
     }
-    // Ages fall with j, so once a formation time is before the first star formation, it
-    // stays so for every higher redshift.
-    for (let j = 0; j < nz; j++) {
-      const u = ((ages[j] as number) - d - start) * inv;
-      if (u < 0) {
-        if (j === 0 && rateZ0) rateZ0[r] = 0;
-        break;
-      }
-      let k = Math.floor(u);
-      if (k > last) k = last;
-      const lo = values[k] as number;
-      const v = lo + (u - k) * ((values[k + 1] as number) - lo);
+    const shift = d * inv;
+    // z = 0 on its own: only there can the position reach the table's last entry (d = 0).
+    let u = (base[0] as number) - shift;
+    if (u < 0) {
+      if (rateZ0) rateZ0[r] = 0;
+      continue;
+    }
+    let k = Math.min(u | 0, last);
+    let v = (values[k] as number) + (u - k) * (slope[k] as number);
+    acc[0] = (acc[0] as number) + v;
+    if (rateZ0) rateZ0[r] = scale * v;
+    // Ages fall with j, so once a formation time is before the first star formation it stays
+    // so for every higher redshift.
+    for (let j = 1; j < nz; j++) {
+      u = (base[j] as number) - shift;
+      if (u < 0) break;
+      k = u | 0;
+      v = (values[k] as number) + (u - k) * (slope[k] as number);
       acc[j] = (acc[j] as number) + v;
-      if (j === 0 && rateZ0) rateZ0[r] = scale * v;
     }
   }
   for (let j = 0; j < nz; j++) out[j] = (out[j] as number) + scale * (acc[j] as number);
