@@ -54,7 +54,8 @@ export interface ExtractCommandResult {
 
 /**
  * What `compas-ensemble extract <dir|manifest> --out <file> [--format h5|parquet|npy]
- * [--spin-model ...] [--merging-only]` does: builds the SBI dataset and writes it.
+ * [--spin-model ...] [--merging-only] [rates flags]` does: builds the SBI dataset (with the
+ * star-forming masses and merger rates of docs/rates.md) and writes it.
  * @param options - the command's arguments and flags
  */
 export async function extractCommand(options: ExtractCommandOptions): Promise<ExtractCommandResult> {

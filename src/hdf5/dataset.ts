@@ -32,7 +32,7 @@ export interface BuildSbiDatasetOptions {
  * was read: a run whose Run_Details lacks the mass bounds fails with METADATA_INVALID.
  * See docs/sbi-dataset.md for what each column means.
  * @param source - ensemble output directory containing `ensemble_metadata.json`, or the manifest
- * @param options - spin model, merging-only, bins, library version, progress callback
+ * @param options - spin model, merging-only, bins, rates options, library version, progress callback
  */
 export async function buildSbiDataset(source: string, options: BuildSbiDatasetOptions = {}): Promise<SbiDataset> {
   // Bad rates options fail before any run is read.
