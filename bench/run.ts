@@ -1,11 +1,12 @@
 /**
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
- *   npm run bench -- orchestration | extract | plan
+ *   npm run bench -- orchestration | extract | plan | rates
  */
 import { main as extract } from "./extract.js";
 import { main as orchestration } from "./orchestration.js";
 import { goalLine, main as plan } from "./plan.js";
+import { main as rates } from "./rates.js";
 
 const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const all = which.length === 0;
@@ -25,6 +26,14 @@ if (all || which.includes("plan")) {
   const r = await plan();
   const big = r.rows.find((row) => row.points === 1_000_000);
   if (big) rows.push(`plan           ${goalLine(big.estimate, r.startup)}`);
+}
+if (all || which.includes("rates")) {
+  const r = await rates();
+  rows.push(
+    `rates          library ${r.libraryBestS.toFixed(2)} s  vs  numpy reference ${r.referenceS.toFixed(2)} s  ratio ${r.ratio.toFixed(3)} (goal <= 1.0)` +
+      `  peak RSS ${(r.libraryPeakRssBytes / 2 ** 20).toFixed(0)} MiB vs ${(r.referencePeakRssBytes / 2 ** 20).toFixed(0)} MiB` +
+      `  (${r.dcos} DCOs, agree to ${r.maxRelativeDifference.toExponential(1)})`,
+  );
 }
 console.log("\nsummary");
 for (const row of rows) console.log(`  ${row}`);

@@ -185,6 +185,14 @@ export {
 
 // HDF5 and SBI datasets
 export { extractDcos, COMPAS_HUBBLE_TIME_MYR, DEFAULT_HUBBLE_CUT_MYR, type ExtractOptions, type DcoExtraction, type DcoDiagnostics } from "./hdf5/dco.js";
+export {
+  runStarFormingMass,
+  readRunSampling,
+  SAMPLING_RUN_DETAILS,
+  type RunStarFormingMass,
+  type RunStarFormingMassOptions,
+  type RecordedSampling,
+} from "./hdf5/run-sampling.js";
 export { DCO_COLUMNS, DCO_UNITS, type DcoTable, type DcoType, type Channel } from "./hdf5/dco-table.js";
 export {
   groupRowCounts,
@@ -217,19 +225,79 @@ export {
   type SummaryBins,
   type Summary,
   type SummaryOptions,
+  type SummaryExtras,
   type HistogramQuantity,
 } from "./hdf5/summary.js";
 export { buildSbiDataset, type BuildSbiDatasetOptions } from "./hdf5/dataset.js";
 export { extractCommand, SBI_FORMATS, type SbiFormat, type ExtractCommandOptions, type ExtractCommandResult } from "./hdf5/dataset-extract.js";
 export { parseSpinModelFlag } from "./hdf5/dataset-spin-flag.js";
+export { parseRatesFlags, RATES_FLAG_NAMES, type RatesFlags } from "./hdf5/dataset-rates-flags.js";
 export {
   THETA_COLUMNS,
   SBI_DCO_COLUMNS,
+  RATE_UNITS,
+  sbiDcoColumns,
   type SbiDataset,
   type SbiDcoTable,
+  type SbiDcoColumn,
+  type SbiDcoColumnData,
   type SbiProvenance,
   type SpinModelRecord,
+  type SbiRunMass,
+  type SbiRates,
+  type SbiCombinedRates,
 } from "./hdf5/dataset-types.js";
+export { inspectSbi, formatInspectSbi, isSbiFile, type InspectSbiResult, type InspectSbiRun, type InspectSbiGroup } from "./hdf5/inspect-sbi.js";
 export { writeSbiHdf5 } from "./hdf5/write-h5.js";
 export { writeSbiParquet, SBI_PARQUET_METADATA_KEY, type SbiParquetPaths } from "./hdf5/write-parquet.js";
 export { writeSbiNpy } from "./hdf5/write-npy.js";
+
+// Star-forming mass and merger rates (docs/rates.md)
+export {
+  mergerRates,
+  combinedMergerRates,
+  groupByMetallicity,
+  ratesContext,
+  selectRateRows,
+  starFormingMassPerBinary,
+  starFormingMass,
+  starFormingMassProblem,
+  ageMyr,
+  redshiftAtAgeMyr,
+  hubbleTimeMyr,
+  starFormationRate,
+  metallicityBins,
+  metallicityBinFraction,
+  metallicityBinFractions,
+  redshiftGrid,
+  ratesRecord,
+  resolveRatesOptions,
+  RatesOptionsSchema,
+  DEFAULT_RATES_OPTIONS,
+  RATE_DCO_TYPES,
+  GROUP_AXES,
+  KROUPA_BREAKS_MSOL,
+  KROUPA_SLOPES,
+  LN_Z_RANGE,
+  MPC3_PER_GPC3,
+  type RatesOptions,
+  type ResolvedRatesOptions,
+  type RatesOptionNames,
+  type RatesContext,
+  type RateDcos,
+  type RateDcoType,
+  type RatesByType,
+  type MergerRates,
+  type CombinedMergerRates,
+  type CombinedRun,
+  type GroupableRun,
+  type MetallicityGroup,
+  type MassBounds,
+  type RunSampling,
+  type Cosmology,
+  type SfrParameters,
+  type MssfrParameters,
+  type OuterZBins,
+  type RedshiftGrid,
+  type FormationRateTable,
+} from "./physics/rates/index.js";

@@ -1,6 +1,8 @@
 import { Command, Option } from "commander";
 import { extractCommand, SBI_FORMATS } from "../hdf5/dataset-extract.js";
+import { parseRatesFlags, type RatesFlags } from "../hdf5/dataset-rates-flags.js";
 import { formatInspect, inspect } from "../hdf5/inspect.js";
+import { formatInspectSbi, inspectSbi, isSbiFile } from "../hdf5/inspect-sbi.js";
 import { formatSyncSummary, syncCommand } from "../store/sync.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { wholeNumber } from "./_grid-options.js";
@@ -26,7 +28,16 @@ export function extractCliCommand(): Command {
     .option("--merging-only", "keep only DCOs that merge in a Hubble time in the DCO table")
     .option("--no-verify", "read the outputs without checking their size and sha256 against the task records")
     .option("--n-systems-from-output", "when a run's COMPAS file holds another number of binaries than the manifest says, divide its yields by the file's count instead of stopping")
-    .action(async (source: string, flags: ExtractFlags) => {
+    .option("--fbin <f>", "binary fraction for the star-forming mass (default 0.7; docs/rates.md)")
+    .option("--sfr <a,b,c,d>", "star-formation rate a (1+z)^b / (1 + ((1+z)/c)^d) (default 0.01,2.77,2.90,4.70)")
+    .option("--mssfr <mu0,muz,sigma0>", "metallicity log-normal: mean mu0 10^(muz z), width sigma0 (default 0.035,-0.23,0.39)")
+    .option("--z-max <z>", "largest redshift of the rate grid (default 10)")
+    .option("--z-step <dz>", "redshift step of the rate grid, 0.01 or finer (default 0.01)")
+    .option("--outer-z-bins <mode>", "drop (default) or extend the outer metallicity bins of a group")
+    .option("--no-rates", "skip the merger rates R(z) (star-forming mass and yields per Msol are kept)")
+    .action(async (source: string, flags: ExtractFlags & RatesFlags) => {
+      // Bad rates flags fail here, before any run is read.
+      const rates = parseRatesFlags(flags);
       const result = await extractCommand({
         source,
         out: flags.out,
@@ -35,6 +46,7 @@ export function extractCliCommand(): Command {
         mergingOnly: flags.mergingOnly,
         verify: flags.verify,
         nSystemsFromOutput: flags.nSystemsFromOutput,
+        rates,
         libraryVersion: LIBRARY_VERSION,
         onRun: (done, total, runId) => process.stderr.write(`extracted ${done}/${total} ${runId}\n`),
       });
@@ -45,16 +57,27 @@ export function extractCliCommand(): Command {
       if (result.failedRunIds.length > 0) {
         process.stdout.write(`${result.failedRunIds.length} failed run(s) left out: ${result.failedRunIds.join(", ")}\n`);
       }
+      if (result.rateGroups !== null) {
+        const { combined, runsNotCombined } = result.rateGroups;
+        process.stdout.write(
+          `rates: ${combined} metallicity group(s) combined${runsNotCombined > 0 ? `; ${runsNotCombined} run(s) in single-metallicity groups not combined (see diagnostics)` : ""}\n`,
+        );
+      }
     });
 }
 
-/** `compas-ensemble inspect`: groups, rows and DCO counts of one COMPAS_Output.h5. */
+/** `compas-ensemble inspect`: groups, rows and DCO counts of one COMPAS_Output.h5, or the rates of an SBI file. */
 export function inspectCliCommand(): Command {
   return new Command("inspect")
-    .description("show the groups, rows and DCO counts of a COMPAS_Output.h5 (a quick h5view)")
-    .argument("<file>", "COMPAS_Output.h5")
+    .description("show the groups, rows and DCO counts of a COMPAS_Output.h5 (a quick h5view), or the rates at z = 0 of an SBI dataset")
+    .argument("<file>", "COMPAS_Output.h5, or an SBI dataset written by extract")
     .option("--json", "print JSON")
     .action(async (file: string, flags: { json?: boolean }) => {
+      if (await isSbiFile(file)) {
+        const sbi = await inspectSbi(file);
+        process.stdout.write(flags.json ? JSON.stringify(sbi, null, 2) + "\n" : formatInspectSbi(sbi) + "\n");
+        return;
+      }
       const result = await inspect(file);
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + "\n" : formatInspect(result) + "\n");
     });

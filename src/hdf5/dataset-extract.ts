@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { refuseProtectedOutput } from "../metadata/owned-paths.js";
 import { pathError } from "../store/_path-errors.js";
+import type { RatesOptions } from "../physics/rates/options.js";
 import { buildSbiDataset } from "./dataset.js";
 import { readDatasetSource } from "./dataset-source.js";
 import { parseSpinModelFlag } from "./dataset-spin-flag.js";
@@ -29,6 +30,8 @@ export interface ExtractCommandOptions {
   spinModel?: string | SpinModelInput;
   mergingOnly?: boolean;
   bins?: Partial<SummaryBins>;
+  /** Star-forming mass and merger-rate options (docs/rates.md); see parseRatesFlags for the CLI flags. */
+  rates?: RatesOptions;
   /** Library version recorded in the output. */
   libraryVersion?: string;
   /** `--no-verify` sets this false: read outputs without checking their size and sha256. */
@@ -55,11 +58,14 @@ export interface ExtractCommandResult {
    * be verified), then the extraction's, each prefixed with its run id (e.g. a run without BSE_RLOF).
    */
   warnings: string[];
+  /** Metallicity groups combined over Z, and runs whose group has one metallicity; null when rates are off. */
+  rateGroups: { combined: number; runsNotCombined: number } | null;
 }
 
 /**
  * What `compas-ensemble extract <dir|manifest> --out <file> [--format h5|parquet|npy]
- * [--spin-model ...] [--merging-only]` does: builds the SBI dataset and writes it.
+ * [--spin-model ...] [--merging-only] [rates flags]` does: builds the SBI dataset (with the
+ * star-forming masses and merger rates of docs/rates.md) and writes it.
  * @param options - the command's arguments and flags
  */
 export async function extractCommand(options: ExtractCommandOptions): Promise<ExtractCommandResult> {
@@ -77,6 +83,7 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
     ...(spinModel === undefined ? {} : { spinModel }),
     mergingOnly: options.mergingOnly ?? false,
     ...(options.bins === undefined ? {} : { bins: options.bins }),
+    ...(options.rates === undefined ? {} : { rates: options.rates }),
     ...(options.libraryVersion === undefined ? {} : { libraryVersion: options.libraryVersion }),
     ...(options.verify === undefined ? {} : { verify: options.verify }),
     ...(options.nSystemsFromOutput === undefined ? {} : { nSystemsFromOutput: options.nSystemsFromOutput }),
@@ -90,7 +97,7 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
       paths = [out];
     } else if (format === "parquet") {
       const written = await writeSbiParquet(dataset, out);
-      paths = [written.dco, written.runs];
+      paths = [written.dco, written.runs, ...(written.rates === undefined ? [] : [written.rates])];
     } else {
       await writeSbiNpy(dataset, out);
       paths = [out];
@@ -114,6 +121,13 @@ export async function extractCommand(options: ExtractCommandOptions): Promise<Ex
     xLength: dataset.xColumns.length,
     failedRunIds: dataset.provenance.failed_run_ids ?? [],
     warnings,
+    rateGroups:
+      dataset.rates.combined === null
+        ? null
+        : {
+            combined: dataset.rates.combined.theta.length,
+            runsNotCombined: dataset.diagnostics.filter((d) => (d.diagnostics as { rates?: { not_combined_reason?: unknown } }).rates?.not_combined_reason).length,
+          },
   };
 }
 

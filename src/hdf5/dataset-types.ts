@@ -1,5 +1,7 @@
 import { AXES } from "../grid/schema.js";
-import { DCO_COLUMNS, type DcoTable } from "./dco-table.js";
+import type { ResolvedRatesOptions } from "../physics/rates/options.js";
+import type { RateDcoType } from "../physics/rates/run-rates.js";
+import { DCO_COLUMNS, DCO_UNITS, type DcoTable } from "./dco-table.js";
 import type { SummaryBins } from "./summary.js";
 
 /** Columns of theta, in order: the five physics parameters of a run. */
@@ -14,6 +16,71 @@ export type SbiDcoColumn = (typeof SBI_DCO_COLUMNS)[number];
 /** Every run's DCOs in one table; `run_index` is the row of the run in theta and x. */
 export interface SbiDcoTable extends DcoTable {
   run_index: Int32Array;
+  /**
+   * Gpc^-3 yr^-1: each DCO's contribution R_i(0) to its run's merger rate today, 0 outside the
+   * rates selection (docs/rates.md). Absent when rates are switched off.
+   */
+  rate_z0?: Float64Array;
+}
+
+/** Units of the per-DCO merger-rate weight `rate_z0`. */
+export const RATE_UNITS = "Gpc^-3 yr^-1";
+
+/** One DCO column as the writers store it: name, values and `units`. */
+export interface SbiDcoColumnData {
+  name: string;
+  values: SbiDcoTable[SbiDcoColumn] | Float64Array;
+  units: string;
+}
+
+/**
+ * The DCO columns of a dataset in the order the writers use: {@link SBI_DCO_COLUMNS}, then
+ * `rate_z0` when the dataset has rates.
+ * @param d - the dataset
+ */
+export function sbiDcoColumns(d: Pick<SbiDataset, "dco">): SbiDcoColumnData[] {
+  const columns: SbiDcoColumnData[] = SBI_DCO_COLUMNS.map((name) => ({ name, values: d.dco[name], units: DCO_UNITS[name] }));
+  if (d.dco.rate_z0 !== undefined) columns.push({ name: "rate_z0", values: d.dco.rate_z0, units: RATE_UNITS });
+  return columns;
+}
+
+/** Per run: the sampling bounds read from Run_Details and the star-forming mass they give. */
+export interface SbiRunMass {
+  /** Msol, initial-mass-min (NaN when unknown). */
+  m1Min: Float64Array;
+  /** Msol, initial-mass-max. */
+  m1Max: Float64Array;
+  /** Msol, minimum-secondary-mass. */
+  m2Min: Float64Array;
+  /** Msol of star formation the run represents; NaN where docs/rates.md's formula does not apply. */
+  starFormingMass: Float64Array;
+}
+
+/** Merger rates combined over metallicity, one row per group (docs/rates.md). */
+export interface SbiCombinedRates {
+  /** Names of the theta columns of a group: alpha_ce, lambda_ce, kick_sigma, mass_transfer_fa. */
+  columns: string[];
+  /** Per group, its four parameters. */
+  theta: number[][];
+  /** Per group, its runs (rows of /theta) by ascending metallicity. */
+  runs: number[][];
+  /** Per group, R(z) on the grid, Gpc^-3 yr^-1. */
+  BBH: Float64Array[];
+  BHNS: Float64Array[];
+  BNS: Float64Array[];
+}
+
+/** The merger rates of a dataset and the options they were computed with. */
+export interface SbiRates {
+  options: ResolvedRatesOptions;
+  /** Every parameter, as written to the outputs (JSON-ready). */
+  record: Record<string, unknown>;
+  /** Redshift grid, null when rates are switched off. */
+  z: Float64Array | null;
+  /** Per type, per run: the single-metallicity R(z), Gpc^-3 yr^-1; null when switched off. */
+  perRun: Record<RateDcoType, Float64Array[]> | null;
+  /** Groups of runs combined over metallicity; null when switched off. */
+  combined: SbiCombinedRates | null;
 }
 
 /** The spin model the DCOs were extracted with, as recorded in the outputs (extra fields kept). */
@@ -64,7 +131,11 @@ export interface SbiDataset {
   /** True when the DCO table keeps only DCOs with COMPAS's Merges_Hubble_Time flag; x is unaffected. */
   mergingOnly: boolean;
   spinModel: SpinModelRecord;
-  /** Extraction diagnostics per run, as the extractor reported them. */
+  /** Per run: sampling bounds and star-forming mass. */
+  runMass: SbiRunMass;
+  /** Merger rates and the options used (docs/rates.md). */
+  rates: SbiRates;
+  /** Extraction diagnostics per run, as the extractor reported them, plus what the rates found. */
   diagnostics: { run_id: string; diagnostics: unknown }[];
   provenance: SbiProvenance;
 }

@@ -1,10 +1,12 @@
 import { CompasEnsembleError } from "../errors.js";
+import { resolveRatesOptions, type RatesOptions } from "../physics/rates/options.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { assembleSbiDataset, type AssembleRun } from "./dataset-assemble.js";
 import { type DatasetSource, readDatasetSource, type SourceRun } from "./dataset-source.js";
 import type { SbiDataset } from "./dataset-types.js";
 import { verifySourceOutputs } from "./dataset-verify.js";
 import { type DcoExtraction, extractDcos } from "./dco.js";
+import { samplingMissingError } from "./run-sampling.js";
 import type { SpinModelInput } from "./spins.js";
 import type { SummaryBins } from "./summary.js";
 
@@ -16,6 +18,8 @@ export interface BuildSbiDatasetOptions {
   mergingOnly?: boolean;
   /** Histogram bin edges for x; quantities left out use the defaults. */
   bins?: Partial<SummaryBins>;
+  /** Star-forming mass and merger-rate options (docs/rates.md); `{ enabled: false }` skips R(z). */
+  rates?: RatesOptions;
   /** Library version recorded in the provenance; default the installed {@link LIBRARY_VERSION}. */
   libraryVersion?: string;
   /**
@@ -41,15 +45,19 @@ export interface BuildSbiDatasetOptions {
  * records, extracts the DCOs of every successful run (with the chosen spin model), stacks them
  * with their run index, and computes theta (the run's five parameters) and the fixed-length
  * summary vector x per run, each run's yields divided by its number of simulated binaries
- * once the manifest and the COMPAS file agree on it. See docs/sbi-dataset.md for what each
- * column means.
+ * once the manifest and the COMPAS file agree on it, each run's star-forming mass and the
+ * merger rates (docs/rates.md). Nothing is returned unless every run was read: a run whose
+ * Run_Details lacks the mass bounds fails with METADATA_INVALID. See docs/sbi-dataset.md for
+ * what each column means.
  * @param source - ensemble output directory containing `ensemble_metadata.json`, the manifest,
  *   or a source already read with readDatasetSource
- * @param options - spin model, merging-only, bins, verification, library version, callbacks
+ * @param options - spin model, merging-only, bins, rates options, verification, library version, callbacks
  * @throws CompasEnsembleError OUTPUT_CORRUPT when an output differs from its record,
  *   N_MISMATCH when a run's file holds another number of binaries than the manifest says
  */
 export async function buildSbiDataset(source: string | DatasetSource, options: BuildSbiDatasetOptions = {}): Promise<SbiDataset> {
+  // Bad rates options fail before any run is read.
+  const rates = resolveRatesOptions(options.rates ?? {});
   const src = typeof source === "string" ? readDatasetSource(source) : source;
   const warn = options.onWarning ?? (() => {});
   for (const w of src.warnings) warn(w);
@@ -59,11 +67,15 @@ export async function buildSbiDataset(source: string | DatasetSource, options: B
   for (const run of src.runs) {
     const extraction = await extractDcos(run.output_path, options.spinModel === undefined ? {} : { spinModel: options.spinModel });
     spinModel ??= extraction.spinModel;
+    if (extraction.sampling.sampling === null) {
+      throw samplingMissingError(`Run ${run.run_id} (${run.output_path})`, extraction.sampling.missing);
+    }
     runs.push({
       run_id: run.run_id,
       params: run.params,
       n_systems: checkedSystems(run, extraction, options.nSystemsFromOutput ?? false, warn),
       table: extraction.table,
+      sampling: extraction.sampling.sampling,
       diagnostics: {
         ...extraction.diagnostics,
         channels_known: extraction.channelsKnown,
@@ -79,6 +91,7 @@ export async function buildSbiDataset(source: string | DatasetSource, options: B
     spinModel: spinModel ?? { name: "none", params: {}, constants: {} },
     mergingOnly: options.mergingOnly ?? false,
     bins: options.bins ?? {},
+    rates,
     provenance: {
       library_version: options.libraryVersion ?? LIBRARY_VERSION,
       source: src.manifestPath,

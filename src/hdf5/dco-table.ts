@@ -32,6 +32,10 @@ export interface DcoTable {
   channel: Channel[];
   /** 1 when the SEED had an optimistic CE or immediate RLOF>CE (Broekgaarden et al. 2021). */
   pessimistic_ce: Uint8Array;
+  /** AU, COMPAS's SemiMajorAxis@DCO: the orbit when the second compact object formed. */
+  a_final: Float64Array;
+  /** COMPAS's Eccentricity@DCO. */
+  e_final: Float64Array;
 }
 
 /** Double compact object type by stellar types (13 NS, 14 BH). */
@@ -60,6 +64,8 @@ export const DCO_COLUMNS = [
   "chi_p",
   "channel",
   "pessimistic_ce",
+  "a_final",
+  "e_final",
 ] as const;
 
 /** Units of each DCO column, written as the `units` attribute by the dataset writers. */
@@ -83,6 +89,8 @@ export const DCO_UNITS: Record<(typeof DCO_COLUMNS)[number] | "run_index", strin
   chi_p: "-",
   channel: "-",
   pessimistic_ce: "-",
+  a_final: "AU",
+  e_final: "-",
 };
 
 /**
@@ -111,5 +119,7 @@ export function allocateDcoTable(n: number): DcoTable {
     chi_p: new Float64Array(n),
     channel: new Array<Channel>(n),
     pessimistic_ce: new Uint8Array(n),
+    a_final: new Float64Array(n),
+    e_final: new Float64Array(n),
   };
 }

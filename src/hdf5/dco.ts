@@ -14,6 +14,7 @@ import { allocateDcoTable, type Channel, type DcoTable, type DcoType } from "./d
 import { ColumnReader, readColumnsFrom } from "./read.js";
 import { BH_TYPE, NS_TYPE, type SpinModelInput, type SupernovaRow, chiEff, chiP, compasOrderSpins, describeSpinModel, parseSpinModel } from "./spins.js";
 import { runDetail, runDetailFlag } from "./_run-details.js";
+import { readRunSampling, type RecordedSampling } from "./run-sampling.js";
 import { CompasEnsembleError } from "../errors.js";
 
 /** COMPAS's Hubble time, 1/H0 with H0 = 67.8 km/s/Mpc, the threshold of its Merges_Hubble_Time flag (on Coalescence_Time only). */
@@ -76,6 +77,8 @@ export interface DcoExtraction {
    * BSE_System_Parameters (one per binary), each null when the file does not have it.
    */
   systemsInFile: { objectsCreated: number | null; systemRows: number | null };
+  /** IMF, mass-ratio distribution and mass bounds from Run_Details (for the star-forming mass). */
+  sampling: RecordedSampling;
 }
 
 const DCO = "BSE_Double_Compact_Objects";
@@ -88,6 +91,8 @@ const DCO_COLUMNS = [
   "Time",
   "Coalescence_Time",
   "Merges_Hubble_Time",
+  "SemiMajorAxis@DCO",
+  "Eccentricity@DCO",
 ] as const;
 const SN_COLUMNS = [
   "Time",
@@ -171,6 +176,8 @@ function extractFrom(
     Time: Float64Array;
     Coalescence_Time: Float64Array;
     Merges_Hubble_Time: Uint8Array;
+    "SemiMajorAxis@DCO": Float64Array;
+    "Eccentricity@DCO": Float64Array;
   };
   const n = dco.SEED.length;
   const index = buildSeedIndex(dco.SEED, path);
@@ -259,6 +266,8 @@ function extractFrom(
     table.chi_p[d] = chiP(q, chi1, tilt1, chi2, tilt2);
     table.channel[d] = channel;
     table.pessimistic_ce[d] = pessimisticCeFlag(ceRows) ? 1 : 0;
+    table.a_final[d] = dco["SemiMajorAxis@DCO"][d] as number;
+    table.e_final[d] = dco["Eccentricity@DCO"][d] as number;
     if (reason !== null) vReason[d] = reason;
     keep.push(d);
   }
@@ -293,6 +302,7 @@ function extractFrom(
       objectsCreated: typeof created === "number" ? created : null,
       systemRows: reader.hasGroup(sys) ? reader.groupRows(sys) : null,
     },
+    sampling: readRunSampling(reader),
   };
 }
 
@@ -402,5 +412,7 @@ export function selectRows(t: DcoTable, rows: readonly number[]): DcoTable {
     chi_p: pick(t.chi_p, (k) => new Float64Array(k)),
     channel: pick(t.channel, (k) => new Array<Channel>(k)),
     pessimistic_ce: pick(t.pessimistic_ce, (k) => new Uint8Array(k)),
+    a_final: pick(t.a_final, (k) => new Float64Array(k)),
+    e_final: pick(t.e_final, (k) => new Float64Array(k)),
   };
 }

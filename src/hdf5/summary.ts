@@ -52,6 +52,24 @@ export const DEFAULT_SUMMARY_BINS: Readonly<SummaryBins> = Object.freeze({
 export interface SummaryOptions {
   /** Bin edges; quantities left out use {@link DEFAULT_SUMMARY_BINS}. */
   bins?: Partial<SummaryBins>;
+  /**
+   * Star-forming mass of each run, Msol (docs/rates.md): appends the yields per solar mass
+   * `yield_per_msun_<T>` and `yield_per_msun_<T>_merging` after the channel fractions.
+   */
+  starFormingMass?: ArrayLike<number>;
+  /**
+   * Single-metallicity merger rate of each run at z = 0 per type, Gpc^-3 yr^-1: appends
+   * `rate_<T>_z0` after the yields per solar mass (needs `starFormingMass`).
+   */
+  ratesZ0?: readonly Readonly<Record<DcoType, number>>[];
+}
+
+/** Which optional blocks of entries x has, after the yields, histograms and channel fractions. */
+export interface SummaryExtras {
+  /** `yield_per_msun_*` (six entries). */
+  perMsun?: boolean;
+  /** `rate_*_z0` (three entries). */
+  ratesZ0?: boolean;
 }
 
 /** The per-run summary vectors and what their entries mean. */
@@ -65,10 +83,12 @@ export interface Summary {
 }
 
 /**
- * Names of the entries of x for the given bins, in order: yields, histograms, channel fractions.
+ * Names of the entries of x for the given bins, in order: yields, histograms, channel
+ * fractions, then (when asked for) yields per solar mass and rates at z = 0.
  * @param bins - bin edges per histogrammed quantity
+ * @param extras - which optional blocks follow
  */
-export function summaryColumns(bins: SummaryBins): string[] {
+export function summaryColumns(bins: SummaryBins, extras: SummaryExtras = {}): string[] {
   const columns: string[] = [];
   for (const type of SUMMARY_DCO_TYPES) columns.push(`yield_${type}`, `yield_${type}_merging`);
   for (const quantity of HISTOGRAM_QUANTITIES) {
@@ -76,6 +96,8 @@ export function summaryColumns(bins: SummaryBins): string[] {
     for (let i = 0; i < nBins; i++) columns.push(`hist_${quantity}_${i}`);
   }
   for (const channel of SUMMARY_CHANNELS) columns.push(`frac_channel_${channel}`);
+  if (extras.perMsun) for (const type of SUMMARY_DCO_TYPES) columns.push(`yield_per_msun_${type}`, `yield_per_msun_${type}_merging`);
+  if (extras.ratesZ0) for (const type of SUMMARY_DCO_TYPES) columns.push(`rate_${type}_z0`);
   return columns;
 }
 
@@ -111,6 +133,9 @@ export function resolveSummaryBins(bins: Partial<SummaryBins> = {}): SummaryBins
  *   when the run has no merging DCO (with a finite value).
  * - `frac_channel_<c>` for c in I, II, III, IV, V, unknown: fraction of all the run's DCOs
  *   (merging or not) in that formation channel; all zero for a run without DCOs.
+ * - with `starFormingMass`: `yield_per_msun_<T>` and `yield_per_msun_<T>_merging`, the same
+ *   counts per solar mass of star formation (NaN where the star-forming mass is NaN).
+ * - with `ratesZ0`: `rate_<T>_z0`, the run's single-metallicity merger rate today (docs/rates.md).
  *
  * @param tables - the DCO table of each run (all DCOs, not only merging ones)
  * @param nSystemsPerRun - number of simulated binaries of each run, same order as `tables`
@@ -127,8 +152,17 @@ export function computeSummary(
       `computeSummary got ${tables.length} DCO tables but ${nSystemsPerRun.length} system counts; pass one count per run.`,
     );
   }
+  for (const [name, values] of [
+    ["starFormingMass", options.starFormingMass],
+    ["ratesZ0", options.ratesZ0],
+  ] as const) {
+    if (values !== undefined && values.length !== tables.length) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", `computeSummary got ${tables.length} DCO tables but ${values.length} ${name} values; pass one per run.`);
+    }
+  }
   const bins = resolveSummaryBins(options.bins);
-  const columns = summaryColumns(bins);
+  const perMsun = options.starFormingMass !== undefined;
+  const columns = summaryColumns(bins, { perMsun, ratesZ0: perMsun && options.ratesZ0 !== undefined });
   const x = tables.map((table, run) => {
     const nSystems = nSystemsPerRun[run] as number;
     if (!(Number.isInteger(nSystems) && nSystems > 0)) {
@@ -140,7 +174,15 @@ export function computeSummary(
     const vector = new Float64Array(columns.length);
     let offset = writeYields(table, nSystems, vector, 0);
     offset = writeHistograms(table, bins, vector, offset);
-    writeChannelFractions(table, vector, offset);
+    offset = writeChannelFractions(table, vector, offset);
+    if (options.starFormingMass !== undefined) {
+      // Same counts as the per-binary yields, over the run's star-forming mass instead.
+      const mass = options.starFormingMass[run] as number;
+      offset = writeYields(table, 1, vector, offset);
+      for (let i = offset - 2 * SUMMARY_DCO_TYPES.length; i < offset; i++) vector[i] = (vector[i] as number) / mass;
+      const rates = options.ratesZ0?.[run];
+      if (rates !== undefined) for (const type of SUMMARY_DCO_TYPES) vector[offset++] = rates[type];
+    }
     return vector;
   });
   return { x, columns, bins };
@@ -209,7 +251,7 @@ function writeHistograms(table: DcoTable, bins: SummaryBins, out: Float64Array, 
   return offset;
 }
 
-function writeChannelFractions(table: DcoTable, out: Float64Array, offset: number): void {
+function writeChannelFractions(table: DcoTable, out: Float64Array, offset: number): number {
   const index = new Map(SUMMARY_CHANNELS.map((c, i) => [c, i]));
   for (let i = 0; i < table.length; i++) {
     const slot = index.get(table.channel[i] as Channel);
@@ -224,4 +266,5 @@ function writeChannelFractions(table: DcoTable, out: Float64Array, offset: numbe
   if (table.length > 0) {
     for (let c = offset; c < offset + SUMMARY_CHANNELS.length; c++) out[c] = (out[c] as number) / table.length;
   }
+  return offset + SUMMARY_CHANNELS.length;
 }

@@ -1,8 +1,8 @@
 import { existsSync, lstatSync, type Stats, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { DCO_UNITS } from "./dco-table.js";
-import { SBI_DCO_COLUMNS, type SbiDataset } from "./dataset-types.js";
+import { RATE_DCO_TYPES } from "../physics/rates/run-rates.js";
+import { RATE_UNITS, sbiDcoColumns, type SbiDataset } from "./dataset-types.js";
 
 /** Minimum width of the DCO string columns ('<U7' holds every type and channel label). */
 const MIN_DCO_STRING_WIDTH = 7;
@@ -75,11 +75,14 @@ function encodeMatrix(rows: readonly Float64Array[], width: number): Uint8Array 
 /**
  * Writes an SBI dataset as NumPy files in `dir` (created if needed): `theta.npy` (n_runs x 5
  * float64), `x.npy` (n_runs x d float64), `run_id.npy` and `n_systems.npy` (per run), one
- * `dco_<column>.npy` per DCO column (strings as fixed-width unicode, at least '<U7'), and
- * `columns.json` naming the columns of theta and x, the DCO files with dtype and units, the
- * bins, the spin model and the provenance. The files are written into a sibling temporary
- * folder that then replaces `dir`, so a crash never leaves a mix of two datasets; `dir` must be
- * new, empty, or an earlier npy dataset (see {@link assertNpyTarget}).
+ * `dco_<column>.npy` per DCO column (strings as fixed-width unicode, at least '<U7'),
+ * `star_forming_mass.npy`, `m1_min.npy`, `m1_max.npy`, `m2_min.npy` (per run), the rates
+ * (`rates_z.npy`, `rates_<T>.npy` n_runs x n_z, `rates_combined_theta.npy`,
+ * `rates_combined_runs.npy`, `rates_combined_<T>.npy`) unless switched off, and
+ * `columns.json` naming the columns of theta and x, every file with dtype and units, the
+ * bins, the spin model, the rates options and the provenance. The files are written into a
+ * sibling temporary folder that then replaces `dir`, so a crash never leaves a mix of two
+ * datasets; `dir` must be new, empty, or an earlier npy dataset (see {@link assertNpyTarget}).
  * @param dataset - the dataset to write
  * @param dir - output directory
  */
@@ -171,28 +174,68 @@ function writeNpyFiles(dataset: SbiDataset, dir: string): void {
   write("run_id.npy", encodeNpyStrings(dataset.runIds));
   write("n_systems.npy", encodeNpyTyped(BigInt64Array.from(dataset.nSystems, BigInt)));
   const dco: { column: string; file: string; dtype: string; units: string }[] = [];
-  for (const column of SBI_DCO_COLUMNS) {
-    const values = dataset.dco[column];
+  for (const { name: column, values, units } of sbiDcoColumns(dataset)) {
     const bytes = Array.isArray(values)
       ? encodeNpyStrings(values as string[], MIN_DCO_STRING_WIDTH)
       : encodeNpyTyped(values as ArrayBufferView & { length: number });
     const file = `dco_${column}.npy`;
     write(file, bytes);
-    dco.push({ column, file, dtype: npyDescr(bytes), units: DCO_UNITS[column] });
+    dco.push({ column, file, dtype: npyDescr(bytes), units });
   }
+  const mass = dataset.runMass;
+  const perRun: Record<string, Float64Array> = {
+    star_forming_mass: mass.starFormingMass,
+    m1_min: mass.m1Min,
+    m1_max: mass.m1Max,
+    m2_min: mass.m2Min,
+  };
+  for (const [name, values] of Object.entries(perRun)) write(`${name}.npy`, encodeNpyTyped(values));
   const columns = {
     format: NPY_FORMAT,
-    format_version: 1,
+    format_version: 2,
     theta: dataset.thetaColumns,
     x: dataset.xColumns,
-    runs: { run_id: "run_id.npy", n_systems: "n_systems.npy" },
+    runs: {
+      run_id: "run_id.npy",
+      n_systems: "n_systems.npy",
+      ...Object.fromEntries(Object.keys(perRun).map((name) => [name, { file: `${name}.npy`, dtype: "<f8", units: "Msol" }])),
+    },
     dco,
+    rates_files: writeRates(dataset, write),
     bins: dataset.bins,
     merging_only: dataset.mergingOnly,
     spin_model: dataset.spinModel,
+    rates: dataset.rates.record,
     provenance: dataset.provenance,
   };
   writeFileSync(join(dir, "columns.json"), `${JSON.stringify(columns, null, 2)}\n`);
+}
+
+/** Writes the rates files; returns what columns.json says about them (null when rates are off). */
+function writeRates(d: SbiDataset, write: (name: string, bytes: Uint8Array) => void): Record<string, unknown> | null {
+  const { z, perRun, combined } = d.rates;
+  if (z === null || perRun === null || combined === null) return null;
+  const nz = z.length;
+  const files: Record<string, unknown> = {};
+  write("rates_z.npy", encodeNpyTyped(z));
+  files.z = { file: "rates_z.npy", shape: [nz], dtype: "<f8", units: "-" };
+  for (const type of RATE_DCO_TYPES) {
+    write(`rates_${type}.npy`, encodeMatrix(perRun[type], nz));
+    files[type] = { file: `rates_${type}.npy`, shape: [d.runIds.length, nz], dtype: "<f8", units: RATE_UNITS };
+  }
+  const nGroups = combined.theta.length;
+  write("rates_combined_theta.npy", encodeMatrix(combined.theta.map((t) => Float64Array.from(t)), combined.columns.length));
+  files.combined_theta = { file: "rates_combined_theta.npy", shape: [nGroups, combined.columns.length], dtype: "<f8", columns: combined.columns };
+  const width = combined.runs.reduce((w, r) => Math.max(w, r.length), 0);
+  const members = new Int32Array(nGroups * width).fill(-1);
+  combined.runs.forEach((r, i) => members.set(r, i * width));
+  write("rates_combined_runs.npy", encodeNpy("<i4", [nGroups, width], bytesOf(members)));
+  files.combined_runs = { file: "rates_combined_runs.npy", shape: [nGroups, width], dtype: "<i4", padding: -1 };
+  for (const type of RATE_DCO_TYPES) {
+    write(`rates_combined_${type}.npy`, encodeMatrix(combined[type], nz));
+    files[`combined_${type}`] = { file: `rates_combined_${type}.npy`, shape: [nGroups, nz], dtype: "<f8", units: RATE_UNITS };
+  }
+  return files;
 }
 
 /** The descr written into a .npy header (read back so columns.json cannot disagree with the file). */

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { assembleSbiDataset } from "../../src/hdf5/dataset-assemble.js";
 import type { SbiDataset } from "../../src/hdf5/dataset-types.js";
 import { allocateDcoTable, type Channel, type DcoTable, type DcoType } from "../../src/hdf5/dco-table.js";
+import type { RatesOptions } from "../../src/physics/rates/options.js";
 
 /** One hand-made DCO; fields left out get plausible values derived from the masses. */
 export interface DcoRow {
@@ -51,8 +52,13 @@ export function makeDcoTable(rows: DcoRow[]): DcoTable {
   return t;
 }
 
-/** Two runs (one with DCOs of every type and channel, one without DCOs) assembled into a dataset. */
-export function makeDataset(options: { mergingOnly?: boolean } = {}): SbiDataset {
+/**
+ * Three runs (one with DCOs of every type and channel, one without DCOs, one with a BBH)
+ * assembled into a dataset. By default every run has its own alpha_ce, so no two runs form a
+ * metallicity group; `alphas` sets them (equal alphas and lambda 0.1 put runs in one group).
+ */
+export function makeDataset(options: { mergingOnly?: boolean; alphas?: [number, number, number]; rates?: RatesOptions } = {}): SbiDataset {
+  const [alphaA, alphaB, alphaC] = options.alphas ?? [0.1, 5, 1];
   const runA = makeDcoTable([
     { seed: 100n, type: "BBH", m1: 35.5, m2: 20.25, chi_eff: 0.125, chi2: 0.4, tilt2: 0.3, channel: "I" },
     { seed: 101n, type: "BHNS", m1: 9, m2: 1.35, merges: 0, channel: "IV", pessimistic_ce: 1 },
@@ -60,6 +66,8 @@ export function makeDataset(options: { mergingOnly?: boolean } = {}): SbiDataset
   ]);
   const runB = makeDcoTable([]);
   const runC = makeDcoTable([{ seed: 7n, type: "BBH", channel: "V", chi_eff: -0.5, tilt1: 2.5 }]);
+  // COMPAS's default sampling (Run_Details of the real fixtures): m_rep = 101.713 Msol at f_bin 0.7.
+  const sampling = { imf: "KROUPA", massRatioDistribution: "FLAT", m1Min: 5, m1Max: 150, m2Min: 0.1 };
   const params = (alpha: number, z: number) => ({
     alpha_ce: alpha,
     lambda_ce: 0.1,
@@ -69,9 +77,9 @@ export function makeDataset(options: { mergingOnly?: boolean } = {}): SbiDataset
   });
   return assembleSbiDataset(
     [
-      { run_id: "alpha0.100_lambda0.10_kick217_Z0.00010_fa0.50", params: params(0.1, 1e-4), n_systems: 5000, table: runA },
-      { run_id: "alpha5.000_lambda0.10_kick217_Z0.01420_fa0.50", params: params(5, 0.0142), n_systems: 10000, table: runB },
-      { run_id: "alpha1.000_lambda0.10_kick217_Z0.00010_fa0.50", params: params(1, 1e-4), n_systems: 2000, table: runC },
+      { run_id: "alpha0.100_lambda0.10_kick217_Z0.00010_fa0.50", params: params(alphaA, 1e-4), n_systems: 5000, table: runA, sampling },
+      { run_id: "alpha5.000_lambda0.10_kick217_Z0.01420_fa0.50", params: params(alphaB, 0.0142), n_systems: 10000, table: runB, sampling },
+      { run_id: "alpha1.000_lambda0.10_kick217_Z0.00010_fa0.50", params: params(alphaC, 1e-4), n_systems: 2000, table: runC, sampling },
     ],
     {
       spinModel: { name: "bavera2021", params: { chi_natal: 0 }, constants: { Msol_kg: 1.98892e30 } },
@@ -81,6 +89,7 @@ export function makeDataset(options: { mergingOnly?: boolean } = {}): SbiDataset
         created_at: "2026-01-02T03:04:05.000Z",
       },
       mergingOnly: options.mergingOnly ?? false,
+      ...(options.rates === undefined ? {} : { rates: options.rates }),
     },
   );
 }

@@ -31,6 +31,39 @@ describe("computeSummary", () => {
     expect(new Set(s.columns).size).toBe(expected);
   });
 
+  it("appends yields per solar mass and the rates today after the channel fractions, when given", () => {
+    const table = makeDcoTable([
+      { type: "BBH", merges: 1 },
+      { type: "BBH", merges: 0 },
+      { type: "BNS", merges: 1, m1: 1.4, m2: 1.2 },
+    ]);
+    const plain = computeSummary([table], [1000]);
+    const s = computeSummary([table, makeDcoTable([])], [1000, 10], {
+      starFormingMass: [2e5, Number.NaN],
+      ratesZ0: [
+        { BBH: 12.5, BHNS: 0, BNS: 3.25 },
+        { BBH: Number.NaN, BHNS: Number.NaN, BNS: Number.NaN },
+      ],
+    });
+    expect(s.columns.slice(0, plain.columns.length)).toEqual(plain.columns);
+    expect(Array.from(s.x[0]!.subarray(0, plain.columns.length))).toEqual(Array.from(plain.x[0]!));
+    expect(s.columns.slice(plain.columns.length)).toEqual([
+      "yield_per_msun_BBH",
+      "yield_per_msun_BBH_merging",
+      "yield_per_msun_BHNS",
+      "yield_per_msun_BHNS_merging",
+      "yield_per_msun_BNS",
+      "yield_per_msun_BNS_merging",
+      "rate_BBH_z0",
+      "rate_BHNS_z0",
+      "rate_BNS_z0",
+    ]);
+    expect(Array.from(s.x[0]!.subarray(plain.columns.length))).toEqual([2 / 2e5, 1 / 2e5, 0, 0, 1 / 2e5, 1 / 2e5, 12.5, 0, 3.25]);
+    // An unknown star-forming mass gives NaN, never a silent number.
+    expect(entry(s, 1, "yield_per_msun_BBH")).toBeNaN();
+    expect(summaryColumns(DEFAULT_SUMMARY_BINS, { perMsun: true })).toHaveLength(plain.columns.length + 6);
+  });
+
   it("counts yields per binary by type, all and merging, from a hand-made table", () => {
     const table = makeDcoTable([
       { type: "BBH", merges: 1 },

@@ -157,11 +157,11 @@ describe("buildSbiDataset on the real fixtures", () => {
   it("writes HDF5 that h5py reads back with the same counts", async () => {
     const out = join(dir, "out", "sbi.h5");
     const result = await extractCommand({ source: join(dir, "ensemble_metadata.json"), out, libraryVersion: "1.2.3" });
-    expect(result).toMatchObject({ format: "h5", paths: [out], nRuns: 2, nDco: 56, xLength: 52, failedRunIds: ["run_failed"] });
+    expect(result).toMatchObject({ format: "h5", paths: [out], nRuns: 2, nDco: 56, xLength: 61, failedRunIds: ["run_failed"] });
     expect(result.warnings.some((w) => w.startsWith("run_b:") && w.includes("--rlof-printing"))).toBe(true);
     const got = runPython(H5PY_SUMMARY, [out]) as Counts;
     expect(got.theta_shape).toEqual([2, 5]);
-    expect(got.x_shape).toEqual([2, 52]);
+    expect(got.x_shape).toEqual([2, 61]);
     expect(got.run_id).toEqual(["run_a", "run_b"]);
     expect(got.per_run).toEqual([
       { n: 23, merging: 7, types: { BBH: 22, BHNS: 1, BNS: 0 } },
@@ -209,7 +209,7 @@ print(json.dumps({"theta": list(np.load(os.path.join(d, "theta.npy")).shape),
       [out],
     ) as { theta: number[]; cols: string[]; types: string[] };
     expect(got.theta).toEqual([2, 5]);
-    expect(got.cols).toEqual(SBI_DCO_COLUMNS.map((c) => `dco_${c}.npy`).sort());
+    expect(got.cols).toEqual([...SBI_DCO_COLUMNS, "rate_z0"].map((c) => `dco_${c}.npy`).sort());
     expect(got.types).toHaveLength(56);
     expect(got.types.filter((t) => t === "BNS")).toHaveLength(16);
   });

@@ -52,6 +52,26 @@ function relClose(actual: number, want: number, rel: number): void {
 
 const compared = ["z1e4", "z0142", "detailed", "chunksFull"] as const;
 
+describe("final orbit of each DCO", () => {
+  it("copies SemiMajorAxis@DCO (AU) and Eccentricity@DCO exactly into a_final and e_final, as h5py reads them", () => {
+    for (const name of ["z1e4", "z0142", "channels", "massBounds"] as const) {
+      const want = JSON.parse(
+        python(
+          `import h5py, json, sys
+g = h5py.File(sys.argv[1], "r")["BSE_Double_Compact_Objects"]
+print(json.dumps({"a": g["SemiMajorAxis@DCO"][()].tolist(), "e": g["Eccentricity@DCO"][()].tolist(), "units": g["SemiMajorAxis@DCO"].attrs["units"].decode()}))`,
+          [paths[name] as string],
+        ),
+      ) as { a: number[]; e: number[]; units: string };
+      const t = (results[name] as DcoExtraction).table;
+      expect(want.units, name).toBe("AU");
+      expect(Array.from(t.a_final), name).toEqual(want.a);
+      expect(Array.from(t.e_final), name).toEqual(want.e);
+      expect(t.a_final.length, name).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe("extractDcos against the independent h5py computation (test/expected/make_expected.py)", () => {
   for (const name of compared) {
     it(`matches every DCO of fixture ${name}`, () => {

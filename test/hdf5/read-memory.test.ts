@@ -35,7 +35,9 @@ with h5py.File(sys.argv[1], "w") as f:
         d.create_dataset(name, data=np.full(k, 14, dtype=np.int32))
     d.create_dataset("Time", data=np.full(k, 4.0))
     d.create_dataset("Coalescence_Time", data=np.full(k, 100.0))
-    d.create_dataset("Merges_Hubble_Time", data=np.ones(k, dtype=np.uint8))`,
+    d.create_dataset("Merges_Hubble_Time", data=np.ones(k, dtype=np.uint8))
+    d.create_dataset("SemiMajorAxis@DCO", data=np.full(k, 0.05))
+    d.create_dataset("Eccentricity@DCO", data=np.zeros(k))`,
     [path, String(ROWS)],
   );
 });

@@ -36,6 +36,15 @@ for name in f["dco"]:
     out["dco"][name] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "kind": ds.dtype.kind,
                         "values": list(ds.asstr()[()]) if is_str else conv(ds[()]),
                         "units": ds.attrs["units"], "units_type": type(ds.attrs["units"]).__name__}
+out["runs_extra"] = {k: {"values": f["runs"][k][()].tolist(), "units": f["runs"][k].attrs["units"]}
+                     for k in f["runs"] if k not in ("run_id", "n_systems")}
+for g in ("rates", "rates_combined"):
+    out[g] = {}
+    if g in f:
+        for k in f[g]:
+            ds = f[g][k]
+            out[g][k] = {"shape": list(ds.shape), "dtype": str(ds.dtype), "values": ds[()].tolist(), "units": ds.attrs["units"],
+                         "columns": [str(c) for c in ds.attrs["columns"]] if "columns" in ds.attrs else None}
 attrs = {}
 for k, v in f.attrs.items():
     attrs[k] = v.tolist() if isinstance(v, np.ndarray) else (v.item() if isinstance(v, np.generic) else v)
@@ -53,7 +62,17 @@ interface H5Dump {
   theta: Matrix;
   x: Matrix;
   dco: Record<string, { shape: number[]; dtype: string; kind: string; values: unknown[]; units: string; units_type: string }>;
+  runs_extra: Record<string, { values: number[]; units: string }>;
+  rates: Record<string, RateDump>;
+  rates_combined: Record<string, RateDump>;
   attrs: Record<string, unknown>;
+}
+interface RateDump {
+  shape: number[];
+  dtype: string;
+  values: unknown;
+  units: string;
+  columns: string[] | null;
 }
 interface Matrix {
   shape: number[];
@@ -78,9 +97,9 @@ describe("writeSbiHdf5", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("has exactly the contract's groups and datasets", () => {
-    expect(dump.keys).toEqual(["dco", "runs", "theta", "x"]);
-    expect(dump.runs_keys).toEqual(["n_systems", "run_id"]);
-    expect(dump.dco_keys).toEqual([...SBI_DCO_COLUMNS].sort());
+    expect(dump.keys).toEqual(["dco", "rates", "rates_combined", "runs", "theta", "x"]);
+    expect(dump.runs_keys).toEqual(["m1_max", "m1_min", "m2_min", "n_systems", "run_id", "star_forming_mass"]);
+    expect(dump.dco_keys).toEqual([...SBI_DCO_COLUMNS, "rate_z0"].sort());
   });
 
   it("writes run ids that h5py decodes to str, and the system counts", () => {
@@ -126,6 +145,10 @@ describe("writeSbiHdf5", () => {
     expect(dump.dco.type!.kind).toBe("S");
     expect(dump.dco.channel!.values).toEqual(["I", "IV", "unknown", "V"]);
     expect(dump.dco.t_delay!.units).toBe("Myr");
+    expect(dump.dco.a_final!.units).toBe("AU");
+    expect(dump.dco.e_final!.units).toBe("-");
+    expect(dump.dco.rate_z0!.units).toBe("Gpc^-3 yr^-1");
+    expect(dump.dco.rate_z0!.values).toEqual(Array.from(dataset.dco.rate_z0!));
   });
 
   it("records bins, spin model and provenance as root attributes", () => {
@@ -139,7 +162,60 @@ describe("writeSbiHdf5", () => {
     expect(a.created_at).toBe("2026-01-02T03:04:05.000Z");
     expect(a.merging_only).toBe(0);
     expect(a.format).toBe("compas-ensemble-sbi");
-    expect(a.format_version).toBe(1);
+    expect(a.format_version).toBe(2);
+    expect(JSON.parse(a.rates as string)).toEqual(dataset.rates.record);
+  });
+
+  it("writes the star-forming mass and mass bounds per run with units Msol", () => {
+    expect(dump.runs_extra.star_forming_mass!.values).toEqual(Array.from(dataset.runMass.starFormingMass));
+    expect(dump.runs_extra.m1_min!.values).toEqual([5, 5, 5]);
+    expect(dump.runs_extra.m1_max!.values).toEqual([150, 150, 150]);
+    expect(dump.runs_extra.m2_min!.values).toEqual([0.1, 0.1, 0.1]);
+    for (const name of ["star_forming_mass", "m1_min", "m1_max", "m2_min"]) expect(dump.runs_extra[name]!.units, name).toBe("Msol");
+  });
+
+  it("writes R(z) per run as (n_runs, n_z) with the z grid, and an empty /rates_combined when no group has two metallicities", () => {
+    const nz = dataset.rates.z!.length;
+    expect(dump.rates.z!.shape).toEqual([nz]);
+    expect(dump.rates.z!.units).toBe("-");
+    for (const type of ["BBH", "BHNS", "BNS"] as const) {
+      expect(dump.rates[type]!.shape).toEqual([3, nz]);
+      expect(dump.rates[type]!.units).toBe("Gpc^-3 yr^-1");
+      expect(dump.rates[type]!.values).toEqual(dataset.rates.perRun![type].map((r) => Array.from(r)));
+      expect(dump.rates_combined[type]!.shape).toEqual([0, nz]);
+    }
+    expect(dump.rates_combined.theta!.shape).toEqual([0, 4]);
+    expect(dump.rates_combined.theta!.columns).toEqual(["alpha_ce", "lambda_ce", "kick_sigma", "mass_transfer_fa"]);
+    expect(dump.rates_combined.runs!.shape).toEqual([0, 0]);
+  });
+
+  it("pads /rates_combined/runs with -1 for groups of different sizes", async () => {
+    // Runs A and B share alpha (Z 1e-4 and 0.0142); C alone is combined only because the option says so.
+    const grouped = makeDataset({ alphas: [1, 1, 3], rates: { combineSingleMetallicity: true } });
+    const path = join(dir, "grouped.h5");
+    await writeSbiHdf5(grouped, path);
+    const got = runPython(READ_WITH_H5PY, [path]) as H5Dump;
+    expect(got.rates_combined.runs!.values).toEqual([
+      [0, 1],
+      [2, -1],
+    ]);
+    expect(got.rates_combined.runs!.dtype).toBe("int32");
+    expect(got.rates_combined.theta!.values).toEqual([
+      [1, 0.1, 217, 0.5],
+      [3, 0.1, 217, 0.5],
+    ]);
+    expect(got.rates_combined.BBH!.values).toEqual(grouped.rates.combined!.BBH.map((r) => Array.from(r)));
+  });
+
+  it("leaves out /rates, /rates_combined and /dco/rate_z0 when rates are switched off, and records that", async () => {
+    const off = makeDataset({ rates: { enabled: false } });
+    const path = join(dir, "off.h5");
+    await writeSbiHdf5(off, path);
+    const got = runPython(READ_WITH_H5PY, [path]) as H5Dump;
+    expect(got.keys).toEqual(["dco", "runs", "theta", "x"]);
+    expect(got.dco_keys).toEqual([...SBI_DCO_COLUMNS].sort());
+    expect(JSON.parse(got.attrs.rates as string).enabled).toBe(false);
+    expect(got.runs_keys).toContain("star_forming_mass");
   });
 
   it("writes an empty DCO table as zero-length columns that h5py reads", async () => {
@@ -186,5 +262,8 @@ function emptyColumns() {
     chi_p: f(),
     channel: [],
     pessimistic_ce: new Uint8Array(0),
+    a_final: f(),
+    e_final: f(),
+    rate_z0: f(),
   };
 }

@@ -44,7 +44,15 @@ describe("writeSbiNpy", () => {
   it("writes version 1.0 files with 64-byte aligned data that numpy.load reads", () => {
     const files = readdirSync(join(dir, "out")).filter((f) => f.endsWith(".npy"));
     expect(files.sort()).toEqual(
-      ["theta.npy", "x.npy", "run_id.npy", "n_systems.npy", ...SBI_DCO_COLUMNS.map((c) => `dco_${c}.npy`)].sort(),
+      [
+        "theta.npy",
+        "x.npy",
+        "run_id.npy",
+        "n_systems.npy",
+        ...["star_forming_mass", "m1_min", "m1_max", "m2_min"].map((c) => `${c}.npy`),
+        ...[...SBI_DCO_COLUMNS, "rate_z0"].map((c) => `dco_${c}.npy`),
+        ...["z", "BBH", "BHNS", "BNS", "combined_theta", "combined_runs", "combined_BBH", "combined_BHNS", "combined_BNS"].map((c) => `rates_${c}.npy`),
+      ].sort(),
     );
     for (const f of files) {
       expect(dump[f]!.version, f).toEqual([1, 0]);
@@ -76,6 +84,18 @@ describe("writeSbiNpy", () => {
     expect(dump["dco_run_index.npy"]!.dtype).toBe("<i4");
     expect(dump["dco_merges_hubble_time.npy"]!.dtype).toBe("|u1");
     expect(dump["dco_chi_eff.npy"]!.dtype).toBe("<f8");
+    expect(dump["dco_rate_z0.npy"]!.values).toEqual(Array.from(dataset.dco.rate_z0!));
+  });
+
+  it("writes the star-forming mass per run and the rates as matrices", () => {
+    expect(dump["star_forming_mass.npy"]!.values).toEqual(Array.from(dataset.runMass.starFormingMass));
+    const nz = dataset.rates.z!.length;
+    expect(dump["rates_z.npy"]!.values).toEqual(Array.from(dataset.rates.z!));
+    expect(dump["rates_BBH.npy"]!.shape).toEqual([3, nz]);
+    expect(dump["rates_BBH.npy"]!.values).toEqual(dataset.rates.perRun!.BBH.map((r) => Array.from(r)));
+    expect(dump["rates_combined_runs.npy"]!.shape).toEqual([0, 0]);
+    expect(dump["rates_combined_runs.npy"]!.dtype).toBe("<i4");
+    expect(dump["rates_combined_BNS.npy"]!.shape).toEqual([0, nz]);
   });
 
   it("describes the files in columns.json", () => {
@@ -85,6 +105,11 @@ describe("writeSbiNpy", () => {
     expect(meta.bins).toEqual(dataset.bins);
     expect(meta.spin_model).toEqual(dataset.spinModel);
     expect(meta.provenance).toEqual(dataset.provenance);
+    expect(meta.rates).toEqual(dataset.rates.record);
+    expect(meta.format_version).toBe(2);
+    expect(meta.runs.star_forming_mass).toEqual({ file: "star_forming_mass.npy", dtype: "<f8", units: "Msol" });
+    expect(meta.rates_files.BBH).toEqual({ file: "rates_BBH.npy", shape: [3, dataset.rates.z!.length], dtype: "<f8", units: "Gpc^-3 yr^-1" });
+    expect(meta.dco.find((d: { column: string }) => d.column === "rate_z0").units).toBe("Gpc^-3 yr^-1");
     const byColumn = Object.fromEntries(meta.dco.map((d: { column: string }) => [d.column, d]));
     for (const column of SBI_DCO_COLUMNS) {
       expect(byColumn[column].file).toBe(`dco_${column}.npy`);

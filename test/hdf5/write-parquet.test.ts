@@ -33,20 +33,25 @@ describe("writeSbiParquet", () => {
     dir = mkdtempSync(join(tmpdir(), "sbi-parquet-"));
     dataset = makeDataset();
     const paths = await writeSbiParquet(dataset, join(dir, "sub", "sbi.parquet"));
-    expect(paths).toEqual({ dco: join(dir, "sub", "sbi.parquet"), runs: join(dir, "sub", "sbi.runs.parquet") });
+    expect(paths).toEqual({
+      dco: join(dir, "sub", "sbi.parquet"),
+      runs: join(dir, "sub", "sbi.runs.parquet"),
+      rates: join(dir, "sub", "sbi.rates.parquet"),
+    });
     dcoRows = await rows(paths.dco);
     runRows = await rows(paths.runs);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("names the per-run file <base>.runs.parquet", () => {
+  it("names the per-run file <base>.runs.parquet and the rates <base>.rates.parquet", () => {
     expect(sbiParquetPaths("/a/b.parquet").runs).toBe("/a/b.runs.parquet");
     expect(sbiParquetPaths("/a/b.pq").runs).toBe("/a/b.pq.runs.parquet");
+    expect(sbiParquetPaths("/a/b.parquet").rates).toBe("/a/b.rates.parquet");
   });
 
   it("writes one row per DCO with run_id, theta and the HDF5 layout's DCO column names", () => {
     expect(dcoRows).toHaveLength(dataset.dco.length);
-    expect(Object.keys(dcoRows[0]!)).toEqual(["run_index", "run_id", ...THETA_COLUMNS, ...SBI_DCO_COLUMNS.slice(1)]);
+    expect(Object.keys(dcoRows[0]!)).toEqual(["run_index", "run_id", ...THETA_COLUMNS, ...SBI_DCO_COLUMNS.slice(1), "rate_z0"]);
     dcoRows.forEach((row, i) => {
       const run = dataset.dco.run_index[i]!;
       expect(row.run_index).toBe(run);
@@ -56,13 +61,28 @@ describe("writeSbiParquet", () => {
         const mem = dataset.dco[c][i];
         expect(row[c], c).toBe(mem);
       }
+      expect(row.rate_z0).toBe(dataset.dco.rate_z0![i]);
     });
     expect(dcoRows.map((r) => r.seed)).toContain(18446744073709551615n);
   });
 
-  it("writes one row per run with n_systems, theta and x", () => {
+  it("writes one row per run with n_systems, theta, x, the star-forming mass and mass bounds", () => {
     expect(runRows).toHaveLength(3);
-    expect(Object.keys(runRows[0]!)).toEqual(["run_index", "run_id", "n_systems", ...THETA_COLUMNS, ...dataset.xColumns]);
+    expect(Object.keys(runRows[0]!)).toEqual([
+      "run_index",
+      "run_id",
+      "n_systems",
+      ...THETA_COLUMNS,
+      ...dataset.xColumns,
+      "star_forming_mass",
+      "m1_min",
+      "m1_max",
+      "m2_min",
+    ]);
+    runRows.forEach((row, i) => {
+      expect(row.star_forming_mass).toBe(dataset.runMass.starFormingMass[i]);
+      expect([row.m1_min, row.m1_max, row.m2_min]).toEqual([5, 150, 0.1]);
+    });
     runRows.forEach((row, i) => {
       expect(row.run_id).toBe(dataset.runIds[i]);
       expect(Number(row.n_systems)).toBe(dataset.nSystems[i]);
@@ -71,11 +91,25 @@ describe("writeSbiParquet", () => {
     });
   });
 
-  it("stores units, bins, spin model and provenance as key-value metadata in both files", () => {
-    const { dco, runs } = sbiParquetPaths(join(dir, "sub", "sbi.parquet"));
-    for (const path of [dco, runs]) {
+  it("writes the rates in long form: one row per run or group, type and redshift", async () => {
+    const rates = await rows(sbiParquetPaths(join(dir, "sub", "sbi.parquet")).rates!);
+    const nz = dataset.rates.z!.length;
+    // Three runs, three types; no group (every run has its own alpha).
+    expect(rates).toHaveLength(3 * 3 * nz);
+    expect(Object.keys(rates[0]!)).toEqual(["kind", "index", "type", "z", "rate"]);
+    const bnsOfRunA = rates.filter((r) => r.kind === "run" && r.index === 0 && r.type === "BNS");
+    expect(bnsOfRunA.map((r) => r.z)).toEqual(Array.from(dataset.rates.z!));
+    expect(bnsOfRunA.map((r) => r.rate)).toEqual(Array.from(dataset.rates.perRun!.BNS[0]!));
+  });
+
+  it("stores units, bins, spin model, rates options and provenance as key-value metadata in every file", () => {
+    const { dco, runs, rates } = sbiParquetPaths(join(dir, "sub", "sbi.parquet"));
+    for (const path of [dco, runs, rates!]) {
       const meta = kv(path);
-      expect(meta.units).toEqual(DCO_UNITS);
+      expect(meta.units).toMatchObject(DCO_UNITS);
+      expect(meta.units).toMatchObject({ rate_z0: "Gpc^-3 yr^-1", star_forming_mass: "Msol", rate: "Gpc^-3 yr^-1" });
+      expect(meta.rates).toEqual(dataset.rates.record);
+      expect(meta.format_version).toBe(2);
       expect(meta.bins).toEqual(dataset.bins);
       expect(meta.spin_model).toEqual(dataset.spinModel);
       expect(meta.provenance).toEqual(dataset.provenance);
@@ -102,7 +136,7 @@ describe("writeSbiParquet", () => {
 });
 
 function sliceNone(d: SbiDataset) {
-  const out: Record<string, unknown> = { length: 0 };
+  const out: Record<string, unknown> = { length: 0, rate_z0: new Float64Array(0) };
   for (const c of SBI_DCO_COLUMNS) out[c] = d.dco[c].slice(0, 0);
   return out as unknown as SbiDataset["dco"];
 }

@@ -192,6 +192,12 @@ describe("output", () => {
     expect(await value("common-envelope-lambda-prescription")).toBe("'LAMBDA_FIXED'");
     expect(await value("metallicity-Derivation")).toBe("USER_SUPPLIED");
     expect(await value("quiet-Derivation")).toBe("DEFAULT_USED ");
+    // What the star-forming mass reads (docs/rates.md), with COMPAS's defaults.
+    expect(await value("initial-mass-min")).toBe(5);
+    expect(await value("initial-mass-max")).toBe(150);
+    expect(await value("minimum-secondary-mass")).toBe(0.1);
+    expect(await value("mass-ratio-distribution")).toBe("'FLAT'");
+    expect(await value("initial-mass-function")).toBe("'KROUPA'");
   });
 
   it("prints one progress line per binary and COMPAS's closing lines", async () => {

@@ -120,6 +120,24 @@ export const OPTIONS = [
     values: ["SALPETER", "POWERLAW", "UNIFORM", "KROUPA"],
     help: "Initial mass function",
   },
+  // Recorded in Run_Details like every COMPAS option: the star-forming mass (docs/rates.md)
+  // is computed from them. The stand-in's toy physics does not sample with them.
+  {
+    name: "initial-mass-min",
+    kind: "double",
+    def: 5.0,
+    help: "Minimum mass to generate using given IMF (Msol)",
+    check: (v) => (v < 0 ? "Minimum initial mass (--initial-mass-min) must be >= 0" : undefined),
+  },
+  { name: "initial-mass-max", kind: "double", def: 150.0, help: "Maximum mass to generate using given IMF (Msol)" },
+  { name: "minimum-secondary-mass", kind: "double", def: 0.1, help: "Minimum mass of secondary to generate (Msol)" },
+  {
+    name: "mass-ratio-distribution",
+    kind: "enum",
+    def: "FLAT",
+    values: ["FLAT", "DUQUENNOYMAYOR1991", "SANA2012"],
+    help: "Initial mass ratio distribution for q=m2/m1",
+  },
   {
     name: "semi-major-axis-distribution",
     kind: "enum",
