@@ -229,3 +229,7 @@ export {
 export { writeSbiHdf5 } from "./hdf5/write-h5.js";
 export { writeSbiParquet, SBI_PARQUET_METADATA_KEY, type SbiParquetPaths } from "./hdf5/write-parquet.js";
 export { writeSbiNpy } from "./hdf5/write-npy.js";
+
+// Reports
+export { writeReport, type WriteReportOptions, type WriteReportResult } from "./report/write.js";
+export { RUN_STATES, type RunState, type ReportData } from "./report/types.js";
