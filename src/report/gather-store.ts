@@ -13,6 +13,7 @@ import { extractDcos } from "../hdf5/dco.js";
 import type { SpinModelInput } from "../hdf5/spins.js";
 import { computeSummary } from "../hdf5/summary.js";
 import { errorText, outcomesByTask, relevantFragments, type TaskOutcome } from "../metadata/_outcomes.js";
+import { runProgressState } from "../metadata/run-states.js";
 import type { Fragment, Plan, PlanRun } from "../metadata/schemas.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";
 import type { PlanEstimate } from "../planner/plan-ensemble.js";
@@ -124,11 +125,7 @@ function liveTasks(store: LocalStore): string[] {
 function reportRun(run: PlanRun, outcomes: Map<string, TaskOutcome>, running: ReadonlySet<string>): ReportRun {
   const taskOutcomes = run.task_ids.map((id) => outcomes.get(id));
   const attempts = taskOutcomes.reduce((n, o) => n + (o?.attempts.length ?? 0), 0);
-  let state: RunState;
-  if (run.task_ids.some((id) => running.has(id))) state = "running";
-  else if (taskOutcomes.every((o) => o?.status === "success")) state = "succeeded";
-  else if (taskOutcomes.some((o) => o?.status === "failed")) state = "failed";
-  else state = "queued";
+  const state: RunState = runProgressState(run, outcomes, running);
   const finished = taskOutcomes.every((o) => o !== undefined);
   return {
     run_id: run.run_id,

@@ -42,7 +42,7 @@ h3 { font-size: 1.05rem; margin: 0 0 4px; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 4px; vertical-align: baseline; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 520px), 1fr)); gap: 24px; }
 .grid.small { grid-template-columns: repeat(auto-fit, minmax(min(100%, 330px), 1fr)); }
-.figure { min-width: 0; }
+.figure { min-width: 0; max-width: 780px; }
 .figure .plot > svg, .figure .plot figure > svg { width: 100%; height: auto; max-width: 100%; display: block; }
 .figure .plot figure { margin: 0; max-width: 100%; }
 #plot-status-heatmap .plot { max-width: 980px; }
@@ -173,14 +173,7 @@ function scienceSection(data: ReportData, figures: Figure[]): string {
     `${nMerging} merging within a Hubble time. Yields are ${sci.yieldUnit === "Msol" ? "per solar mass of star formation" : "per simulated binary"}.</p>`;
   const hist = figures.filter((f) => f.id.startsWith("plot-hist-"));
   const other = figures.filter((f) => !f.id.startsWith("plot-hist-"));
-  const main = other.filter((f) => f.id !== "plot-rates");
-  const rates = other.filter((f) => f.id === "plot-rates");
-  return (
-    intro +
-    `<div class="grid">${main.map(figureHtml).join("")}</div>` +
-    `<div class="grid small">${hist.map(figureHtml).join("")}</div>` +
-    `<div class="grid">${rates.map(figureHtml).join("")}</div>`
-  );
+  return intro + `<div class="grid">${other.map(figureHtml).join("")}</div>` + `<div class="grid small">${hist.map(figureHtml).join("")}</div>`;
 }
 
 function row(label: string, value: string | null | undefined): string {
