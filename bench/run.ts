@@ -1,10 +1,11 @@
 /**
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
- *   npm run bench -- orchestration | extract
+ *   npm run bench -- orchestration | extract | report
  */
 import { main as extract } from "./extract.js";
 import { main as orchestration } from "./orchestration.js";
+import { main as report } from "./report.js";
 
 const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const all = which.length === 0;
@@ -18,6 +19,13 @@ if (all || which.includes("extract")) {
   rows.push(
     `extract        library ${r.libraryBestS.toFixed(3)} s  vs  h5py+numpy ${r.h5pyBestS.toFixed(3)} s  ratio ${r.ratio.toFixed(2)} (goal <= 1.5)` +
       `  peak RSS ${(r.libraryPeakRssBytes / 2 ** 20).toFixed(0)} MiB vs ${(r.h5pyPeakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
+}
+if (all || which.includes("report")) {
+  const r = await report();
+  rows.push(
+    `report         ${r.runs}-run grid from its SBI dataset ${r.sbiS.toFixed(2)} s (first ${r.sbiFirstS.toFixed(2)} s), ${(r.sbiBytes / 1e6).toFixed(2)} MB (goals < 3 s, < 5 MB);` +
+      ` from the ensemble ${r.ensembleS.toFixed(1)} s, status only ${r.statusOnlyS.toFixed(2)} s`,
   );
 }
 console.log("\nsummary");
