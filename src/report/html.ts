@@ -1,3 +1,4 @@
+import { isAbsolute, relative, sep } from "node:path";
 import { AXIS_SELECTORS } from "../compas/argv.js";
 import { formatDuration, formatHours, formatUsd } from "../planner/_format.js";
 import { LIBRARY_VERSION } from "../version.js";
@@ -86,11 +87,18 @@ export function renderReportHtml(data: ReportData, figures: ReportFigures): stri
   ].join("\n");
 }
 
+// A local source inside the working folder is shown relative to it: shorter, and it does not
+// print the machine's folder layout into a report that may be shared.
+function displaySource(source: string): string {
+  const cwd = process.cwd();
+  return isAbsolute(source) && source.startsWith(cwd + sep) ? relative(cwd, source) : source;
+}
+
 function header(data: ReportData): string {
   const s = data.status;
   return (
     `<header><h1>${escapeHtml(data.title)}</h1>` +
-    `<p>${s.kind === "ensemble" ? "Ensemble" : "SBI dataset"} <code>${escapeHtml(s.source)}</code>` +
+    `<p>${s.kind === "ensemble" ? "Ensemble" : "SBI dataset"} <code>${escapeHtml(displaySource(s.source))}</code>` +
     `${s.ensembleId ? ` · id <code>${escapeHtml(s.ensembleId.slice(0, 12))}</code>` : ""}</p>` +
     `<p>Report made ${escapeHtml(data.createdAt)} by compas-ensemble ${escapeHtml(LIBRARY_VERSION)}</p>` +
     '<nav><a href="#status">Status</a><a href="#science">Science</a><a href="#provenance">Provenance</a></nav></header>'

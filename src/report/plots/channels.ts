@@ -53,7 +53,7 @@ export function channelsFigure(science: ScienceData, lib: PlotLib): Figure {
             ...baseOptions(lib),
             height: 80 + 140 * zs.length,
             marginLeft: 50,
-            marginRight: 80,
+            marginRight: 100,
             x: { type: alphas[0]! > 0 ? "log" : "linear", label: "alpha_ce →", tickFormat: shortNum },
             y: { domain: [0, 1], label: "↑ fraction of DCOs", ticks: 4 },
             fy: { domain: zs, label: null },
