@@ -236,8 +236,7 @@ async function localPath(store: Store, key: string, temp: string | null): Promis
 }
 
 function emptyReason(runs: readonly ReportRun[], unreadable: number): string {
-  const finished = runs.filter((r) => r.state === "succeeded").length;
-  if (finished > 0) return "";
+  // Called when no output could be read, so no run is in state "succeeded" any more.
   const missing = runs.filter((r) => r.state === "output missing").length;
   if (unreadable > 0 || missing > 0) {
     return (
