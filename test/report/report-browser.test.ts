@@ -5,7 +5,7 @@
  */
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
 import { LocalExecutor } from "../../src/executors/local.js";
 import { STATE_COLOURS } from "../../src/report/plots/status-heatmap.js";
@@ -14,6 +14,9 @@ import { horizontalOverflow, openFile, screenshot, type OpenedPage } from "../su
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { python } from "../hdf5/compas-fixtures.js";
 import { partialEnsemble, planOf, sparsePoints, statesFromFragments, tempDir } from "./_ensembles.js";
+
+// Each test starts chromium (twice for the two widths); a loaded machine needs minutes.
+vi.setConfig({ testTimeout: 300_000 });
 
 /** Cells of the visible heatmap variant: title (run id first) and fill colour. */
 // Code that runs in the page is given as text: this package compiles without the DOM types.

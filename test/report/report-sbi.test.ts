@@ -7,13 +7,16 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { writeSbiHdf5 } from "../../src/hdf5/write-h5.js";
 import { writeReport } from "../../src/report/write.js";
 import { horizontalOverflow, openFile, screenshot } from "../support/browser.js";
 import { python } from "../hdf5/compas-fixtures.js";
 import { makeDataset } from "../hdf5/dataset-helpers.js";
 import { tempDir } from "./_ensembles.js";
+
+// Each test starts chromium (twice for the two widths); a loaded machine needs minutes.
+vi.setConfig({ testTimeout: 300_000 });
 
 /** The CSV behind a plot, decoded from its data: link. */
 function csvOf(html: string, name: string): string[][] {

@@ -63,8 +63,8 @@ export function yieldsFigure(science: ScienceData, lib: PlotLib): Figure {
             color: { type: "categorical", domain: zs, legend: true, label: "metallicity" },
             marks: [
               Plot.frame({ stroke: "#ccc" }),
-              Plot.line(positive("yield"), { x: "alpha_ce", y: "yield", fy: "type", stroke: "Z", sort: "alpha_ce", marker: "circle" }),
-              Plot.line(positive("yield_merging"), { x: "alpha_ce", y: "yield_merging", fy: "type", stroke: "Z", sort: "alpha_ce", strokeDasharray: "4,3" }),
+              Plot.line(positive("yield"), { x: "alpha_ce", y: "yield", fy: "type", stroke: "Z", z: "Z", sort: "alpha_ce", marker: "circle" }),
+              Plot.line(positive("yield_merging"), { x: "alpha_ce", y: "yield_merging", fy: "type", stroke: "Z", z: "Z", sort: "alpha_ce", strokeDasharray: "4,3" }),
             ],
           }),
         );
