@@ -1,12 +1,13 @@
 /**
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
- *   npm run bench -- orchestration | extract | plan | rates
+ *   npm run bench -- orchestration | extract | plan | rates | report
  */
 import { main as extract } from "./extract.js";
 import { main as orchestration } from "./orchestration.js";
 import { goalLine, main as plan } from "./plan.js";
 import { main as rates } from "./rates.js";
+import { main as report } from "./report.js";
 
 const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const all = which.length === 0;
@@ -33,6 +34,13 @@ if (all || which.includes("rates")) {
     `rates          library ${r.libraryBestS.toFixed(2)} s  vs  numpy reference ${r.referenceS.toFixed(2)} s  ratio ${r.ratio.toFixed(3)} (goal <= 1.0)` +
       `  peak RSS ${(r.libraryPeakRssBytes / 2 ** 20).toFixed(0)} MiB vs ${(r.referencePeakRssBytes / 2 ** 20).toFixed(0)} MiB` +
       `  (${r.dcos} DCOs, agree to ${r.maxRelativeDifference.toExponential(1)})`,
+  );
+}
+if (all || which.includes("report")) {
+  const r = await report();
+  rows.push(
+    `report         ${r.runs}-run grid from its SBI dataset ${r.sbiS.toFixed(2)} s (first ${r.sbiFirstS.toFixed(2)} s), ${(r.sbiBytes / 1e6).toFixed(2)} MB (goals < 3 s, < 5 MB);` +
+      ` from the ensemble ${r.ensembleS.toFixed(1)} s, status only ${r.statusOnlyS.toFixed(2)} s`,
   );
 }
 console.log("\nsummary");

@@ -10,6 +10,7 @@ import {
 } from "./cli/commands.js";
 import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/data.js";
 import { planCommand } from "./cli/plan.js";
+import { reportCliCommand } from "./cli/report.js";
 import { workerCommand } from "./cli/worker.js";
 import { CompasEnsembleError } from "./errors.js";
 import { LIBRARY_VERSION } from "./version.js";
@@ -62,6 +63,7 @@ for (const cmd of [
   extractCliCommand(),
   inspectCliCommand(),
   syncCliCommand(),
+  reportCliCommand(),
   workerCommand(),
   demoCommand(),
 ]) {

@@ -301,3 +301,7 @@ export {
   type RedshiftGrid,
   type FormationRateTable,
 } from "./physics/rates/index.js";
+
+// Reports
+export { writeReport, type WriteReportOptions, type WriteReportResult } from "./report/write.js";
+export { RUN_STATES, type RunState, type ReportData } from "./report/types.js";

@@ -16,6 +16,8 @@ import { openStore } from "../store/open.js";
 import { addExecutorOptions, addReattachOptions, EXECUTOR_KINDS, executorFromFlags, reattachFromFlags, type ExecutorFlags, type ReattachFlags } from "./_executors.js";
 import { addGridOptions, type GridFlags, gridFromFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { formatDuration, progressReporter } from "./_progress.js";
+import { liveReporter, nextSteps } from "./_live.js";
+import { watchSeconds, watchStatus } from "./_watch.js";
 
 interface RunFlags extends GridFlags {
   nSystems: string;
@@ -109,6 +111,7 @@ export function runCommand(): Command {
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
       const executor = executorFromFlags(flags);
+      const live = liveReporter(process.stderr);
       const summary = await runEnsemble({
         points: pointsFromFlags(flags, true),
         nSystems: wholeNumber(flags.nSystems, "--n-systems", 1),
@@ -122,8 +125,8 @@ export function runCommand(): Command {
         detach: flags.detach,
         checkpointEvery: wholeNumber(flags.checkpointEvery, "--checkpoint-every", 1),
         signal: controller.signal,
-        onEvent: progressReporter(process.stderr),
-      });
+        onEvent: live,
+      }).finally(() => live.end());
       const r = summary.runs;
       if (flags.detach && executor.detached) {
         process.stderr.write(
@@ -136,6 +139,7 @@ export function runCommand(): Command {
           `${r.failed} failed, ${r.pending} pending; manifest ${summary.output}/${summary.manifestKey}\n`,
       );
       for (const f of summary.failures) process.stderr.write(`  ${f.run_id}: ${f.reason}\n`);
+      if (r.succeeded > 0) process.stderr.write(nextSteps(flags.outputDir).join("\n") + "\n");
       process.exitCode = summary.cancelled ? 130 : r.failed > 0 ? 1 : 0;
     });
 }
@@ -148,8 +152,16 @@ export function statusCommand(): Command {
     .option("--concurrency <n>", "tasks that run at once, for the ETA (default: cores)")
     .option("--verify", "also check each finished output's sha256 against its record (reads every output; default: size only)")
     .option("--json", "print JSON")
-    .action(async (dir: string, flags: { concurrency?: string; verify?: boolean; json?: boolean }) => {
+    .option("--watch [seconds]", "refresh a one-line view every few seconds (default 2) until the ensemble ends or Ctrl-C")
+    .action(async (dir: string, flags: { concurrency?: string; verify?: boolean; json?: boolean; watch?: string | true }) => {
       const store = openStore(dir);
+      if (flags.watch !== undefined) {
+        const controller = new AbortController();
+        process.once("SIGINT", () => controller.abort());
+        const concurrency = flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : availableParallelism();
+        await watchStatus(store, { intervalS: watchSeconds(flags.watch), concurrency, stream: process.stdout, signal: controller.signal, display: dir });
+        return;
+      }
       const plan = await readPlanFromStore(store);
       if (!plan) {
         throw new CompasEnsembleError("METADATA_INVALID", `${dir} holds no plan.json, so it is not an ensemble output.`, {

@@ -61,7 +61,7 @@ export interface RunEnsembleOptions {
 /** Everything runEnsemble reports while it works. */
 export type EnsembleEvent =
   | ExecutorEvent
-  | { type: "plan"; plan: Plan; todo: number; done: number; reused: boolean }
+  | { type: "plan"; plan: Plan; todo: number; done: number; reused: boolean; /** Ids of the tasks to run (the rest are done). */ todoIds?: readonly string[] }
   | { type: "warning"; message: string }
   | { type: "unverified"; taskId: string; reason: string }
   | { type: "run-merged"; runId: string }
@@ -128,7 +128,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
       emit({ type: "unverified", taskId, reason }),
     );
     const todo = plan.tasks.filter((t) => !verified.has(t.task_id)).map((t) => t.task_id);
-    emit({ type: "plan", plan, todo: todo.length, done: plan.tasks.length - todo.length, reused: plan !== proposed });
+    emit({ type: "plan", plan, todo: todo.length, done: plan.tasks.length - todo.length, reused: plan !== proposed, todoIds: todo });
 
     const all: Fragment[] = [...fragments];
     const successes = new Map(verified);

@@ -168,19 +168,37 @@ function writePidFile(path: string, pid: number): void {
  * @returns pids that were killed
  */
 export function killOrphans(scratchRoot: string): number[] {
-  if (!existsSync(scratchRoot)) return [];
   const killed: number[] = [];
+  for (const { pid } of liveScratchProcesses(scratchRoot)) {
+    signalGroup(pid, "SIGKILL");
+    killed.push(pid);
+  }
+  return killed;
+}
+
+/**
+ * COMPAS processes of this machine that are still running in a scratch root: every
+ * `<scratchRoot>/<dir>/compas.pid` whose process is still the one recorded (same pid and start
+ * time). `dir` is the scratch folder's name, `<task_id>.a<attempt>.<random>`.
+ * @param scratchRoot - folder holding per-task scratch folders
+ */
+export function liveScratchProcesses(scratchRoot: string): { dir: string; pid: number }[] {
+  if (!existsSync(scratchRoot)) return [];
+  const live: { dir: string; pid: number }[] = [];
   for (const entry of readdirSync(scratchRoot)) {
     const pidPath = join(scratchRoot, entry, "compas.pid");
-    if (!existsSync(pidPath)) continue;
-    const [pidText, start] = readFileSync(pidPath, "utf8").trim().split(" ");
+    let text: string;
+    try {
+      text = readFileSync(pidPath, "utf8");
+    } catch {
+      // No pid file yet, or the task finished and removed its folder in between.
+      continue;
+    }
+    const [pidText, start] = text.trim().split(" ");
     const pid = Number(pidText);
     if (!Number.isInteger(pid) || pid <= 0) continue;
     const now = processStartTime(pid);
-    if (now !== null && (start === undefined || start === "" || now === start)) {
-      signalGroup(pid, "SIGKILL");
-      killed.push(pid);
-    }
+    if (now !== null && (start === undefined || start === "" || now === start)) live.push({ dir: entry, pid });
   }
-  return killed;
+  return live;
 }
