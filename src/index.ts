@@ -3,7 +3,7 @@
 // Errors
 export { CompasEnsembleError, DiskFullError, isCompasEnsembleError, ERROR_CODES, type ErrorCode, type CompasEnsembleErrorOptions } from "./errors.js";
 export { LIBRARY_VERSION } from "./version.js";
-export { writeJsonAtomic, writeFileAtomic, type AtomicWriteOptions } from "./metadata/atomic.js";
+export { writeJsonAtomic, writeFileAtomic, type AtomicWriteOptions } from "./util/atomic-write.js";
 
 // Grids
 export {

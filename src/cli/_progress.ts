@@ -1,5 +1,5 @@
 import type { EnsembleEvent } from "../ensemble/run.js";
-import { formatDuration } from "../planner/_format.js";
+import { formatDuration } from "../util/format.js";
 
 export { formatDuration };
 

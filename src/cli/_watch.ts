@@ -1,6 +1,6 @@
 import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
 import { CompasEnsembleError } from "../errors.js";
-import { abortableDelay } from "../executors/_delay.js";
+import { abortableDelay } from "../util/delay.js";
 import { outcomesByTask, relevantFragments } from "../metadata/_outcomes.js";
 import { runProgressState } from "../metadata/run-states.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
 import { parseSpinModelFlag } from "../hdf5/dataset-spin-flag.js";
 import type { PlanEstimate } from "../planner/plan-ensemble.js";
-import { formatBytes } from "../planner/_format.js";
+import { formatBytes } from "../util/format.js";
 import { wholeNumber } from "./_grid-options.js";
 
 interface ReportFlags {

@@ -1,8 +1,8 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { diskFullError, isNoSpace } from "../store/_disk.js";
-import { pathError } from "../store/_path-errors.js";
+import { diskFullError, isNoSpace } from "../util/disk.js";
+import { pathError } from "../util/path-errors.js";
 
 /** Name of the lock file in a local ensemble directory. */
 export const LOCK_FILE = ".compas-ensemble.lock";

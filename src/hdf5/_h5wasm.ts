@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { join } from "node:path";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
-import { pathError } from "../store/_path-errors.js";
+import { pathError } from "../util/path-errors.js";
 
 /** The h5wasm module as loaded for Node (real file paths, no copying into memory). */
 export type H5Module = typeof H5;

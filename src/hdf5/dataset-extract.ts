@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { refuseProtectedOutput } from "../metadata/owned-paths.js";
-import { pathError } from "../store/_path-errors.js";
+import { pathError } from "../util/path-errors.js";
 import type { RatesOptions } from "../physics/rates/options.js";
 import { buildSbiDataset } from "./dataset.js";
 import { readDatasetSource } from "./dataset-source.js";

@@ -1,5 +1,5 @@
 import { CompasEnsembleError } from "../errors.js";
-import { canonicalJson, compareStrings } from "./_canonical.js";
+import { canonicalJson, compareStrings } from "../util/canonical-json.js";
 import type { Fragment, Plan } from "./schemas.js";
 
 /** What the fragments of one task say about it. */

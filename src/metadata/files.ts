@@ -2,8 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
-import { describeZodError } from "./_zod-issue.js";
-import { writeJsonAtomic } from "./atomic.js";
+import { describeZodError } from "../util/zod-error.js";
+import { writeJsonAtomic } from "../util/atomic-write.js";
 import { type Manifest, ManifestSchema, type Plan, PlanSchema } from "./schemas.js";
 
 /** File name of the plan under the ensemble output directory. */

@@ -1,8 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { describeZodError } from "./_zod-issue.js";
-import { isAtomicTempName, writeJsonAtomic } from "./atomic.js";
+import { describeZodError } from "../util/zod-error.js";
+import { isAtomicTempName, writeJsonAtomic } from "../util/atomic-write.js";
 import { type Fragment, FragmentSchema } from "./schemas.js";
 
 /** Folder of fragments under the ensemble output directory. */

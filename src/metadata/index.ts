@@ -5,7 +5,7 @@ export {
   prepareAtomicWrite,
   writeFileAtomic,
   writeJsonAtomic,
-} from "./atomic.js";
+} from "../util/atomic-write.js";
 export { ManifestCheckpointer, type ManifestCheckpointerOptions } from "./checkpoint.js";
 export {
   MANIFEST_FILE,

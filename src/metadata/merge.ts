@@ -1,6 +1,6 @@
 import { CompasEnsembleError } from "../errors.js";
 import type { Params } from "../grid/schema.js";
-import { compareStrings } from "./_canonical.js";
+import { compareStrings } from "../util/canonical-json.js";
 import { errorText, fragmentLabel, outcomesByTask, relevantFragments, type TaskOutcome } from "./_outcomes.js";
 import type { Fragment, FragmentContext, Manifest, ManifestRun, Plan } from "./schemas.js";
 

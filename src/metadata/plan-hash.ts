@@ -1,5 +1,5 @@
 import { CompasEnsembleError } from "../errors.js";
-import { canonicalJson, canonicalJsonSha256 } from "./_canonical.js";
+import { canonicalJson, canonicalJsonSha256 } from "../util/canonical-json.js";
 import type { Plan } from "./schemas.js";
 
 /** Plan fields that describe when and by what the plan was made, not what it computes. */

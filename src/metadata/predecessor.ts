@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { canonicalJson, compareStrings } from "./_canonical.js";
+import { canonicalJson, compareStrings } from "../util/canonical-json.js";
 import { globFiles } from "./_glob.js";
-import { describeZodError } from "./_zod-issue.js";
-import { writeJsonAtomic } from "./atomic.js";
+import { describeZodError } from "../util/zod-error.js";
+import { writeJsonAtomic } from "../util/atomic-write.js";
 import { MANIFEST_FILE } from "./files.js";
 import { realPathOf, refuseProtectedOutput } from "./owned-paths.js";
 import { type Manifest, type ManifestRun, ManifestSchema } from "./schemas.js";

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { writeJsonAtomic } from "../metadata/atomic.js";
+import { writeJsonAtomic } from "../util/atomic-write.js";
 
 /** One calibrated grid corner. */
 export const CalibrationCornerSchema = z.object({

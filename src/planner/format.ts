@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, formatHours, formatUsd } from "./_format.js";
+import { formatBytes, formatDuration, formatHours, formatUsd } from "../util/format.js";
 import type { PlanEstimate, ProfileEstimate } from "./plan-ensemble.js";
 
 /**

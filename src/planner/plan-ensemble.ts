@@ -5,7 +5,7 @@ import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { expandSelection, type GridSelection, selectGrid } from "../grid/expand.js";
 import type { GridSpec } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
-import { formatBytes as bytes, formatHours as hours } from "./_format.js";
+import { formatBytes as bytes, formatHours as hours } from "../util/format.js";
 import { makespan, type TaskGroup } from "./_schedule.js";
 import { measuredSizeModel, runBytes, type SizeModel } from "./_size.js";
 import { defaultCacheDir } from "./_cache.js";

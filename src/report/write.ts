@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { writeFileAtomic } from "../metadata/atomic.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import type { S3StoreOptions } from "../store/_s3-client.js";
 import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";

@@ -2,12 +2,12 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { isAbort } from "./_abort.js";
-import { diskFullError, isNoSpace } from "./_disk.js";
+import { isAbort } from "../util/abort.js";
+import { diskFullError, isNoSpace } from "../util/disk.js";
 import { ChecksumCache, SYNC_STATE_FILE, type Checksums } from "./_checksum-cache.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { PARTIAL_SUFFIX, writeBufferAtomically, writeStreamAtomically } from "./_local-files.js";
-import { pathError } from "./_path-errors.js";
+import { pathError } from "../util/path-errors.js";
 import { assertSafeKey, isInside, keyToLocalPath } from "./keys.js";
 import type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
 

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { isAbort } from "./_abort.js";
+import { isAbort } from "../util/abort.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { writeStreamAtomically } from "./_local-files.js";
 import { createS3Client, redact, type S3StoreOptions } from "./_s3-client.js";

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { isAbort } from "./_abort.js";
+import { isAbort } from "../util/abort.js";
 import type { S3StoreOptions } from "./_s3-client.js";
 import { unsafeKeyReason } from "./keys.js";
 import { LocalStore } from "./local.js";

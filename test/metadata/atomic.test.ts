@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { isAtomicTempName, prepareAtomicWrite, writeFileAtomic, writeJsonAtomic } from "../../src/metadata/atomic.js";
+import { isAtomicTempName, prepareAtomicWrite, writeFileAtomic, writeJsonAtomic } from "../../src/util/atomic-write.js";
 
 const root = mkdtempSync(join(tmpdir(), "ce-atomic-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

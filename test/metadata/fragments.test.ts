@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { prepareAtomicWrite } from "../../src/metadata/atomic.js";
+import { prepareAtomicWrite } from "../../src/util/atomic-write.js";
 import { readManifest, readPlan, writeManifest, writePlan } from "../../src/metadata/files.js";
 import { fragmentFileName, readFragments, writeFragment } from "../../src/metadata/fragments.js";
 import { mergeMetadata } from "../../src/metadata/merge.js";

@@ -19,7 +19,7 @@ import {
   type SubmitJobCommandOutput,
 } from "@aws-sdk/client-batch";
 import { CompasEnsembleError } from "../../errors.js";
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { ApiRetrySchema, backoffDelayMs, isRetryableApiError, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
 
 /** Connection settings of the Batch API client. */

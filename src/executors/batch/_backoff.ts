@@ -1,4 +1,4 @@
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { z } from "zod";
 
 /** How Batch API calls are retried; every field has a default. */

@@ -8,7 +8,7 @@ import { HANDLE_KEY } from "../../ensemble/run.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, SubmitContext, TaskStatus, WaitOptions } from "../types.js";
 import { ExecutorHandleSchema, isTerminal } from "../types.js";
 import { BatchApi } from "./_api.js";
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { isRetryableApiError } from "./_backoff.js";
 import { FragmentCache } from "./_fragments.js";
 import { childTaskStatus, isBatchTerminal, type BatchChildInfo } from "./_states.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";

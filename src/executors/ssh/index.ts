@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { posix } from "node:path";
 import { z } from "zod";
 import { readPlanFromStore } from "../../ensemble/_store-io.js";
@@ -17,7 +17,7 @@ import { Session } from "./_session.js";
 import { parseHosts, type SshHost, type SshHostInput } from "./hosts.js";
 import { assertPreflightOk, formatPreflight, preflightConnection, unreachableReport, type HostPreflight } from "./preflight.js";
 
-export { shellQuote, quoteArg } from "./shell-quote.js";
+export { shellQuote, quoteArg } from "../../util/shell-quote.js";
 export { parseHosts, loadHostsFile, SshHostSchema, type SshHost, type SshHostInput } from "./hosts.js";
 export { preflightHosts, formatPreflight, type HostPreflight, type PreflightCheck } from "./preflight.js";
 export { parseKnownHosts, verifyHostKey, fingerprint, type KnownHostEntry, type HostKeyVerdict } from "./known-hosts.js";

@@ -2,7 +2,7 @@ import { CompasEnsembleError, isCompasEnsembleError, type ErrorCode } from "../.
 import type { Plan } from "../../metadata/schemas.js";
 import { SshConnection, lastLines, loadKnownHosts, defaultKnownHostsFile, type ConnectionSettings } from "./_connection.js";
 import type { SshHost } from "./hosts.js";
-import { shellQuote } from "./shell-quote.js";
+import { shellQuote } from "../../util/shell-quote.js";
 
 /** One check of one host. */
 export interface PreflightCheck {

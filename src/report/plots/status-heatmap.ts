@@ -1,4 +1,4 @@
-import { formatDuration } from "../../planner/_format.js";
+import { formatDuration } from "../../util/format.js";
 import { AXES, type AxisName } from "../../grid/schema.js";
 import type { ReportRun, RunState, StatusData } from "../types.js";
 import { baseOptions, num, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./_figure.js";

@@ -1,7 +1,7 @@
 import { statfsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DiskFullError } from "../errors.js";
-import { formatBytes } from "../planner/_format.js";
+import { formatBytes } from "./format.js";
 
 // ENOSPC: no free blocks or inodes; EDQUOT: the user's quota is used up. Either way nothing
 // more can be written there until someone frees space, so retrying is pointless.

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { pathError } from "../store/_path-errors.js";
+import { pathError } from "./path-errors.js";
 
 /** Options for {@link writeFileAtomic} and {@link writeJsonAtomic}. */
 export interface AtomicWriteOptions {

@@ -1,4 +1,4 @@
-import { CompasEnsembleError } from "../../errors.js";
+import { CompasEnsembleError } from "../errors.js";
 
 /**
  * Quotes one argument for a POSIX shell: the whole string in single quotes, each single
