@@ -4,7 +4,7 @@
  * one JSON line with the times, the peak RSS up to then, and the size plan.json would have.
  * Usage (after bundling): node _plan_worker.mjs GRID_FILE N_SYSTEMS
  */
-import { buildPlan } from "../src/ensemble/plan.js";
+import { buildPlan } from "../src/plan/build.js";
 import { expandGrid, loadGridFile } from "../src/grid/index.js";
 
 const [file, nArg] = process.argv.slice(2);

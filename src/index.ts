@@ -67,7 +67,7 @@ export {
 
 // Ensembles
 export { runEnsemble, HANDLE_KEY, type RunEnsembleOptions, type EnsembleEvent, type EnsembleSummary } from "./ensemble/run.js";
-export { buildPlan, runOutputKey, chunkOutputKey, type BuildPlanOptions } from "./ensemble/plan.js";
+export { buildPlan, runOutputKey, chunkOutputKey, type BuildPlanOptions } from "./plan/build.js";
 
 // Planning
 export {
@@ -151,12 +151,12 @@ export {
   type Manifest,
   type ManifestRun,
   type CompasIdentity,
-} from "./metadata/schemas.js";
-export { mergeMetadata, type MergeOptions } from "./metadata/merge.js";
-export { mergePredecessorManifests, PREDECESSOR_PATTERN, type MergePredecessorOptions, type MergePredecessorSummary } from "./metadata/predecessor.js";
-export { summarizeStatus, estimateRemainingSeconds, type InvalidOutput, type StatusSummary, type TaskFailure } from "./metadata/status.js";
-export { planHash, comparePlans, type PlanContent } from "./metadata/plan-hash.js";
-export { readFragments, writeFragment, type InvalidFragmentFile } from "./metadata/fragments.js";
+} from "./manifest/schema.js";
+export { mergeMetadata, type MergeOptions } from "./manifest/merge.js";
+export { mergePredecessorManifests, PREDECESSOR_PATTERN, type MergePredecessorOptions, type MergePredecessorSummary } from "./manifest/legacy.js";
+export { summarizeStatus, estimateRemainingSeconds, type InvalidOutput, type StatusSummary, type TaskFailure } from "./manifest/status.js";
+export { planHash, comparePlans, type PlanContent } from "./plan/hash.js";
+export { readFragments, writeFragment, type InvalidFragmentFile } from "./store/fragments.js";
 
 // Stores
 export {

@@ -1,9 +1,9 @@
-import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
+import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
 import { CompasEnsembleError } from "../errors.js";
 import { abortableDelay } from "../util/delay.js";
-import { outcomesByTask, relevantFragments } from "../metadata/_outcomes.js";
-import { runProgressState } from "../metadata/run-states.js";
-import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";
+import { outcomesByTask, relevantFragments } from "../manifest/outcomes.js";
+import { runProgressState } from "../manifest/run-states.js";
+import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
 import type { Store } from "../store/types.js";
 import { formatLiveLine, LiveLine, nextSteps, type LiveCounts } from "./_live.js";
 

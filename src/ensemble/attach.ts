@@ -2,7 +2,7 @@ import { CompasEnsembleError } from "../errors.js";
 import { ExecutorHandleSchema, type Executor, type ExecutorEvent, type ExecutorHandle, type TaskStatus } from "../executors/types.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
-import { readPlanFromStore } from "./_store-io.js";
+import { readPlanFromStore } from "../store/ensemble-files.js";
 import { finalizeEnsemble } from "./finalize.js";
 import { HANDLE_KEY, summarize, type EnsembleEvent, type EnsembleSummary } from "./run.js";
 

@@ -1,8 +1,8 @@
-import { mergeMetadata } from "../metadata/merge.js";
-import { planIndex } from "../metadata/plan-index.js";
-import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
+import { mergeMetadata } from "../manifest/merge.js";
+import { planIndex } from "../plan/plan-index.js";
+import type { Fragment, Manifest, Plan } from "../manifest/schema.js";
 import type { Store } from "../store/types.js";
-import { MANIFEST_KEY, putJson, readFragmentsFromStore } from "./_store-io.js";
+import { MANIFEST_KEY, putJson, readFragmentsFromStore } from "../store/ensemble-files.js";
 import { mergeRun } from "./merge-runs.js";
 import type { EnsembleEvent } from "./run.js";
 import { verifiedSuccesses } from "./verify.js";

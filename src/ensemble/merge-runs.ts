@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { mergeChunkOutputs, mergeRunDetailsText } from "../hdf5/merge-chunks.js";
-import type { Fragment, Plan, PlanRun } from "../metadata/schemas.js";
+import type { Fragment, Plan, PlanRun } from "../manifest/schema.js";
 import { LocalStore } from "../store/local.js";
 import type { Store } from "../store/types.js";
 

@@ -7,11 +7,11 @@ import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../exe
 import { expandGrid } from "../grid/expand.js";
 import type { GridSpec } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
-import { ManifestCheckpointer } from "../metadata/checkpoint.js";
-import { mergeMetadata } from "../metadata/merge.js";
-import { assertSamePlan } from "../metadata/plan-hash.js";
-import { nextAttempts } from "../metadata/resume.js";
-import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
+import { ManifestCheckpointer } from "../manifest/checkpoint.js";
+import { mergeMetadata } from "../manifest/merge.js";
+import { assertSamePlan } from "../plan/hash.js";
+import { nextAttempts } from "../manifest/resume.js";
+import type { Fragment, Manifest, Plan } from "../manifest/schema.js";
 import { formatBytes } from "../util/format.js";
 import { measuredSizeModel, runBytes } from "../planner/_size.js";
 import { diskFullError, diskOf, isNoSpace } from "../util/disk.js";
@@ -19,9 +19,9 @@ import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { acquireLock } from "./_lock.js";
-import { jsonText, MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
+import { jsonText, MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
 import { finalizeEnsemble, RunMerger } from "./finalize.js";
-import { buildPlan } from "./plan.js";
+import { buildPlan } from "../plan/build.js";
 import { verifiedSuccesses } from "./verify.js";
 
 /** Options of {@link runEnsemble}; only `nSystems`, `output` and a grid are required. */

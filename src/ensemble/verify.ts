@@ -1,6 +1,6 @@
-import type { Fragment, Plan } from "../metadata/schemas.js";
+import type { Fragment, Plan } from "../manifest/schema.js";
 import type { Store } from "../store/types.js";
-import { mapLimit } from "./_store-io.js";
+import { mapLimit } from "../store/ensemble-files.js";
 import { readMergeRecord, type MergeRecord } from "./merge-runs.js";
 
 /**

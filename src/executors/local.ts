@@ -2,7 +2,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { CompasEnsembleError, DiskFullError } from "../errors.js";
-import type { Plan, Task } from "../metadata/schemas.js";
+import type { Plan, Task } from "../manifest/schema.js";
 import type { Store } from "../store/types.js";
 import { LocalStore } from "../store/local.js";
 import { killOrphans } from "./_process.js";

@@ -1,11 +1,11 @@
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
+import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError } from "../errors.js";
-import { planIndex } from "../metadata/plan-index.js";
-import { nextAttempt } from "../metadata/resume.js";
-import type { Plan, Task } from "../metadata/schemas.js";
+import { planIndex } from "../plan/plan-index.js";
+import { nextAttempt } from "../manifest/resume.js";
+import type { Plan, Task } from "../manifest/schema.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { runTask, type RunTaskResult } from "./worker.js";

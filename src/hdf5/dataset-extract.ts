@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { refuseProtectedOutput } from "../metadata/owned-paths.js";
+import { refuseProtectedOutput } from "../store/owned-paths.js";
 import { pathError } from "../util/path-errors.js";
 import type { RatesOptions } from "../physics/rates/options.js";
 import { buildSbiDataset } from "./dataset.js";

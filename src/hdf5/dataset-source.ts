@@ -2,9 +2,9 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import type { Params } from "../grid/schema.js";
-import { isWithin } from "../metadata/owned-paths.js";
-import { ManifestSchema, type Manifest, type ManifestRun } from "../metadata/schemas.js";
-import { isSafeKey } from "../store/keys.js";
+import { isWithin } from "../store/owned-paths.js";
+import { ManifestSchema, type Manifest, type ManifestRun } from "../manifest/schema.js";
+import { isSafeKey } from "../store/safe-keys.js";
 
 /** File name of the manifest inside an ensemble's output directory. */
 export const MANIFEST_FILE = "ensemble_metadata.json";

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
+import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError } from "../errors.js";
-import { realPathOf } from "../metadata/owned-paths.js";
+import { realPathOf } from "../store/owned-paths.js";
 import { LocalStore } from "../store/local.js";
 import type { DatasetSource } from "./dataset-source.js";
 

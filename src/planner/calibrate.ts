@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { z } from "zod";
 import { hashFile, probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import type { ProfileName } from "../compas/profiles.js";
-import { buildPlan } from "../ensemble/plan.js";
+import { buildPlan } from "../plan/build.js";
 import { CompasEnsembleError } from "../errors.js";
 import { runTask } from "../executors/worker.js";
 import type { GridPoint } from "../grid/schema.js";

@@ -1,6 +1,6 @@
 import type { Params } from "../grid/schema.js";
 import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
-import type { CompasIdentity } from "../metadata/schemas.js";
+import type { CompasIdentity } from "../manifest/schema.js";
 import type { PlanEstimate } from "../planner/plan-ensemble.js";
 
 /**

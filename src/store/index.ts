@@ -1,5 +1,5 @@
 export type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
-export { assertSafeKey, isSafeKey, keyToLocalPath, unsafeKeyReason } from "./keys.js";
+export { assertSafeKey, isSafeKey, keyToLocalPath, unsafeKeyReason } from "./safe-keys.js";
 export { LocalStore } from "./local.js";
 export { S3Store, SHA256_METADATA, parseS3Uri } from "./s3.js";
 export {

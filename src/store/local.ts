@@ -8,7 +8,7 @@ import { ChecksumCache, SYNC_STATE_FILE, type Checksums } from "./_checksum-cach
 import { hashBuffer, hashFile } from "./_hash.js";
 import { PARTIAL_SUFFIX, writeBufferAtomically, writeStreamAtomically } from "./_local-files.js";
 import { pathError } from "../util/path-errors.js";
-import { assertSafeKey, isInside, keyToLocalPath } from "./keys.js";
+import { assertSafeKey, isInside, keyToLocalPath } from "./safe-keys.js";
 import type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
 
 /**

@@ -17,7 +17,7 @@ import { isAbort } from "../util/abort.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { writeStreamAtomically } from "./_local-files.js";
 import { createS3Client, redact, type S3StoreOptions } from "./_s3-client.js";
-import { assertSafeKey, joinKey } from "./keys.js";
+import { assertSafeKey, joinKey } from "./safe-keys.js";
 import type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
 
 /** User metadata name (x-amz-meta-sha256) holding the hex SHA-256 of an object's content. */

@@ -4,7 +4,7 @@ import path from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { isAbort } from "../util/abort.js";
 import type { S3StoreOptions } from "./_s3-client.js";
-import { unsafeKeyReason } from "./keys.js";
+import { unsafeKeyReason } from "./safe-keys.js";
 import { LocalStore } from "./local.js";
 import { S3Store } from "./s3.js";
 import type { Store, StoreHead } from "./types.js";

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import expectedGrids from "../expected/grid_expected.json" with { type: "json" };
 import { GridPointSchema } from "../../src/grid/schema.js";
-import { ManifestSchema } from "../../src/metadata/schemas.js";
+import { ManifestSchema } from "../../src/manifest/schema.js";
 import { openStore } from "../../src/store/open.js";
 import { flipDcoMassBit, gunzipFixture, FIXTURES, python } from "../hdf5/compas-fixtures.js";
 import { cliCommand } from "../support/cli.js";

@@ -10,7 +10,7 @@ import { isCompasEnsembleError } from "../../src/errors.js";
 import { LocalExecutor } from "../../src/executors/local.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { openH5Read } from "../../src/hdf5/_h5wasm.js";
-import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadata/schemas.js";
+import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";

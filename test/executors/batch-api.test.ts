@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
-import { buildPlan } from "../../src/ensemble/plan.js";
+import { buildPlan } from "../../src/plan/build.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { BatchApi } from "../../src/executors/batch/_api.js";
 import { backoffDelayMs, isThrottlingError } from "../../src/executors/batch/_backoff.js";
@@ -19,7 +19,7 @@ import {
   SPEC_TAG,
 } from "../../src/executors/batch/index.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
 import { LocalStore } from "../../src/store/local.js";
 import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";

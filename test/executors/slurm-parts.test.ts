@@ -11,7 +11,7 @@ import { slurmHandleData, type SlurmHandleData } from "../../src/executors/slurm
 import { sbatchArgs, validateSlurmOptions, type SlurmExecutorOptions } from "../../src/executors/slurm/options.js";
 import { SlurmExecutor } from "../../src/executors/slurm/index.js";
 import type { ExecutorHandle } from "../../src/executors/types.js";
-import type { Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
 
 const HOSTILE = [
   "",

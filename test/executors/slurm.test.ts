@@ -10,7 +10,7 @@ import { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from 
 import type { ExecutorHandle, TaskStatus } from "../../src/executors/types.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { openStore } from "../../src/store/open.js";
-import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/metadata/schemas.js";
+import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
 import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.js";

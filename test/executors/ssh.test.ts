@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
-import { readFragmentsFromStore } from "../../src/ensemble/_store-io.js";
+import { readFragmentsFromStore } from "../../src/store/ensemble-files.js";
 import { HANDLE_KEY, runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { SshConnection } from "../../src/executors/ssh/_connection.js";
@@ -15,7 +15,7 @@ import { SshExecutor, preflightHosts, reattachSshExecutor, shellQuote, type SshE
 import { parseKnownHosts } from "../../src/executors/ssh/known-hosts.js";
 import { ExecutorHandleSchema } from "../../src/executors/types.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
 import { LIBRARY_VERSION } from "../../src/version.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
 import { LocalExecutor } from "../../src/executors/local.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Fragment, Plan } from "../../src/metadata/schemas.js";
+import type { Fragment, Plan } from "../../src/manifest/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 
 /** A temp folder. */

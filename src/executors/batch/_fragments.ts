@@ -1,6 +1,6 @@
-import { FRAGMENTS_PREFIX, mapLimit } from "../../ensemble/_store-io.js";
+import { FRAGMENTS_PREFIX, mapLimit } from "../../store/ensemble-files.js";
 import { isCompasEnsembleError } from "../../errors.js";
-import { FragmentSchema, type Fragment } from "../../metadata/schemas.js";
+import { FragmentSchema, type Fragment } from "../../manifest/schema.js";
 import type { Store } from "../../store/types.js";
 
 const KEY = /^fragments\/(.+)\.a(\d+)\.json$/;

@@ -1,5 +1,5 @@
-import { FRAGMENTS_PREFIX, mapLimit } from "../../ensemble/_store-io.js";
-import { FragmentSchema, type Fragment } from "../../metadata/schemas.js";
+import { FRAGMENTS_PREFIX, mapLimit } from "../../store/ensemble-files.js";
+import { FragmentSchema, type Fragment } from "../../manifest/schema.js";
 import type { Store } from "../../store/types.js";
 
 /**

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
-import type { Fragment } from "../../metadata/schemas.js";
+import type { Fragment } from "../../manifest/schema.js";
 import { LocalStore } from "../../store/local.js";
 import { openStore } from "../../store/open.js";
 import { indexListKey } from "../run-worker.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { CompasEnsembleError } from "../../errors.js";
-import { FragmentSchema, type Fragment } from "../../metadata/schemas.js";
+import { FragmentSchema, type Fragment } from "../../manifest/schema.js";
 import type { Store } from "../../store/types.js";
 import type { SshConnection } from "./_connection.js";
 

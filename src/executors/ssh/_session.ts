@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { FRAGMENTS_PREFIX } from "../../ensemble/_store-io.js";
+import { FRAGMENTS_PREFIX } from "../../store/ensemble-files.js";
 import { isCompasEnsembleError } from "../../errors.js";
-import { FragmentSchema, type Fragment, type Plan } from "../../metadata/schemas.js";
+import { FragmentSchema, type Fragment, type Plan } from "../../manifest/schema.js";
 import type { Store } from "../../store/types.js";
 import { isTerminal, type ExecutorEvent, type TaskStatus } from "../types.js";
 import { lastLines } from "./_connection.js";

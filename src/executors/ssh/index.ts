@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { abortableDelay } from "../../util/delay.js";
 import { posix } from "node:path";
 import { z } from "zod";
-import { readPlanFromStore } from "../../ensemble/_store-io.js";
+import { readPlanFromStore } from "../../store/ensemble-files.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import type { S3StoreOptions } from "../../store/_s3-client.js";
 import { LocalStore } from "../../store/local.js";

@@ -1,6 +1,6 @@
 import { CompasEnsembleError } from "../errors.js";
-import { errorText, outcomesByTask, relevantFragments } from "./_outcomes.js";
-import type { Fragment, Plan } from "./schemas.js";
+import { errorText, outcomesByTask, relevantFragments } from "./outcomes.js";
+import type { Fragment, Plan } from "./schema.js";
 
 /** One task that failed and has no success. */
 export interface TaskFailure {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { GridPointSchema, ParamsSchema } from "../grid/schema.js";
-import { KeyNameSchema, StoreKeySchema } from "../store/keys.js";
+import { KeyNameSchema, StoreKeySchema } from "../store/safe-keys.js";
 
 /** How the COMPAS binary that produced (or will produce) the outputs is identified. */
 export const CompasIdentitySchema = z.strictObject({

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ManifestCheckpointer } from "../../src/metadata/checkpoint.js";
+import { ManifestCheckpointer } from "../../src/manifest/checkpoint.js";
 import { makeFragment, makePlan } from "./_fixtures.js";
 
 const root = mkdtempSync(join(tmpdir(), "ce-checkpoint-"));

@@ -1,8 +1,8 @@
 import { CompasEnsembleError } from "../errors.js";
 import type { Params } from "../grid/schema.js";
 import { compareStrings } from "../util/canonical-json.js";
-import { errorText, fragmentLabel, outcomesByTask, relevantFragments, type TaskOutcome } from "./_outcomes.js";
-import type { Fragment, FragmentContext, Manifest, ManifestRun, Plan } from "./schemas.js";
+import { errorText, fragmentLabel, outcomesByTask, relevantFragments, type TaskOutcome } from "./outcomes.js";
+import type { Fragment, FragmentContext, Manifest, ManifestRun, Plan } from "./schema.js";
 
 /** Options for {@link mergeMetadata}. */
 export interface MergeOptions {

@@ -1,9 +1,9 @@
 import { existsSync, realpathSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { SYNC_STATE_FILE } from "../store/_checksum-cache.js";
-import { isInside } from "../store/keys.js";
-import { MANIFEST_FILE, PLAN_FILE } from "./files.js";
+import { SYNC_STATE_FILE } from "./_checksum-cache.js";
+import { isInside } from "./safe-keys.js";
+import { MANIFEST_FILE, PLAN_FILE } from "../manifest/files.js";
 import { FRAGMENTS_DIR } from "./fragments.js";
 
 /**

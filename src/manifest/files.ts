@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
 import { describeZodError } from "../util/zod-error.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
-import { type Manifest, ManifestSchema, type Plan, PlanSchema } from "./schemas.js";
+import { type Manifest, ManifestSchema, type Plan, PlanSchema } from "./schema.js";
 
 /** File name of the plan under the ensemble output directory. */
 export const PLAN_FILE = "plan.json";

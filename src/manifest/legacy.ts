@@ -6,8 +6,8 @@ import { globFiles } from "./_glob.js";
 import { describeZodError } from "../util/zod-error.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 import { MANIFEST_FILE } from "./files.js";
-import { realPathOf, refuseProtectedOutput } from "./owned-paths.js";
-import { type Manifest, type ManifestRun, ManifestSchema } from "./schemas.js";
+import { realPathOf, refuseProtectedOutput } from "../store/owned-paths.js";
+import { type Manifest, type ManifestRun, ManifestSchema } from "./schema.js";
 
 /** Default pattern: the predecessor's per-slice manifests. */
 export const PREDECESSOR_PATTERN = "slice_*/ensemble_metadata.json";

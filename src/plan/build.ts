@@ -2,8 +2,8 @@ import { buildCompasArgs, type CompasCommandOptions, DEFAULT_HDF5_CHUNK_SIZE } f
 import type { CompasProbe } from "../compas/probe.js";
 import { CompasEnsembleError } from "../errors.js";
 import type { GridPoint } from "../grid/schema.js";
-import { planHash } from "../metadata/plan-hash.js";
-import type { Plan, PlanRun, Task } from "../metadata/schemas.js";
+import { planHash } from "./hash.js";
+import type { Plan, PlanRun, Task } from "../manifest/schema.js";
 import { LIBRARY_VERSION } from "../version.js";
 
 /** What a plan is made from. */

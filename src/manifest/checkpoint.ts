@@ -1,7 +1,7 @@
 import { CompasEnsembleError } from "../errors.js";
 import { writeManifest } from "./files.js";
 import { type MergeOptions, mergeMetadata } from "./merge.js";
-import type { Fragment, Manifest, Plan } from "./schemas.js";
+import type { Fragment, Manifest, Plan } from "./schema.js";
 
 /** Options for {@link ManifestCheckpointer}. */
 export interface ManifestCheckpointerOptions extends MergeOptions {

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { prepareAtomicWrite } from "../../src/util/atomic-write.js";
-import { readManifest, readPlan, writeManifest, writePlan } from "../../src/metadata/files.js";
-import { fragmentFileName, readFragments, writeFragment } from "../../src/metadata/fragments.js";
-import { mergeMetadata } from "../../src/metadata/merge.js";
-import { nextAttempt } from "../../src/metadata/resume.js";
-import { makeFragment, makePlan } from "./_fixtures.js";
+import { readManifest, readPlan, writeManifest, writePlan } from "../../src/manifest/files.js";
+import { fragmentFileName, readFragments, writeFragment } from "../../src/store/fragments.js";
+import { mergeMetadata } from "../../src/manifest/merge.js";
+import { nextAttempt } from "../../src/manifest/resume.js";
+import { makeFragment, makePlan } from "../manifest/_fixtures.js";
 
 const root = mkdtempSync(join(tmpdir(), "ce-fragments-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { assertSafeKey, isInside, isSafeKey, keyToLocalPath, unsafeKeyReason } from "../../src/store/keys.js";
+import { assertSafeKey, isInside, isSafeKey, keyToLocalPath, unsafeKeyReason } from "../../src/store/safe-keys.js";
 
 const root = path.resolve("/data/dest");
 

@@ -1,5 +1,5 @@
-import type { TaskOutcome } from "./_outcomes.js";
-import type { PlanRun } from "./schemas.js";
+import type { TaskOutcome } from "./outcomes.js";
+import type { PlanRun } from "./schema.js";
 
 /** Where a run (grid point) stands, from its tasks. */
 export type RunProgressState = "succeeded" | "failed" | "running" | "queued";

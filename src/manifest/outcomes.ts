@@ -1,6 +1,6 @@
 import { CompasEnsembleError } from "../errors.js";
 import { canonicalJson, compareStrings } from "../util/canonical-json.js";
-import type { Fragment, Plan } from "./schemas.js";
+import type { Fragment, Plan } from "./schema.js";
 
 /** What the fragments of one task say about it. */
 export interface TaskOutcome {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { nextAttempt, planResume } from "../../src/metadata/resume.js";
-import { estimateRemainingSeconds, summarizeStatus } from "../../src/metadata/status.js";
+import { nextAttempt, planResume } from "../../src/manifest/resume.js";
+import { estimateRemainingSeconds, summarizeStatus } from "../../src/manifest/status.js";
 import { makeFragment, makePlan } from "./_fixtures.js";
 
 const plan = makePlan({ runs: 3, chunks: 2 });

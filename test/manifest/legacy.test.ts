@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { mergeMetadata } from "../../src/metadata/merge.js";
-import { mergePredecessorManifests } from "../../src/metadata/predecessor.js";
-import { ManifestSchema } from "../../src/metadata/schemas.js";
+import { mergeMetadata } from "../../src/manifest/merge.js";
+import { mergePredecessorManifests } from "../../src/manifest/legacy.js";
+import { ManifestSchema } from "../../src/manifest/schema.js";
 import { makeFragment, makePlan } from "./_fixtures.js";
 
 const root = mkdtempSync(join(tmpdir(), "ce-predecessor-"));

@@ -1,6 +1,6 @@
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { PlanSchema, FragmentSchema, type Fragment, type Manifest, type Plan } from "../metadata/schemas.js";
-import type { Store } from "../store/types.js";
+import { PlanSchema, FragmentSchema, type Fragment, type Manifest, type Plan } from "../manifest/schema.js";
+import type { Store } from "./types.js";
 
 /** Store keys of the ensemble's metadata files. */
 export const PLAN_KEY = "plan.json";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { mergeMetadata } from "../../src/metadata/merge.js";
-import { type Fragment, ManifestSchema } from "../../src/metadata/schemas.js";
+import { mergeMetadata } from "../../src/manifest/merge.js";
+import { type Fragment, ManifestSchema } from "../../src/manifest/schema.js";
 import { makeFragment, makePlan, shuffled } from "./_fixtures.js";
 
 function catchError(fn: () => unknown): unknown {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { isWithin, realPathOf, refuseProtectedOutput } from "../../src/metadata/owned-paths.js";
+import { isWithin, realPathOf, refuseProtectedOutput } from "../../src/store/owned-paths.js";
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), "ce-owned-")));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { describeZodError } from "../util/zod-error.js";
 import { isAtomicTempName, writeJsonAtomic } from "../util/atomic-write.js";
-import { type Fragment, FragmentSchema } from "./schemas.js";
+import { type Fragment, FragmentSchema } from "../manifest/schema.js";
 
 /** Folder of fragments under the ensemble output directory. */
 export const FRAGMENTS_DIR = "fragments";

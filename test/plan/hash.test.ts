@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type CompasEnsembleError, isCompasEnsembleError } from "../../src/errors.js";
-import { assertSamePlan, comparePlans, planHash } from "../../src/metadata/plan-hash.js";
-import type { Plan } from "../../src/metadata/schemas.js";
-import { makePlan } from "./_fixtures.js";
+import { assertSamePlan, comparePlans, planHash } from "../../src/plan/hash.js";
+import type { Plan } from "../../src/manifest/schema.js";
+import { makePlan } from "../manifest/_fixtures.js";
 
 function reversedKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reversedKeys);

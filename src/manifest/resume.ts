@@ -1,5 +1,5 @@
-import { outcomesByTask, relevantFragments } from "./_outcomes.js";
-import type { Fragment, Plan } from "./schemas.js";
+import { outcomesByTask, relevantFragments } from "./outcomes.js";
+import type { Fragment, Plan } from "./schema.js";
 
 /** Which of a plan's tasks are finished and which still need running. */
 export interface ResumePlan {

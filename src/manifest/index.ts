@@ -16,15 +16,15 @@ export {
   writeManifest,
   writePlan,
 } from "./files.js";
-export { FRAGMENTS_DIR, fragmentFileName, type InvalidFragmentFile, readFragments, writeFragment } from "./fragments.js";
+export { FRAGMENTS_DIR, fragmentFileName, type InvalidFragmentFile, readFragments, writeFragment } from "../store/fragments.js";
 export { type MergeOptions, mergeMetadata } from "./merge.js";
-export { assertSamePlan, comparePlans, type PlanContent, planHash } from "./plan-hash.js";
+export { assertSamePlan, comparePlans, type PlanContent, planHash } from "../plan/hash.js";
 export {
   type MergePredecessorOptions,
   type MergePredecessorSummary,
   mergePredecessorManifests,
   PREDECESSOR_PATTERN,
-} from "./predecessor.js";
+} from "./legacy.js";
 export { nextAttempt, planResume, type ResumePlan } from "./resume.js";
 export {
   type CompasIdentity,
@@ -48,5 +48,5 @@ export {
   type TaskError,
   TaskErrorSchema,
   TaskSchema,
-} from "./schemas.js";
+} from "./schema.js";
 export { estimateRemainingSeconds, type InvalidOutput, type StatusSummary, summarizeStatus, type TaskFailure } from "./status.js";
