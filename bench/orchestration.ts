@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { withOutput } from "../src/compas/argv.js";
 import { runEnsemble } from "../src/ensemble/run.js";
-import { LocalExecutor } from "../src/executors/local.js";
+import { LocalExecutor } from "../src/executors/local/executor.js";
 import { expandGrid, fullGrid } from "../src/grid/index.js";
 import { buildPlan } from "../src/plan/build.js";
 import { probeCompas } from "../src/compas/probe.js";

@@ -93,7 +93,7 @@ export {
 } from "./planner/index.js";
 
 // Executors
-export { LocalExecutor, type LocalExecutorOptions } from "./executors/local.js";
+export { LocalExecutor, type LocalExecutorOptions } from "./executors/local/executor.js";
 export {
   TASK_STATES,
   isTerminal,
@@ -132,8 +132,8 @@ export {
 } from "./executors/batch/index.js";
 export { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from "./executors/slurm/index.js";
 export { attachEnsemble, type AttachEnsembleOptions, type Reattach } from "./ensemble/attach.js";
-export { runTask, fragmentKey, logKey, type RunTaskOptions, type RunTaskResult } from "./executors/worker.js";
-export { runWorker, indexListKey, WORKER_EXIT, type RunWorkerOptions, type RunWorkerResult } from "./executors/run-worker.js";
+export { runTask, fragmentKey, logKey, type RunTaskOptions, type RunTaskResult } from "./worker/task.js";
+export { runWorker, indexListKey, WORKER_EXIT, type RunWorkerOptions, type RunWorkerResult } from "./worker/main.js";
 
 // Metadata
 export {

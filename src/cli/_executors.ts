@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { Reattach } from "../ensemble/attach.js";
 import { CompasEnsembleError } from "../errors.js";
 import { BatchExecutor, reattachBatchExecutor } from "../executors/batch/index.js";
-import { LocalExecutor } from "../executors/local.js";
+import { LocalExecutor } from "../executors/local/executor.js";
 import { SlurmExecutor, reattachSlurmExecutor } from "../executors/slurm/index.js";
 import { SshExecutor, reattachSshExecutor, loadHostsFile } from "../executors/ssh/index.js";
 import type { Executor } from "../executors/types.js";

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { CompasEnsembleError } from "../errors.js";
-import { runWorker } from "../executors/run-worker.js";
+import { runWorker } from "../worker/main.js";
 import { wholeNumber } from "./_grid-options.js";
 
 /** `compas-ensemble worker`: runs one task of a plan; used by every executor. */

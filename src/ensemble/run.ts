@@ -2,7 +2,7 @@ import type { CompasCommandOptions } from "../compas/argv.js";
 import { checkFlagsKnown, probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import { PROFILES, type ProfileName } from "../compas/profiles.js";
 import { CompasEnsembleError, DiskFullError } from "../errors.js";
-import { LocalExecutor, type LocalExecutorOptions } from "../executors/local.js";
+import { LocalExecutor, type LocalExecutorOptions } from "../executors/local/executor.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
 import { expandGrid } from "../grid/expand.js";
 import type { GridSpec } from "../grid/presets.js";

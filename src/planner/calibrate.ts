@@ -7,7 +7,7 @@ import { hashFile, probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import type { ProfileName } from "../compas/profiles.js";
 import { buildPlan } from "../plan/build.js";
 import { CompasEnsembleError } from "../errors.js";
-import { runTask } from "../executors/worker.js";
+import { runTask } from "../worker/task.js";
 import type { GridPoint } from "../grid/schema.js";
 import { LocalStore } from "../store/local.js";
 import { cacheKey, CalibrationSchema, defaultCacheDir, readCache, writeCacheEntry } from "./_cache.js";

@@ -7,7 +7,7 @@ import type { Dataset, Group } from "h5wasm";
 import { describe, expect, it } from "vitest";
 import { runEnsemble, type EnsembleEvent, type RunEnsembleOptions } from "../../src/ensemble/run.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { LocalExecutor } from "../../src/executors/local.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { openH5Read } from "../../src/hdf5/_h5wasm.js";
 import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";

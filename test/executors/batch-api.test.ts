@@ -25,7 +25,7 @@ import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { openStore } from "../../src/store/open.js";
-import { indexListKey } from "../../src/executors/run-worker.js";
+import { indexListKey } from "../../src/worker/main.js";
 import { fullGrid } from "../../src/grid/index.js";
 import { HANDLE_KEY } from "../../src/ensemble/run.js";
 import { waitFor } from "../support/processes.js";

@@ -6,7 +6,7 @@ import { MANIFEST_KEY, PLAN_KEY, readFragmentsFromStore } from "../../src/store/
 import { HANDLE_KEY, runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { BatchExecutor, reattachBatchExecutor, type BatchExecutorOptions } from "../../src/executors/batch/index.js";
-import { indexListKey } from "../../src/executors/run-worker.js";
+import { indexListKey } from "../../src/worker/main.js";
 import { ExecutorHandleSchema, type ExecutorHandle } from "../../src/executors/types.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { ManifestSchema, PlanSchema, type Fragment } from "../../src/manifest/schema.js";

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
-import { LocalExecutor } from "../../src/executors/local.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import type { Fragment, Plan } from "../../src/manifest/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";

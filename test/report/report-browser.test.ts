@@ -7,7 +7,7 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
-import { LocalExecutor } from "../../src/executors/local.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { STATE_COLOURS } from "../../src/report/plots/status-heatmap.js";
 import { writeReport } from "../../src/report/write.js";
 import { horizontalOverflow, openFile, screenshot, type OpenedPage } from "../support/browser.js";

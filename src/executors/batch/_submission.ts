@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { RetryStrategy, SubmitJobCommandInput } from "@aws-sdk/client-batch";
-import { WORKER_EXIT } from "../run-worker.js";
+import { WORKER_EXIT } from "../../worker/main.js";
 import { BATCH_LIMITS, type ResolvedBatchExecutorOptions } from "./options.js";
 
 /** Reason given to TerminateJob by cancel(); children's reasons starting with it mean "cancelled". */

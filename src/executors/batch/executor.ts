@@ -3,7 +3,7 @@ import { z } from "zod";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import { openStore } from "../../store/open.js";
 import type { Store } from "../../store/types.js";
-import { indexListKey } from "../run-worker.js";
+import { indexListKey } from "../../worker/main.js";
 import { HANDLE_KEY } from "../../ensemble/run.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, SubmitContext, TaskStatus, WaitOptions } from "../types.js";
 import { ExecutorHandleSchema, isTerminal } from "../types.js";

@@ -7,7 +7,7 @@ import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import type { Fragment } from "../../manifest/schema.js";
 import { LocalStore } from "../../store/local.js";
 import { openStore } from "../../store/open.js";
-import { indexListKey } from "../run-worker.js";
+import { indexListKey } from "../../worker/main.js";
 import { isTerminal, type Executor, type ExecutorEvent, type ExecutorHandle, type SubmitContext, type TaskState, type TaskStatus, type WaitOptions } from "../types.js";
 import { maxArraySize, runSlurmCommand, slurmOrThrow } from "./_commands.js";
 import { FragmentCache } from "./_fragments.js";

@@ -1,11 +1,11 @@
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { CompasEnsembleError, DiskFullError } from "../errors.js";
-import type { Plan, Task } from "../manifest/schema.js";
-import type { Store } from "../store/types.js";
-import { LocalStore } from "../store/local.js";
-import { killOrphans } from "./_process.js";
+import { CompasEnsembleError, DiskFullError } from "../../errors.js";
+import type { Plan, Task } from "../../manifest/schema.js";
+import type { Store } from "../../store/types.js";
+import { LocalStore } from "../../store/local.js";
+import { killOrphans } from "../../worker/process.js";
 import type {
   Executor,
   ExecutorEvent,
@@ -13,8 +13,8 @@ import type {
   SubmitContext,
   TaskStatus,
   WaitOptions,
-} from "./types.js";
-import { removeStaleScratch, runTask } from "./worker.js";
+} from "../types.js";
+import { removeStaleScratch, runTask } from "../../worker/task.js";
 
 /** Options of the local executor; every field has a documented default. */
 export interface LocalExecutorOptions {

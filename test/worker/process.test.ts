@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runProcess } from "../../src/executors/_process.js";
+import { runProcess } from "../../src/worker/process.js";
 
 const node = process.execPath;
 // Prints to both streams, more than one pipe buffer, so writes to the log go on after the first.

@@ -13,7 +13,7 @@ import { diskFullError, isNoSpace } from "../util/disk.js";
 import { planIndex } from "../plan/plan-index.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
-import { runProcess, type ProcessOutcome } from "./_process.js";
+import { runProcess, type ProcessOutcome } from "./process.js";
 
 /** Store key of one attempt's fragment. */
 export function fragmentKey(taskId: string, attempt: number): string {

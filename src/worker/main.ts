@@ -8,7 +8,7 @@ import { nextAttempt } from "../manifest/resume.js";
 import type { Plan, Task } from "../manifest/schema.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
-import { runTask, type RunTaskResult } from "./worker.js";
+import { runTask, type RunTaskResult } from "./task.js";
 
 /** Store key of the index list that maps array indices (Batch, Slurm) to task ids. */
 export function indexListKey(name: string): string {
