@@ -14,7 +14,7 @@ import { HANDLE_KEY } from "../src/ensemble/run.js";
 import { BatchApi } from "../src/executors/batch/_api.js";
 import { BatchHandleDataSchema, reattachBatchExecutor } from "../src/executors/batch/executor.js";
 import { ExecutorHandleSchema, type ExecutorHandle } from "../src/executors/types.js";
-import { instancePrice, PRICE_TABLE, pricePerVcpuHour, type PriceTable } from "../src/planner/prices.js";
+import { instancePrice, PRICE_TABLE, pricePerVcpuHour, type PriceTable } from "../src/estimate/prices.js";
 import { openStore } from "../src/store/open.js";
 import type { Store } from "../src/store/types.js";
 

@@ -9,7 +9,7 @@ import {
   statusCommand,
 } from "./cli/commands.js";
 import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/data.js";
-import { planCommand } from "./cli/plan.js";
+import { planCommand } from "./cli/estimate.js";
 import { reportCliCommand } from "./cli/report.js";
 import { workerCommand } from "./cli/worker.js";
 import { CompasEnsembleError } from "./errors.js";

@@ -90,7 +90,7 @@ export {
   type Calibration,
   type PriceTable,
   type InstancePrice,
-} from "./planner/index.js";
+} from "./estimate/index.js";
 
 // Executors
 export { LocalExecutor, type LocalExecutorOptions } from "./executors/local/executor.js";

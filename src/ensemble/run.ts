@@ -13,7 +13,7 @@ import { assertSamePlan } from "../plan/hash.js";
 import { nextAttempts } from "../manifest/resume.js";
 import type { Fragment, Manifest, Plan } from "../manifest/schema.js";
 import { formatBytes } from "../util/format.js";
-import { measuredSizeModel, runBytes } from "../planner/_size.js";
+import { measuredSizeModel, runBytes } from "../estimate/size.js";
 import { diskFullError, diskOf, isNoSpace } from "../util/disk.js";
 import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";

@@ -16,7 +16,7 @@ import { errorText, outcomesByTask, relevantFragments, type TaskOutcome } from "
 import { runProgressState } from "../manifest/run-states.js";
 import type { Fragment, Plan, PlanRun } from "../manifest/schema.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
-import type { PlanEstimate } from "../planner/plan-ensemble.js";
+import type { PlanEstimate } from "../estimate/estimate.js";
 import { LocalStore } from "../store/local.js";
 import type { Store } from "../store/types.js";
 import { RUN_STATES, type ProvenanceData, type ReportFailure, type ReportProblem, type ReportRun, type RunState, type ScienceData, type StatusData } from "./types.js";

@@ -1,7 +1,7 @@
 import type { Params } from "../grid/schema.js";
 import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
 import type { CompasIdentity } from "../manifest/schema.js";
-import type { PlanEstimate } from "../planner/plan-ensemble.js";
+import type { PlanEstimate } from "../estimate/estimate.js";
 
 /**
  * What the report shows for a run. `output missing`: the fragments say it succeeded but the

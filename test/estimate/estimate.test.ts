@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashFile } from "../../src/compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY } from "../../src/compas/profiles.js";
-import { planCommand } from "../../src/cli/plan.js";
+import { planCommand } from "../../src/cli/estimate.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { expandGrid, fullGrid, selectGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import { makespan } from "../../src/planner/_schedule.js";
-import { formatPlan, gridCorners, planEnsemble, PRICE_TABLE, type PlanEstimate } from "../../src/planner/index.js";
+import { makespan } from "../../src/estimate/_schedule.js";
+import { formatPlan, gridCorners, planEnsemble, PRICE_TABLE, type PlanEstimate } from "../../src/estimate/index.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { maxOverlap, standInProcesses } from "../support/processes.js";
 

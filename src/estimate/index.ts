@@ -6,8 +6,8 @@ export {
   type PlanEstimate,
   type ProfileEstimate,
   type CostBasis,
-} from "./plan-ensemble.js";
-export { formatPlan } from "./format.js";
+} from "./estimate.js";
+export { formatPlan } from "../cli/format-estimate.js";
 export {
   calibrate,
   cachedCalibration,

@@ -1,5 +1,5 @@
 import { formatBytes, formatDuration, formatHours, formatUsd } from "../util/format.js";
-import type { PlanEstimate, ProfileEstimate } from "./plan-ensemble.js";
+import type { PlanEstimate, ProfileEstimate } from "../estimate/estimate.js";
 
 /**
  * The plan as text for a terminal (what `compas-ensemble plan` prints).

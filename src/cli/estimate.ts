@@ -1,9 +1,9 @@
 import { Command, Option } from "commander";
 import { PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
 import { CompasEnsembleError } from "../errors.js";
-import { DEFAULT_CALIBRATION_BINARIES } from "../planner/calibrate.js";
-import { formatPlan } from "../planner/format.js";
-import { planEnsemble, type PlanTarget } from "../planner/plan-ensemble.js";
+import { DEFAULT_CALIBRATION_BINARIES } from "../estimate/calibrate.js";
+import { formatPlan } from "./format-estimate.js";
+import { planEnsemble, type PlanTarget } from "../estimate/estimate.js";
 import { addGridOptions, type GridFlags, selectionFromFlags, wholeNumber } from "./_grid-options.js";
 
 const TARGETS = ["local", "ec2", "batch", "slurm"] as const;
