@@ -184,7 +184,7 @@ export {
 } from "./store/index.js";
 
 // HDF5 and SBI datasets
-export { extractDcos, COMPAS_HUBBLE_TIME_MYR, DEFAULT_HUBBLE_CUT_MYR, type ExtractOptions, type DcoExtraction, type DcoDiagnostics } from "./hdf5/dco.js";
+export { extractDcos, COMPAS_HUBBLE_TIME_MYR, DEFAULT_HUBBLE_CUT_MYR, type ExtractOptions, type DcoExtraction, type DcoDiagnostics } from "./physics/dco.js";
 export {
   runStarFormingMass,
   readRunSampling,
@@ -192,8 +192,8 @@ export {
   type RunStarFormingMass,
   type RunStarFormingMassOptions,
   type RecordedSampling,
-} from "./hdf5/run-sampling.js";
-export { DCO_COLUMNS, DCO_UNITS, type DcoTable, type DcoType, type Channel } from "./hdf5/dco-table.js";
+} from "./physics/run-sampling.js";
+export { DCO_COLUMNS, DCO_UNITS, type DcoTable, type DcoType, type Channel } from "./physics/dco-table.js";
 export {
   groupRowCounts,
   readColumns,
@@ -207,7 +207,7 @@ export {
 } from "./hdf5/read.js";
 export { inspect, formatInspect, type InspectResult, type InspectGroup, type DcoCounts } from "./hdf5/inspect.js";
 export { mergeChunkOutputs, mergeRunDetailsText, type MergeResult, type MergeChunkOptions } from "./hdf5/merge-chunks.js";
-export { SpinModelSchema, parseSpinModel, chiEff, chiP, bavera2021Spin, qin2018Spin, type SpinModel, type SpinModelInput } from "./hdf5/spins.js";
+export { SpinModelSchema, parseSpinModel, chiEff, chiP, bavera2021Spin, qin2018Spin, type SpinModel, type SpinModelInput } from "./physics/spins.js";
 export {
   classifyChannel,
   mtEpisodes,
@@ -217,7 +217,7 @@ export {
   type CeRow,
   type RlofRow,
   type MtEpisode,
-} from "./hdf5/channels.js";
+} from "./physics/channels.js";
 export {
   computeSummary,
   DEFAULT_SUMMARY_BINS,
@@ -227,11 +227,11 @@ export {
   type SummaryOptions,
   type SummaryExtras,
   type HistogramQuantity,
-} from "./hdf5/summary.js";
-export { buildSbiDataset, type BuildSbiDatasetOptions } from "./hdf5/dataset.js";
-export { extractCommand, SBI_FORMATS, type SbiFormat, type ExtractCommandOptions, type ExtractCommandResult } from "./hdf5/dataset-extract.js";
-export { parseSpinModelFlag } from "./hdf5/dataset-spin-flag.js";
-export { parseRatesFlags, RATES_FLAG_NAMES, type RatesFlags } from "./hdf5/dataset-rates-flags.js";
+} from "./dataset/summary.js";
+export { buildSbiDataset, type BuildSbiDatasetOptions } from "./dataset/build.js";
+export { extractCommand, SBI_FORMATS, type SbiFormat, type ExtractCommandOptions, type ExtractCommandResult } from "./cli/extract-command.js";
+export { parseSpinModelFlag } from "./cli/spin-model-flag.js";
+export { parseRatesFlags, RATES_FLAG_NAMES, type RatesFlags } from "./cli/rates-flags.js";
 export {
   THETA_COLUMNS,
   SBI_DCO_COLUMNS,
@@ -246,11 +246,11 @@ export {
   type SbiRunMass,
   type SbiRates,
   type SbiCombinedRates,
-} from "./hdf5/dataset-types.js";
-export { inspectSbi, formatInspectSbi, isSbiFile, type InspectSbiResult, type InspectSbiRun, type InspectSbiGroup } from "./hdf5/inspect-sbi.js";
-export { writeSbiHdf5 } from "./hdf5/write-h5.js";
-export { writeSbiParquet, SBI_PARQUET_METADATA_KEY, type SbiParquetPaths } from "./hdf5/write-parquet.js";
-export { writeSbiNpy } from "./hdf5/write-npy.js";
+} from "./dataset/types.js";
+export { inspectSbi, formatInspectSbi, isSbiFile, type InspectSbiResult, type InspectSbiRun, type InspectSbiGroup } from "./dataset/inspect-sbi.js";
+export { writeSbiHdf5 } from "./dataset/write-h5.js";
+export { writeSbiParquet, SBI_PARQUET_METADATA_KEY, type SbiParquetPaths } from "./dataset/write-parquet.js";
+export { writeSbiNpy } from "./dataset/write-npy.js";
 
 // Star-forming mass and merger rates (docs/rates.md)
 export {

@@ -1,8 +1,8 @@
 import { Command, Option } from "commander";
-import { extractCommand, SBI_FORMATS } from "../hdf5/dataset-extract.js";
-import { parseRatesFlags, type RatesFlags } from "../hdf5/dataset-rates-flags.js";
+import { extractCommand, SBI_FORMATS } from "./extract-command.js";
+import { parseRatesFlags, type RatesFlags } from "./rates-flags.js";
 import { formatInspect, inspect } from "../hdf5/inspect.js";
-import { formatInspectSbi, inspectSbi, isSbiFile } from "../hdf5/inspect-sbi.js";
+import { formatInspectSbi, inspectSbi, isSbiFile } from "../dataset/inspect-sbi.js";
 import { formatSyncSummary, syncCommand } from "../store/sync.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { wholeNumber } from "./_grid-options.js";

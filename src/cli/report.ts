@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
-import { parseSpinModelFlag } from "../hdf5/dataset-spin-flag.js";
+import { parseSpinModelFlag } from "./spin-model-flag.js";
 import type { PlanEstimate } from "../estimate/estimate.js";
 import { formatBytes } from "../util/format.js";
 import { wholeNumber } from "./_grid-options.js";

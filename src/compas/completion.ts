@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset, Group } from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
-import { openH5Read } from "../hdf5/_h5wasm.js";
+import { openH5Read } from "../hdf5/h5wasm.js";
 
 /** Inputs of {@link checkCompletion}. */
 export interface CompletionInput {

@@ -1,6 +1,6 @@
 import type { Dataset, File as H5File, Group } from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
-import { type H5Lib, h5Reason, loadH5Lib, openH5Read, withH5Errors } from "./_h5wasm.js";
+import { type H5Lib, h5Reason, loadH5Lib, openH5Read, withH5Errors } from "./h5wasm.js";
 
 /** A numeric column as read: the typed array matching the dataset's HDF5 type. */
 export type NumericArray =

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
-import type { DcoType } from "./dco-table.js";
+import type { DcoType } from "../physics/dco-table.js";
 import { BSE_GROUPS, ColumnReader, readColumnsFrom } from "./read.js";
-import { runDetail, runDetailFlag } from "./_run-details.js";
+import { runDetail, runDetailFlag } from "./run-details.js";
 
 /** One group of the file as {@link inspect} reports it. */
 export interface InspectGroup {

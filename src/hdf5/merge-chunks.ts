@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join } from "node:path";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
-import { loadH5wasm, openH5Read, openH5Write, type H5Module } from "./_h5wasm.js";
+import { loadH5wasm, openH5Read, openH5Write, type H5Module } from "./h5wasm.js";
 import { RUN_DETAILS_RULES, combineRunDetail, mergeRunDetailsText } from "./_merge-run-details.js";
 
 export { mergeRunDetailsText } from "./_merge-run-details.js";

@@ -2,9 +2,9 @@ import { availableParallelism } from "node:os";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
 import { AXES, type Params } from "../grid/schema.js";
-import { openH5Read } from "../hdf5/_h5wasm.js";
-import { allocateDcoTable, DCO_COLUMNS, type Channel, type DcoType } from "../hdf5/dco-table.js";
-import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
+import { openH5Read } from "../hdf5/h5wasm.js";
+import { allocateDcoTable, DCO_COLUMNS, type Channel, type DcoType } from "../physics/dco-table.js";
+import type { SbiDcoTable, SpinModelRecord } from "../dataset/types.js";
 import { countStates } from "./gather-store.js";
 import type { ProvenanceData, RatesData, ReportRun, ScienceData, StatusData } from "./types.js";
 

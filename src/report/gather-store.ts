@@ -6,12 +6,12 @@ import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-fil
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { liveScratchProcesses } from "../worker/process.js";
 import { logKey } from "../worker/task.js";
-import { stackDcoTables } from "../hdf5/dataset-assemble.js";
-import type { SpinModelRecord } from "../hdf5/dataset-types.js";
-import type { DcoTable } from "../hdf5/dco-table.js";
-import { extractDcos } from "../hdf5/dco.js";
-import type { SpinModelInput } from "../hdf5/spins.js";
-import { computeSummary } from "../hdf5/summary.js";
+import { stackDcoTables } from "../dataset/assemble.js";
+import type { SpinModelRecord } from "../dataset/types.js";
+import type { DcoTable } from "../physics/dco-table.js";
+import { extractDcos } from "../physics/dco.js";
+import type { SpinModelInput } from "../physics/spins.js";
+import { computeSummary } from "../dataset/summary.js";
 import { errorText, outcomesByTask, relevantFragments, type TaskOutcome } from "../manifest/outcomes.js";
 import { runProgressState } from "../manifest/run-states.js";
 import type { Fragment, Plan, PlanRun } from "../manifest/schema.js";

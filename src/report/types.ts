@@ -1,5 +1,5 @@
 import type { Params } from "../grid/schema.js";
-import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
+import type { SbiDcoTable, SpinModelRecord } from "../dataset/types.js";
 import type { CompasIdentity } from "../manifest/schema.js";
 import type { PlanEstimate } from "../estimate/estimate.js";
 

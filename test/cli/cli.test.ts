@@ -8,7 +8,7 @@ import expectedGrids from "../expected/grid_expected.json" with { type: "json" }
 import { GridPointSchema } from "../../src/grid/schema.js";
 import { ManifestSchema } from "../../src/manifest/schema.js";
 import { openStore } from "../../src/store/open.js";
-import { flipDcoMassBit, gunzipFixture, FIXTURES, python } from "../hdf5/compas-fixtures.js";
+import { flipDcoMassBit, gunzipFixture, FIXTURES, python } from "../support/compas-fixtures.js";
 import { cliCommand } from "../support/cli.js";
 import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";

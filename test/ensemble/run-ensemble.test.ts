@@ -9,7 +9,7 @@ import { runEnsemble, type EnsembleEvent, type RunEnsembleOptions } from "../../
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import { openH5Read } from "../../src/hdf5/_h5wasm.js";
+import { openH5Read } from "../../src/hdf5/h5wasm.js";
 import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";

@@ -12,7 +12,7 @@ import { STATE_COLOURS } from "../../src/report/plots/status-heatmap.js";
 import { writeReport } from "../../src/report/write.js";
 import { horizontalOverflow, openFile, screenshot, type OpenedPage } from "../support/browser.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
-import { python } from "../hdf5/compas-fixtures.js";
+import { python } from "../support/compas-fixtures.js";
 import { partialEnsemble, planOf, sparsePoints, statesFromFragments, tempDir } from "./_ensembles.js";
 
 // Each test starts chromium (twice for the two widths); a loaded machine needs minutes.

@@ -1,4 +1,4 @@
-import { SUMMARY_CHANNELS, SUMMARY_DCO_TYPES } from "../../hdf5/summary.js";
+import { SUMMARY_CHANNELS, SUMMARY_DCO_TYPES } from "../../dataset/summary.js";
 import type { ScienceData } from "../types.js";
 import { baseOptions, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./_figure.js";
 import type { PlotLib } from "./_lib.js";
