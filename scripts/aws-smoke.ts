@@ -10,7 +10,7 @@ import { DeregisterJobDefinitionCommand, type JobDefinition } from "@aws-sdk/cli
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { HANDLE_KEY } from "../src/ensemble/run.js";
+import { HANDLE_KEY } from "../src/store/keys.js";
 import { BatchApi } from "../src/executors/batch/_api.js";
 import { BatchHandleDataSchema, reattachBatchExecutor } from "../src/executors/batch/executor.js";
 import { ExecutorHandleSchema, type ExecutorHandle } from "../src/executors/types.js";

@@ -59,6 +59,12 @@ export interface CompasEnsembleErrorOptions {
   cause?: unknown;
   /** A short suggestion of what to do next, printed by the CLI under the message. */
   hint?: string;
+  /** The task the error is about, when there is one. */
+  taskId?: string;
+  /** The store key (or file) the error is about, when there is one. */
+  key?: string;
+  /** The host (SSH host name, Batch job, Slurm node) the error is about, when there is one. */
+  host?: string;
 }
 
 /**
@@ -70,17 +76,26 @@ export class CompasEnsembleError extends Error {
   readonly code: ErrorCode;
   /** What the user can do about it, if anything. */
   readonly hint: string | undefined;
+  /** The task the error is about, if known. */
+  readonly taskId: string | undefined;
+  /** The store key (or file) the error is about, if known. */
+  readonly key: string | undefined;
+  /** The host the error is about, if known. */
+  readonly host: string | undefined;
 
   /**
    * @param code - stable code from {@link ERROR_CODES}
    * @param message - one sentence naming the file, flag or axis and what is wrong
-   * @param options - `cause` and `hint`
+   * @param options - `cause`, `hint` and the task, key or host it is about
    */
   constructor(code: ErrorCode, message: string, options: CompasEnsembleErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "CompasEnsembleError";
     this.code = code;
     this.hint = options.hint;
+    this.taskId = options.taskId;
+    this.key = options.key;
+    this.host = options.host;
   }
 
   /** True when the error is caused by user input rather than a failure while running. */

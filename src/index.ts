@@ -66,8 +66,10 @@ export {
 } from "./compas/index.js";
 
 // Ensembles
-export { runEnsemble, HANDLE_KEY, type RunEnsembleOptions, type EnsembleEvent, type EnsembleSummary } from "./ensemble/run.js";
-export { buildPlan, runOutputKey, chunkOutputKey, type BuildPlanOptions } from "./plan/build.js";
+export { runEnsemble, type RunEnsembleOptions, type EnsembleEvent, type EnsembleSummary } from "./ensemble/run.js";
+export { HANDLE_KEY } from "./store/keys.js";
+export { buildPlan, type BuildPlanOptions } from "./plan/build.js";
+export { runOutputKey, chunkOutputKey } from "./store/keys.js";
 
 // Planning
 export {
@@ -132,26 +134,14 @@ export {
 } from "./executors/batch/index.js";
 export { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from "./executors/slurm/index.js";
 export { attachEnsemble, type AttachEnsembleOptions, type Reattach } from "./ensemble/attach.js";
-export { runTask, fragmentKey, logKey, type RunTaskOptions, type RunTaskResult } from "./worker/task.js";
-export { runWorker, indexListKey, WORKER_EXIT, type RunWorkerOptions, type RunWorkerResult } from "./worker/main.js";
+export { runTask, type RunTaskOptions, type RunTaskResult } from "./worker/task.js";
+export { fragmentKey, logKey } from "./store/keys.js";
+export { runWorker, WORKER_EXIT, type RunWorkerOptions, type RunWorkerResult } from "./worker/main.js";
+export { indexListKey } from "./store/keys.js";
 
 // Metadata
-export {
-  PlanSchema,
-  TaskSchema,
-  PlanRunSchema,
-  FragmentSchema,
-  ManifestSchema,
-  ManifestRunSchema,
-  CompasIdentitySchema,
-  type Plan,
-  type Task,
-  type PlanRun,
-  type Fragment,
-  type Manifest,
-  type ManifestRun,
-  type CompasIdentity,
-} from "./manifest/schema.js";
+export { FragmentSchema, ManifestSchema, ManifestRunSchema, type Fragment, type Manifest, type ManifestRun } from "./manifest/schema.js";
+export { PlanSchema, TaskSchema, PlanRunSchema, CompasIdentitySchema, type Plan, type Task, type PlanRun, type CompasIdentity } from "./plan/schema.js";
 export { mergeMetadata, type MergeOptions } from "./manifest/merge.js";
 export { mergePredecessorManifests, PREDECESSOR_PATTERN, type MergePredecessorOptions, type MergePredecessorSummary } from "./manifest/legacy.js";
 export { summarizeStatus, estimateRemainingSeconds, type InvalidOutput, type StatusSummary, type TaskFailure } from "./manifest/status.js";

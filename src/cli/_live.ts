@@ -1,5 +1,5 @@
 import type { EnsembleEvent } from "../ensemble/run.js";
-import type { Plan } from "../manifest/schema.js";
+import type { Plan } from "../plan/schema.js";
 import { formatDuration } from "../util/format.js";
 
 /** What the one-line view shows. */

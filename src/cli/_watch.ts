@@ -1,4 +1,5 @@
-import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
+import { readPlan } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
 import { CompasEnsembleError } from "../errors.js";
 import { abortableDelay } from "../util/delay.js";
 import { outcomesByTask, relevantFragments } from "../manifest/outcomes.js";
@@ -53,13 +54,13 @@ export async function watchStatus(store: Store, options: WatchOptions): Promise<
   const line = new LiveLine(options.stream);
   const reported = new Set<string>();
   for (;;) {
-    const plan = await readPlanFromStore(store);
+    const plan = await readPlan(store);
     if (!plan) {
       throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`, {
         hint: "Give the --output-dir of `compas-ensemble run`.",
       });
     }
-    const { fragments } = await readFragmentsFromStore(store);
+    const { fragments } = await readFragments(store);
     const relevant = relevantFragments(fragments, plan).fragments;
     const outcomes = outcomesByTask(relevant);
     const summary = summarizeStatus(plan, fragments);

@@ -3,7 +3,8 @@ import { Command, Option } from "commander";
 import { buildCompasArgs, displayCommand, withOutput } from "../compas/argv.js";
 import { probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY, PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
-import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
+import { readPlan } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
 import { firstSeedOfRun } from "../plan/build.js";
 import { runEnsemble } from "../ensemble/run.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
@@ -12,6 +13,7 @@ import { expandSelection, selectGrid } from "../grid/expand.js";
 import { attachEnsemble } from "../ensemble/attach.js";
 import { mergePredecessorManifests, PREDECESSOR_PATTERN } from "../manifest/legacy.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
+import { RUNS_PREFIX, runOutputKey } from "../store/keys.js";
 import { openStore } from "../store/open.js";
 import { addExecutorOptions, addReattachOptions, EXECUTOR_KINDS, executorFromFlags, reattachFromFlags, type ExecutorFlags, type ReattachFlags } from "./_executors.js";
 import { addGridOptions, type GridFlags, gridFromFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
@@ -89,7 +91,7 @@ export function commandCommand(): Command {
         extraFlags: extra,
         allowInertAxes: flags.allowInertAxes,
       });
-      process.stdout.write(displayCommand([binary, ...withOutput(args, `${flags.outputDir}/runs/${point.run_id}`)]) + "\n");
+      process.stdout.write(displayCommand([binary, ...withOutput(args, `${flags.outputDir}/${RUNS_PREFIX}${point.run_id}`)]) + "\n");
     });
 }
 
@@ -162,13 +164,13 @@ export function statusCommand(): Command {
         await watchStatus(store, { intervalS: watchSeconds(flags.watch), concurrency, stream: process.stdout, signal: controller.signal, display: dir });
         return;
       }
-      const plan = await readPlanFromStore(store);
+      const plan = await readPlan(store);
       if (!plan) {
         throw new CompasEnsembleError("METADATA_INVALID", `${dir} holds no plan.json, so it is not an ensemble output.`, {
           hint: "Give the --output-dir of `compas-ensemble run`.",
         });
       }
-      const { fragments, invalid } = await readFragmentsFromStore(store);
+      const { fragments, invalid } = await readFragments(store);
       const check = flags.verify ? "rehash" : "size";
       const { reasons } = await verifiedSuccesses(store, plan, fragments, undefined, { check });
       const s = summarizeStatus(plan, fragments, reasons);
@@ -178,7 +180,7 @@ export function statusCommand(): Command {
       const eta = estimateRemainingSeconds(s, concurrency);
       if (flags.json) {
         const outputsChecked = check === "size" ? "size" : "sha256";
-        process.stdout.write(JSON.stringify({ ensemble_id: plan.ensemble_id, ...s, eta_seconds: eta, outputs_checked: outputsChecked, invalid }, null, 2) + "\n");
+        process.stdout.write(JSON.stringify({ ensemble_id: plan.ensemble_id, ...s, eta_seconds: eta, outputs_checked: outputsChecked, invalid: invalid.map(({ key, reason }) => ({ key, reason })) }, null, 2) + "\n");
         return;
       }
       const out = process.stdout;
@@ -247,7 +249,7 @@ export function demoCommand(): Command {
         out.write(`Plan: ${points.length} runs x ${n} binaries, one task per run, ${availableParallelism()} at once.\n`);
         for (const p of points) {
           const args = buildCompasArgs(p, { nSystems: n, seed: p.index * n });
-          out.write(`  ${displayCommand(["COMPAS", ...withOutput(args, `${flags.outputDir}/runs/${p.run_id}`)])}\n`);
+          out.write(`  ${displayCommand(["COMPAS", ...withOutput(args, `${flags.outputDir}/${RUNS_PREFIX}${p.run_id}`)])}\n`);
         }
         const cpu = points.length * n * MEASURED_SECONDS_PER_BINARY.default;
         out.write(
@@ -267,7 +269,7 @@ export function demoCommand(): Command {
       });
       process.stderr.write(
         `${summary.runs.succeeded}/${summary.runs.total} runs succeeded; manifest ${summary.output}/${summary.manifestKey}\n` +
-          `Run it again: finished runs are skipped. Inspect one: npx compas-ensemble inspect ${summary.output}/runs/${points[0]!.run_id}/COMPAS_Output/COMPAS_Output.h5\n`,
+          `Run it again: finished runs are skipped. Inspect one: npx compas-ensemble inspect ${summary.output}/${runOutputKey(points[0]!.run_id)}\n`,
       );
       process.exitCode = summary.runs.failed > 0 ? 1 : 0;
     });

@@ -4,10 +4,10 @@ import { CompasEnsembleError } from "../errors.js";
 import type { Params } from "../grid/schema.js";
 import { isWithin } from "../store/owned-paths.js";
 import { ManifestSchema, type Manifest, type ManifestRun } from "../manifest/schema.js";
+import { MANIFEST_KEY, runOutputKey } from "../store/keys.js";
 import { isSafeKey } from "../store/safe-keys.js";
 
-/** File name of the manifest inside an ensemble's output directory. */
-export const MANIFEST_FILE = "ensemble_metadata.json";
+const MANIFEST_FILE = MANIFEST_KEY;
 
 /** One successful run, with its COMPAS output located on disk. */
 export interface SourceRun {
@@ -136,7 +136,7 @@ function locateOutput(dir: string, run: ManifestRun, manifestPath: string, warni
       outside = path;
     }
   }
-  candidates.push(join(dir, "runs", runId, "COMPAS_Output", "COMPAS_Output.h5"));
+  candidates.push(join(dir, ...runOutputKey(runId).split("/")));
   const tried: string[] = [];
   const found = firstFile(candidates, tried);
   if (found !== null) return found;

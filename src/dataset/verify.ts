@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
+import { readPlan } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError } from "../errors.js";
 import { realPathOf } from "../store/owned-paths.js";
@@ -19,8 +20,8 @@ import type { DatasetSource } from "./source.js";
  */
 export async function verifySourceOutputs(src: DatasetSource, onWarning: (message: string) => void): Promise<boolean> {
   const store = new LocalStore(src.dir);
-  const plan = await readPlanFromStore(store);
-  const fragments = plan === null ? [] : (await readFragmentsFromStore(store)).fragments.filter((f) => f.ensemble_id === plan.ensemble_id);
+  const plan = await readPlan(store);
+  const fragments = plan === null ? [] : (await readFragments(store)).fragments.filter((f) => f.ensemble_id === plan.ensemble_id);
   if (plan === null || fragments.length === 0) {
     onWarning(
       `${src.manifestPath} has no plan.json and task fragments beside it (a predecessor's or copied manifest), so the size and sha256 of its outputs were not checked.`,

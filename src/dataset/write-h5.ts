@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { openH5Write } from "../hdf5/h5wasm.js";
+import { tempPathFor } from "../util/atomic-write.js";
 import { RATE_DCO_TYPES } from "../physics/rates/run-rates.js";
 import { RATE_UNITS, sbiDcoColumns, type SbiDataset } from "./types.js";
 import { HISTOGRAM_QUANTITIES } from "./summary.js";
@@ -30,7 +31,7 @@ const DCO_CHUNK_ROWS = 65_536;
  */
 export async function writeSbiHdf5(dataset: SbiDataset, path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
-  const partial = `${path}.partial`;
+  const partial = tempPathFor(path);
   const file = await openH5Write(partial);
   try {
     writeRuns(file, dataset);

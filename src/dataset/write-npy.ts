@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, type Stats, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
+import { tempPathFor } from "../util/atomic-write.js";
 import { RATE_DCO_TYPES } from "../physics/rates/run-rates.js";
 import { RATE_UNITS, sbiDcoColumns, type SbiDataset } from "./types.js";
 
@@ -90,7 +91,8 @@ export async function writeSbiNpy(dataset: SbiDataset, dir: string): Promise<voi
   assertNpyTarget(dir);
   const target = resolve(dir);
   mkdirSync(dirname(target), { recursive: true });
-  const partial = mkdtempSync(join(dirname(target), `.${basename(target)}.partial-`));
+  const partial = tempPathFor(target);
+  mkdirSync(partial);
   try {
     writeNpyFiles(dataset, partial);
     replaceDirectory(partial, target);
@@ -146,7 +148,8 @@ function replaceDirectory(from: string, to: string): void {
     renameSync(from, to);
     return;
   }
-  const aside = mkdtempSync(join(dirname(to), `.${basename(to)}.old-`));
+  const aside = tempPathFor(to);
+  mkdirSync(aside);
   renameSync(to, join(aside, "dataset"));
   try {
     renameSync(from, to);

@@ -1,8 +1,9 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Table, Utf8, makeVector, vectorFromArray, tableToIPC, type Vector } from "apache-arrow";
 import * as parquet from "parquet-wasm";
 import { CompasEnsembleError } from "../errors.js";
+import { replaceAtomicallySync } from "../util/atomic-write.js";
 import { RATE_DCO_TYPES } from "../physics/rates/run-rates.js";
 import { DCO_UNITS } from "../physics/dco-table.js";
 import { RATE_UNITS, sbiDcoColumns, type SbiDataset } from "./types.js";
@@ -159,7 +160,5 @@ function toParquet(columns: Record<string, Vector>, metadata: string, libraryVer
 }
 
 function writeAtomically(path: string, bytes: Uint8Array): void {
-  const partial = `${path}.partial`;
-  writeFileSync(partial, bytes);
-  renameSync(partial, path);
+  replaceAtomicallySync(path, (tmp) => writeFileSync(tmp, bytes, { flag: "wx" }));
 }

@@ -2,10 +2,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { diskFullError, isNoSpace } from "../util/disk.js";
+import { LOCK_FILE } from "../store/keys.js";
 import { pathError } from "../util/path-errors.js";
 
-/** Name of the lock file in a local ensemble directory. */
-export const LOCK_FILE = ".compas-ensemble.lock";
 
 function alive(pid: number): boolean {
   try {

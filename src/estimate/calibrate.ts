@@ -9,6 +9,7 @@ import { buildPlan } from "../plan/build.js";
 import { CompasEnsembleError } from "../errors.js";
 import { runTask } from "../worker/task.js";
 import type { GridPoint } from "../grid/schema.js";
+import { detailedOutputPrefix } from "../store/keys.js";
 import { LocalStore } from "../store/local.js";
 import { cacheKey, CalibrationSchema, defaultCacheDir, readCache, writeCacheEntry } from "./_cache.js";
 
@@ -150,7 +151,7 @@ async function measure(binary: string, profile: ProfileName, binaries: number, o
           { hint: "Run `compas-ensemble command --index " + task.grid_index + "` and start that command by hand to see why." },
         );
       }
-      const detailed = (await store.list(`runs/${task.run_id}/COMPAS_Output/Detailed_Output/`)).reduce((s, e) => s + e.size, 0);
+      const detailed = (await store.list(detailedOutputPrefix(task.run_id))).reduce((s, e) => s + e.size, 0);
       measured.push({
         run_id: task.run_id,
         n_systems: task.n_systems,

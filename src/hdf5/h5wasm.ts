@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { join } from "node:path";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
+import { RUNS_PREFIX, runOutputKey } from "../store/keys.js";
 import { pathError } from "../util/path-errors.js";
 
 /** The h5wasm module as loaded for Node (real file paths, no copying into memory). */
@@ -103,10 +104,10 @@ function describeNonHdf5(fd: number, size: number): string {
 function h5Inside(dir: string): string | undefined {
   const direct = [join(dir, "COMPAS_Output.h5"), join(dir, "COMPAS_Output", "COMPAS_Output.h5")];
   for (const candidate of direct) if (existsSync(candidate)) return candidate;
-  const runs = join(dir, "runs");
+  const runs = join(dir, RUNS_PREFIX);
   if (!existsSync(runs)) return undefined;
   for (const run of readdirSync(runs).sort()) {
-    const candidate = join(runs, run, "COMPAS_Output", "COMPAS_Output.h5");
+    const candidate = join(dir, ...runOutputKey(run).split("/"));
     if (existsSync(candidate)) return candidate;
   }
   return undefined;

@@ -1,7 +1,8 @@
 import { CompasEnsembleError } from "../errors.js";
-import { writeManifest } from "./files.js";
+import { writeManifest } from "../store/ensemble-files.js";
 import { type MergeOptions, mergeMetadata } from "./merge.js";
-import type { Fragment, Manifest, Plan } from "./schema.js";
+import type { Fragment, Manifest } from "./schema.js";
+import type { Plan } from "../plan/schema.js";
 
 /** Options for {@link ManifestCheckpointer}. */
 export interface ManifestCheckpointerOptions extends MergeOptions {

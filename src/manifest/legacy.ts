@@ -5,7 +5,7 @@ import { canonicalJson, compareStrings } from "../util/canonical-json.js";
 import { globFiles } from "./_glob.js";
 import { describeZodError } from "../util/zod-error.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
-import { MANIFEST_FILE } from "./files.js";
+import { MANIFEST_KEY } from "../store/keys.js";
 import { realPathOf, refuseProtectedOutput } from "../store/owned-paths.js";
 import { type Manifest, type ManifestRun, ManifestSchema } from "./schema.js";
 
@@ -64,7 +64,7 @@ interface Entry {
  */
 export async function mergePredecessorManifests(options: MergePredecessorOptions): Promise<MergePredecessorSummary> {
   const pattern = options.pattern ?? PREDECESSOR_PATTERN;
-  const output = resolve(options.output ?? join(options.inputDir, MANIFEST_FILE));
+  const output = resolve(options.output ?? join(options.inputDir, MANIFEST_KEY));
   const matched = await globFiles(options.inputDir, pattern);
   if (matched.length === 0) {
     throw new CompasEnsembleError("METADATA_INVALID", `No file under ${options.inputDir} matches the pattern ${pattern}.`, {
@@ -80,7 +80,7 @@ export async function mergePredecessorManifests(options: MergePredecessorOptions
     });
   }
   // A slice folder holding an ensemble_metadata.json is an ensemble output; its files stay untouched.
-  const ensembleDirs = inputs.filter((f) => basename(f) === MANIFEST_FILE).map((f) => dirname(f));
+  const ensembleDirs = inputs.filter((f) => basename(f) === MANIFEST_KEY).map((f) => dirname(f));
   refuseProtectedOutput(output, "--output", { inputs, ensembleDirs });
   const manifests: { file: string; m: Manifest }[] = [];
   for (const file of inputs) manifests.push({ file, m: await readManifestFile(file) });

@@ -2,7 +2,8 @@ import { CompasEnsembleError } from "../errors.js";
 import type { Params } from "../grid/schema.js";
 import { compareStrings } from "../util/canonical-json.js";
 import { errorText, fragmentLabel, outcomesByTask, relevantFragments, type TaskOutcome } from "./outcomes.js";
-import type { Fragment, FragmentContext, Manifest, ManifestRun, Plan } from "./schema.js";
+import type { Fragment, FragmentContext, Manifest, ManifestRun } from "./schema.js";
+import type { Plan } from "../plan/schema.js";
 
 /** Options for {@link mergeMetadata}. */
 export interface MergeOptions {

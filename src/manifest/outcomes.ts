@@ -1,6 +1,8 @@
 import { CompasEnsembleError } from "../errors.js";
 import { canonicalJson, compareStrings } from "../util/canonical-json.js";
-import type { Fragment, Plan } from "./schema.js";
+import type { Fragment } from "./schema.js";
+import type { Plan } from "../plan/schema.js";
+import { fragmentKey } from "../store/keys.js";
 
 /** What the fragments of one task say about it. */
 export interface TaskOutcome {
@@ -132,7 +134,7 @@ export function errorText(f: Fragment): string {
  * @param f - a fragment
  */
 export function fragmentLabel(f: Fragment): string {
-  return `fragments/${f.task_id}.a${f.attempt}.json`;
+  return fragmentKey(f.task_id, f.attempt);
 }
 
 function provenanceDifference(a: Fragment, b: Fragment): string | null {

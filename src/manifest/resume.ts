@@ -1,5 +1,6 @@
 import { outcomesByTask, relevantFragments } from "./outcomes.js";
-import type { Fragment, Plan } from "./schema.js";
+import type { Fragment } from "./schema.js";
+import type { Plan } from "../plan/schema.js";
 
 /** Which of a plan's tasks are finished and which still need running. */
 export interface ResumePlan {

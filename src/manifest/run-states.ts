@@ -1,5 +1,5 @@
 import type { TaskOutcome } from "./outcomes.js";
-import type { PlanRun } from "./schema.js";
+import type { PlanRun } from "../plan/schema.js";
 
 /** Where a run (grid point) stands, from its tasks. */
 export type RunProgressState = "succeeded" | "failed" | "running" | "queued";

@@ -1,6 +1,7 @@
 import { CompasEnsembleError } from "../errors.js";
 import { errorText, outcomesByTask, relevantFragments } from "./outcomes.js";
-import type { Fragment, Plan } from "./schema.js";
+import type { Fragment } from "./schema.js";
+import type { Plan } from "../plan/schema.js";
 
 /** One task that failed and has no success. */
 export interface TaskFailure {

@@ -3,8 +3,9 @@ import type { CompasProbe } from "../compas/probe.js";
 import { CompasEnsembleError } from "../errors.js";
 import type { GridPoint } from "../grid/schema.js";
 import { planHash } from "./hash.js";
-import type { Plan, PlanRun, Task } from "../manifest/schema.js";
+import type { Plan, PlanRun, Task } from "./schema.js";
 import { LIBRARY_VERSION } from "../version.js";
+import { chunkOutputKey, runOutputKey } from "../store/keys.js";
 
 /** What a plan is made from. */
 export interface BuildPlanOptions {
@@ -20,16 +21,6 @@ export interface BuildPlanOptions {
   seedBase?: number;
   compas: Pick<CompasProbe, "binary" | "version" | "sha256">;
   command?: CompasCommandOptions;
-}
-
-/** Store key of a run's COMPAS_Output.h5 (the layout the predecessor's loaders expect). */
-export function runOutputKey(runId: string): string {
-  return `runs/${runId}/COMPAS_Output/COMPAS_Output.h5`;
-}
-
-/** Store key of one chunk's COMPAS_Output.h5 before it is merged into its run. */
-export function chunkOutputKey(runId: string, chunk: number): string {
-  return `chunks/${runId}/c${chunk}/COMPAS_Output.h5`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { CompasEnsembleError } from "../errors.js";
 import { canonicalJson, canonicalJsonSha256 } from "../util/canonical-json.js";
-import type { Plan } from "../manifest/schema.js";
+import type { Plan } from "./schema.js";
 
 /** Plan fields that describe when and by what the plan was made, not what it computes. */
 const NON_DEFINING = ["ensemble_id", "created_at", "library_version"] as const;

@@ -1,4 +1,4 @@
-import type { Plan, PlanRun, Task } from "../manifest/schema.js";
+import type { Plan, PlanRun, Task } from "./schema.js";
 
 /** A plan's runs and tasks by id. */
 export interface PlanIndex {

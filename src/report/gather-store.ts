@@ -2,10 +2,12 @@ import { availableParallelism, tmpdir } from "node:os";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseFlags } from "../compas/argv.js";
-import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
+import { readPlan } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { liveScratchProcesses } from "../worker/process.js";
-import { logKey } from "../worker/task.js";
+import { scratchFolderTask } from "../worker/task.js";
+import { logKey, RUNS_PREFIX, SCRATCH_DIR } from "../store/keys.js";
 import { stackDcoTables } from "../dataset/assemble.js";
 import type { SpinModelRecord } from "../dataset/types.js";
 import type { DcoTable } from "../physics/dco-table.js";
@@ -14,7 +16,8 @@ import type { SpinModelInput } from "../physics/spins.js";
 import { computeSummary } from "../dataset/summary.js";
 import { errorText, outcomesByTask, relevantFragments, type TaskOutcome } from "../manifest/outcomes.js";
 import { runProgressState } from "../manifest/run-states.js";
-import type { Fragment, Plan, PlanRun } from "../manifest/schema.js";
+import type { Fragment } from "../manifest/schema.js";
+import type { Plan, PlanRun } from "../plan/schema.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
 import type { PlanEstimate } from "../estimate/estimate.js";
 import { LocalStore } from "../store/local.js";
@@ -55,20 +58,20 @@ export interface GatheredEnsemble {
  * @param options - see {@link GatherStoreOptions}
  */
 export async function gatherFromStore(store: Store, options: GatherStoreOptions = {}): Promise<GatheredEnsemble> {
-  const plan = await readPlanFromStore(store);
+  const plan = await readPlan(store);
   if (!plan) {
     throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`, {
       hint: "Give the --output-dir of `compas-ensemble run`, or an SBI dataset file (.h5) made by `compas-ensemble extract`.",
     });
   }
-  const { fragments, invalid } = await readFragmentsFromStore(store);
+  const { fragments, invalid } = await readFragments(store);
   const relevant = relevantFragments(fragments, plan).fragments;
   const outcomes = outcomesByTask(relevant);
   const running = new Set(options.running ?? []);
   const runningKnown = store instanceof LocalStore || options.running !== undefined;
   if (store instanceof LocalStore) for (const id of liveTasks(store)) running.add(id);
 
-  const stored = new Set((await store.list("runs/")).map((e) => e.key));
+  const stored = new Set((await store.list(RUNS_PREFIX)).map((e) => e.key));
   const problems: ReportProblem[] = [];
   const runs = plan.runs.map((run) => reportRun(run, outcomes, running));
   runs.forEach((r, i) => {
@@ -94,7 +97,7 @@ export async function gatherFromStore(store: Store, options: GatherStoreOptions 
     runningKnown,
     failures: failuresOf(plan, outcomes, running),
     problems,
-    invalidFragments: invalid,
+    invalidFragments: invalid.map(({ key, reason }) => ({ key, reason })),
     ...(options.estimate ? { estimate: options.estimate } : {}),
   };
 
@@ -115,11 +118,10 @@ export async function gatherFromStore(store: Store, options: GatherStoreOptions 
 }
 
 function liveTasks(store: LocalStore): string[] {
-  // The local executor's scratch folders are `<task_id>.a<attempt>.<8 hex>` under
-  // <output>/.scratch, with compas.pid while COMPAS runs (src/executors/worker.ts).
-  return liveScratchProcesses(join(store.root, ".scratch"))
-    .map(({ dir }) => /^(.+)\.a[1-9][0-9]*\.[0-9a-f]{8}$/.exec(dir)?.[1])
-    .filter((id): id is string => id !== undefined);
+  // The local executor's scratch folders hold compas.pid while COMPAS runs (src/worker/task.ts).
+  return liveScratchProcesses(join(store.root, SCRATCH_DIR))
+    .map(({ dir }) => scratchFolderTask(dir))
+    .filter((id): id is string => id !== null);
 }
 
 function reportRun(run: PlanRun, outcomes: Map<string, TaskOutcome>, running: ReadonlySet<string>): ReportRun {

@@ -1,6 +1,6 @@
 import type { Params } from "../grid/schema.js";
 import type { SbiDcoTable, SpinModelRecord } from "../dataset/types.js";
-import type { CompasIdentity } from "../manifest/schema.js";
+import type { CompasIdentity } from "../plan/schema.js";
 import type { PlanEstimate } from "../estimate/estimate.js";
 
 /**

@@ -10,7 +10,7 @@ export {
   type S3Credentials,
   type S3StoreOptions,
 } from "./_s3-client.js";
-export { SYNC_STATE_FILE } from "./_checksum-cache.js";
+export { SYNC_STATE_FILE } from "./keys.js";
 export { openStore } from "./open.js";
 export {
   DEFAULT_SYNC_CONCURRENCY,

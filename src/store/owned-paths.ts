@@ -1,31 +1,10 @@
 import { existsSync, realpathSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { SYNC_STATE_FILE } from "./_checksum-cache.js";
+import { ENSEMBLE_OWNED_ENTRIES, PLAN_KEY } from "./keys.js";
 import { isInside } from "./safe-keys.js";
-import { MANIFEST_FILE, PLAN_FILE } from "../manifest/files.js";
-import { FRAGMENTS_DIR } from "./fragments.js";
 
-/**
- * Top-level entries of an ensemble directory that belong to the ensemble: its metadata, run
- * outputs and logs, and the working files of the orchestrator. Besides those defined in this
- * module's imports: `runs/` (outputs and merge records, src/ensemble/plan.ts), `logs/`
- * (src/executors/worker.ts), `archive/` (metadata kept by --restart, src/ensemble/run.ts),
- * `executor/` (executor handles and scripts), `.scratch/` (src/executors/local.ts) and the
- * lock (src/ensemble/_lock.ts).
- */
-export const ENSEMBLE_OWNED_ENTRIES: readonly string[] = [
-  PLAN_FILE,
-  MANIFEST_FILE,
-  FRAGMENTS_DIR,
-  "runs",
-  "logs",
-  "archive",
-  "executor",
-  ".scratch",
-  ".compas-ensemble.lock",
-  SYNC_STATE_FILE,
-];
+export { ENSEMBLE_OWNED_ENTRIES };
 
 /**
  * The real path of `path` even when it does not exist yet: its longest existing ancestor is
@@ -103,7 +82,7 @@ export function refuseProtectedOutput(out: string, flag: string, protect: Protec
 function ensemblesAround(target: string): string[] {
   const found: string[] = [];
   for (let dir = dirname(target); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, PLAN_FILE))) found.push(dir);
+    if (existsSync(join(dir, PLAN_KEY))) found.push(dir);
     if (dirname(dir) === dir) return found;
   }
 }

@@ -9,11 +9,11 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import fs from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { isAbort } from "../util/abort.js";
+import { withRetries } from "../util/retry.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { writeStreamAtomically } from "./_local-files.js";
 import { createS3Client, redact, type S3StoreOptions } from "./_s3-client.js";
@@ -238,15 +238,7 @@ export class S3Store implements Store {
    * started; this loop re-fetches the object in that case, with the same backoff idea.
    */
   private async withBodyRetries<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (attempt >= this.maxAttempts || signal?.aborted || !isBodyFailure(err)) throw err;
-        const delay = Math.min(5000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        await sleep(delay, undefined, signal ? { signal } : {});
-      }
-    }
+    return withRetries(fn, { retries: this.maxAttempts - 1, baseDelayMs: 100, maxDelayMs: 5000, jitter: "equal", retryable: isBodyFailure, signal });
   }
 
   private fail(action: string, key: string, err: unknown, localPath?: string): CompasEnsembleError {

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { isAbort } from "../util/abort.js";
+import { formatBytes } from "../util/format.js";
+import { mapLimit } from "../util/map-limit.js";
 import type { S3StoreOptions } from "./_s3-client.js";
 import { unsafeKeyReason } from "./safe-keys.js";
 import { LocalStore } from "./local.js";
@@ -118,14 +120,7 @@ export async function sync(src: Store, dst: Store | string, options: SyncOptions
   };
 
   try {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < srcEntries.length && !signal?.aborted) {
-        const entry = srcEntries[next++] as (typeof srcEntries)[number];
-        await handle(entry.key, entry.size);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, srcEntries.length) }, worker));
+    await mapLimit(srcEntries, concurrency, (entry) => handle(entry.key, entry.size), signal);
   } finally {
     await Promise.all([src, target].map((s) => (s instanceof LocalStore && !dryRun ? s.flush() : undefined)));
   }
@@ -264,14 +259,3 @@ export function formatSyncSummary(summary: SyncSummary): string {
   return parts.join(", ");
 }
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}

@@ -1,10 +1,37 @@
 import { randomBytes } from "node:crypto";
+import { renameSync, rmSync } from "node:fs";
 import { link, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { pathError } from "./path-errors.js";
 
-/** Options for {@link writeFileAtomic} and {@link writeJsonAtomic}. */
+/**
+ * The suffix of every temporary file this package writes on its way to a final name. They are
+ * hidden (a leading dot) and listings skip them, so a write killed half-way leaves no file
+ * that could be taken for a finished one.
+ */
+export const TEMP_SUFFIX = ".compas-part";
+
+/**
+ * A temporary path next to `target` (same directory, so the final rename stays on one file
+ * system): `.<name>.<random>.compas-part`.
+ * @param target - the file that will eventually be replaced
+ */
+export function tempPathFor(target: string): string {
+  // Keep the name well under 255 bytes however long the target's name is.
+  const base = basename(target).slice(0, 100);
+  return join(dirname(target), `.${base}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
+}
+
+/**
+ * True for a name {@link tempPathFor} makes; readers skip these.
+ * @param name - a file name (not a path)
+ */
+export function isTempName(name: string): boolean {
+  return name.endsWith(TEMP_SUFFIX);
+}
+
+/** Options for {@link writeFileAtomic}, {@link writeJsonAtomic} and {@link replaceAtomically}. */
 export interface AtomicWriteOptions {
   /**
    * When false, an existing file is never replaced: the write fails with METADATA_CONFLICT
@@ -12,6 +39,18 @@ export interface AtomicWriteOptions {
    * Default true.
    */
   overwrite?: boolean;
+}
+
+/** Options of {@link replaceAtomically}. */
+export interface ReplaceOptions extends AtomicWriteOptions {
+  /**
+   * Flush the file and then its directory to disk before returning, so that neither the
+   * content nor the rename is lost on power failure. Default false (big outputs are
+   * checked by sha256 on resume instead).
+   */
+  durable?: boolean;
+  /** The bytes the file will hold, to accept an identical existing file when not overwriting. */
+  content?: string | Uint8Array;
 }
 
 /** A written and fsynced temp file next to its target, not yet visible under the target name. */
@@ -24,9 +63,50 @@ export interface PreparedAtomicWrite {
   abort(): Promise<void>;
 }
 
-/** True for a name {@link prepareAtomicWrite} uses for its temp files; readers skip these. */
-export function isAtomicTempName(name: string): boolean {
-  return name.startsWith(".") && name.endsWith(".tmp");
+/**
+ * The one way this package puts a file in place: `fill` writes the temporary file (by any
+ * means: a buffer, a stream, a library that writes to a path), and only once it has
+ * succeeded does the file get its final name; on any failure the temporary file is removed
+ * and `target` is left as it was. Errors come out as Node raised them, for the caller to name.
+ * The target's directory must exist.
+ * @param target - final path
+ * @param fill - writes the complete content to the temporary path it is given
+ * @param options - overwrite, durability
+ * @returns what `fill` returned
+ */
+export async function replaceAtomically<T>(target: string, fill: (tempPath: string) => Promise<T> | T, options: ReplaceOptions = {}): Promise<T> {
+  const tempPath = tempPathFor(target);
+  let result: T;
+  try {
+    result = await fill(tempPath);
+    if (options.durable) await fsyncFile(tempPath);
+    if (options.overwrite ?? true) await rename(tempPath, target);
+    else await publishWithoutOverwrite(tempPath, target, options.content);
+  } catch (err) {
+    await removeQuietly(tempPath);
+    throw err;
+  }
+  if (options.durable) await fsyncDir(dirname(target));
+  return result;
+}
+
+/**
+ * {@link replaceAtomically} for writers that work synchronously (no durability, always
+ * replacing).
+ * @param target - final path
+ * @param fill - writes the complete content to the temporary path it is given
+ * @returns what `fill` returned
+ */
+export function replaceAtomicallySync<T>(target: string, fill: (tempPath: string) => T): T {
+  const tempPath = tempPathFor(target);
+  try {
+    const result = fill(tempPath);
+    renameSync(tempPath, target);
+    return result;
+  } catch (err) {
+    rmSync(tempPath, { force: true, recursive: true });
+    throw err;
+  }
 }
 
 /**
@@ -44,16 +124,10 @@ export async function prepareAtomicWrite(
 ): Promise<PreparedAtomicWrite> {
   const overwrite = options.overwrite ?? true;
   const dir = dirname(path);
-  const tempPath = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tempPath = tempPathFor(path);
   try {
     await mkdir(dir, { recursive: true });
-    const fh = await open(tempPath, "wx", 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeSynced(tempPath, data);
   } catch (err) {
     await removeQuietly(tempPath);
     throw storeError(path, err);
@@ -67,7 +141,9 @@ export async function prepareAtomicWrite(
       await abort();
       throw err instanceof CompasEnsembleError ? err : storeError(path, err);
     }
-    await fsyncDir(dir);
+    await fsyncDir(dir).catch((err: unknown) => {
+      throw storeError(dir, err);
+    });
   };
   return { tempPath, commit, abort };
 }
@@ -98,9 +174,24 @@ export async function writeJsonAtomic(path: string, value: unknown, options: Ato
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, options);
 }
 
+/**
+ * Writes `data` to a new file (it must not exist) and flushes it to disk.
+ * @param path - the file
+ * @param data - its content
+ */
+export async function writeSynced(path: string, data: string | Uint8Array): Promise<void> {
+  const fh = await open(path, "wx", 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 // link() fails with EEXIST instead of replacing, which rename cannot do; the check-then-rename
 // fallback is only for filesystems without hard links, where a race is accepted.
-async function publishWithoutOverwrite(tempPath: string, path: string, data: string | Uint8Array): Promise<void> {
+async function publishWithoutOverwrite(tempPath: string, path: string, data: string | Uint8Array | undefined): Promise<void> {
   try {
     await link(tempPath, path);
     await rm(tempPath, { force: true });
@@ -109,12 +200,8 @@ async function publishWithoutOverwrite(tempPath: string, path: string, data: str
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") {
       await rm(tempPath, { force: true });
-      if (await sameContent(path, data)) return;
-      throw new CompasEnsembleError(
-        "METADATA_CONFLICT",
-        `Refusing to replace ${path}: it already exists with different content.`,
-        { cause: err, hint: "Each task attempt must write its own file; take the next attempt number." },
-      );
+      if (data !== undefined && (await sameContent(path, data))) return;
+      throw refusedReplace(path, err);
     }
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw err;
   }
@@ -124,20 +211,32 @@ async function publishWithoutOverwrite(tempPath: string, path: string, data: str
   );
   if (exists) {
     await rm(tempPath, { force: true });
-    if (await sameContent(path, data)) return;
-    throw new CompasEnsembleError(
-      "METADATA_CONFLICT",
-      `Refusing to replace ${path}: it already exists with different content.`,
-      { hint: "Each task attempt must write its own file; take the next attempt number." },
-    );
+    if (data !== undefined && (await sameContent(path, data))) return;
+    throw refusedReplace(path);
   }
   await rename(tempPath, path);
+}
+
+function refusedReplace(path: string, cause?: unknown): CompasEnsembleError {
+  return new CompasEnsembleError("METADATA_CONFLICT", `Refusing to replace ${path}: it already exists with different content.`, {
+    ...(cause === undefined ? {} : { cause }),
+    hint: "Each task attempt must write its own file; take the next attempt number.",
+  });
 }
 
 async function sameContent(path: string, data: string | Uint8Array): Promise<boolean> {
   const existing = await readFile(path);
   const wanted = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
   return existing.equals(wanted);
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 // Without this the rename itself may be lost on power failure even though the data is on disk.
@@ -149,7 +248,7 @@ async function fsyncDir(dir: string): Promise<void> {
   } catch (err) {
     // Some platforms (Windows) and filesystems cannot open or sync a directory.
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EACCES") throw storeError(dir, err);
+    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EACCES") throw err;
   } finally {
     await fh?.close();
   }
@@ -157,7 +256,7 @@ async function fsyncDir(dir: string): Promise<void> {
 
 // Cleanup must not mask the error that made it necessary.
 async function removeQuietly(path: string): Promise<void> {
-  await rm(path, { force: true }).catch(() => undefined);
+  await rm(path, { force: true, recursive: true }).catch(() => undefined);
 }
 
 function storeError(path: string, err: unknown): CompasEnsembleError {

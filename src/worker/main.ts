@@ -1,19 +1,15 @@
-import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
-import { readFragmentsFromStore, readPlanFromStore } from "../store/ensemble-files.js";
+import { hostname } from "node:os";
+import { readIndexList, readPlan } from "../store/ensemble-files.js";
+import { indexListKey } from "../store/keys.js";
+import { readFragments } from "../store/fragments.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError } from "../errors.js";
 import { planIndex } from "../plan/plan-index.js";
 import { nextAttempt } from "../manifest/resume.js";
-import type { Plan, Task } from "../manifest/schema.js";
+import type { Plan, Task } from "../plan/schema.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
-import { runTask, type RunTaskResult } from "./task.js";
-
-/** Store key of the index list that maps array indices (Batch, Slurm) to task ids. */
-export function indexListKey(name: string): string {
-  return `executor/index-lists/${name}.json`;
-}
+import { defaultScratchRoot, runTask, type RunTaskResult } from "./task.js";
 
 /** Exit codes of `compas-ensemble worker`, so schedulers can tell outcomes apart. */
 export const WORKER_EXIT = {
@@ -34,7 +30,7 @@ export interface RunWorkerOptions {
   taskId?: string;
   /** Array index; mapped through the index list, or the plan's task order without one. */
   index?: number;
-  /** Name of the index list stored with the plan (see {@link indexListKey}). */
+  /** Name of the index list stored with the plan (`executor/index-lists/<name>.json`). */
   indexList?: string;
   /** COMPAS binary on this machine; default the plan's path. */
   binary?: string;
@@ -61,12 +57,12 @@ export interface RunWorkerResult {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<RunWorkerResult> {
   const store = typeof options.plan === "string" ? openStore(options.plan) : options.plan;
-  const plan = await readPlanFromStore(store);
+  const plan = await readPlan(store);
   if (!plan) {
     throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json; --plan must name an ensemble's output.`);
   }
   const task = await selectTask(store, plan, options);
-  const { fragments } = await readFragmentsFromStore(store);
+  const { fragments } = await readFragments(store);
   const own = fragments.filter((f) => f.task_id === task.task_id);
   const verified = await verifiedSuccesses(store, plan, own);
   if (verified.successes.has(task.task_id)) {
@@ -78,7 +74,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunWorkerRes
     store,
     attempt: nextAttempt(task.task_id, fragments),
     supersedes: verified.unverified.get(task.task_id),
-    scratchRoot: options.scratchRoot ?? join(tmpdir(), "compas-ensemble-scratch", plan.ensemble_id),
+    scratchRoot: options.scratchRoot ?? defaultScratchRoot(plan.ensemble_id),
     binary: options.binary,
     timeoutMs: options.timeoutMs,
     signal: options.signal,
@@ -105,11 +101,12 @@ async function selectTask(store: Store, plan: Plan, options: RunWorkerOptions): 
   }
   let ids = plan.tasks.map((t) => t.task_id);
   if (options.indexList) {
-    const key = indexListKey(options.indexList);
-    if (!(await store.exists(key))) {
-      throw new CompasEnsembleError("METADATA_INVALID", `Index list ${store.uri}/${key} does not exist.`);
+    const list = await readIndexList(store, options.indexList);
+    if (list === null) {
+      const key = indexListKey(options.indexList);
+      throw new CompasEnsembleError("METADATA_INVALID", `Index list ${store.uri}/${key} does not exist.`, { key });
     }
-    ids = JSON.parse((await store.get(key)).toString("utf8")) as string[];
+    ids = list;
   }
   const id = ids[options.index];
   if (id === undefined) {

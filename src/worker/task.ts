@@ -1,29 +1,22 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { constants, hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { constants, hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import { checkCompletion } from "../compas/completion.js";
 import { compasEnv } from "../compas/env.js";
 import { withOutput } from "../compas/argv.js";
 import { probeCompas } from "../compas/probe.js";
 import { describeZodError } from "../util/zod-error.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { TaskSchema, type Fragment, type Plan, type Task, type TaskError } from "../manifest/schema.js";
+import { type Fragment, type TaskError } from "../manifest/schema.js";
+import { TaskSchema, type Plan, type Task } from "../plan/schema.js";
 import { diskFullError, isNoSpace } from "../util/disk.js";
 import { planIndex } from "../plan/plan-index.js";
+import { writeFragment } from "../store/fragments.js";
+import { detailedOutputKey, logKey, RUN_DETAILS_FILE, runDetailsKey } from "../store/keys.js";
 import type { Store } from "../store/types.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { runProcess, type ProcessOutcome } from "./process.js";
-
-/** Store key of one attempt's fragment. */
-export function fragmentKey(taskId: string, attempt: number): string {
-  return `fragments/${taskId}.a${attempt}.json`;
-}
-
-/** Store key of one attempt's log (stdout and stderr of COMPAS). */
-export function logKey(taskId: string, attempt: number): string {
-  return `logs/${taskId}.a${attempt}.log`;
-}
 
 /** Options of {@link runTask}. */
 export interface RunTaskOptions {
@@ -64,7 +57,25 @@ export type RunTaskResult =
 const PROGRESS_LINE = /^(\d+): /;
 // COMPAS reports its errors on lines that start with "ERROR:".
 const ERROR_LINE = /^\s*ERROR:/;
-const SCRATCH_NAME = /^(.+)\.a(\d+)\.[0-9a-f]{8}$/;
+const SCRATCH_NAME = /^(.+)\.a([1-9][0-9]*)\.[0-9a-f]{8}$/;
+
+/**
+ * The task of a scratch folder that {@link runTask} made (`<task_id>.a<attempt>.<8 hex>`), or
+ * null for any other name.
+ * @param name - a folder name under a scratch root
+ */
+export function scratchFolderTask(name: string): string | null {
+  return SCRATCH_NAME.exec(name)?.[1] ?? null;
+}
+
+/**
+ * The scratch root a worker uses when none is given: a folder per ensemble in the system's
+ * temporary folder.
+ * @param ensembleId - the plan's ensemble id
+ */
+export function defaultScratchRoot(ensembleId: string): string {
+  return join(tmpdir(), "compas-ensemble-scratch", ensembleId);
+}
 
 /**
  * Runs one task wherever it is called (locally, on an SSH host, in a Batch container, in a
@@ -137,7 +148,8 @@ async function runInScratch(options: RunTaskOptions, scratch: string, startedAt:
       ...(options.supersedes?.length ? { supersedes: [...options.supersedes] } : {}),
     };
     if (existsSync(logPath)) await store.putFile(logKey(task.task_id, attempt), logPath);
-    await store.put(fragmentKey(task.task_id, attempt), JSON.stringify(fragment, null, 2) + "\n");
+    // Validated, and never over another attempt's record: the fragment is the task's truth.
+    await writeFragment(store, fragment);
     return { status: fragment.status, fragment };
   };
 
@@ -244,7 +256,7 @@ async function runInScratch(options: RunTaskOptions, scratch: string, startedAt:
 
   try {
     const put = await store.putFile(task.output_key, check.h5Path);
-    await store.putFile(join(dirname(task.output_key), "Run_Details"), join(container, "Run_Details"));
+    await store.putFile(runDetailsKey(task.output_key), join(container, RUN_DETAILS_FILE));
     await uploadDetailedOutput(store, task, container);
     return await finish({ key: task.output_key, bytes: put.size, sha256: put.sha256, rows: check.rows }, null);
   } catch (err) {
@@ -311,8 +323,8 @@ export function removeStaleScratch(scratchRoot: string, plan: Plan): string[] {
   const taskIds = new Set(plan.tasks.map((t) => t.task_id));
   const removed: string[] = [];
   for (const name of readdirSync(scratchRoot)) {
-    const m = SCRATCH_NAME.exec(name);
-    if (!m || !taskIds.has(m[1]!)) continue;
+    const taskId = scratchFolderTask(name);
+    if (taskId === null || !taskIds.has(taskId)) continue;
     const path = join(scratchRoot, name);
     if (!lstatSync(path).isDirectory()) continue;
     // Retries: an orphan killed a moment ago may still be finishing its last write.
@@ -327,11 +339,10 @@ export function removeStaleScratch(scratchRoot: string, plan: Plan): string[] {
 async function uploadDetailedOutput(store: Store, task: Task, container: string): Promise<void> {
   const dir = join(container, "Detailed_Output");
   if (!existsSync(dir)) return;
-  const runDir = `runs/${task.run_id}/COMPAS_Output/Detailed_Output`;
   for (const name of readdirSync(dir)) {
     const m = /^BSE_Detailed_Output_(\d+)\.h5$/.exec(name);
     const target = m ? `BSE_Detailed_Output_${task.first_system + Number(m[1])}.h5` : name;
-    await store.putFile(`${runDir}/${target}`, join(dir, name));
+    await store.putFile(detailedOutputKey(task.run_id, target), join(dir, name));
   }
 }
 

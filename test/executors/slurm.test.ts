@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runEnsemble } from "../../src/ensemble/run.js";
-import { indexListKey } from "../../src/worker/main.js";
+import { indexListKey } from "../../src/store/keys.js";
 import { parseScontrolJobs, parseSqueueJson } from "../../src/executors/slurm/_jobs.js";
 import { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from "../../src/executors/slurm/index.js";
 import type { ExecutorHandle, TaskStatus } from "../../src/executors/types.js";

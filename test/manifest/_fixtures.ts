@@ -1,5 +1,6 @@
 import { planHash } from "../../src/plan/hash.js";
-import type { Fragment, Plan, PlanRun, Task } from "../../src/manifest/schema.js";
+import type { Fragment } from "../../src/manifest/schema.js";
+import type { Plan, PlanRun, Task } from "../../src/plan/schema.js";
 
 const ALPHAS = [0.1, 0.15475, 0.23948, 0.37060, 0.57352];
 const LAMBDAS = [0.1, 0.5];

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type CompasEnsembleError, isCompasEnsembleError } from "../../src/errors.js";
 import { assertSamePlan, comparePlans, planHash } from "../../src/plan/hash.js";
-import type { Plan } from "../../src/manifest/schema.js";
+import type { Plan } from "../../src/plan/schema.js";
 import { makePlan } from "../manifest/_fixtures.js";
 
 function reversedKeys(value: unknown): unknown {

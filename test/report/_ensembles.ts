@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
 import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Fragment, Plan } from "../../src/manifest/schema.js";
+import type { Fragment } from "../../src/manifest/schema.js";
+import type { Plan } from "../../src/plan/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 
 /** A temp folder. */

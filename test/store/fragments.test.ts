@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { prepareAtomicWrite } from "../../src/util/atomic-write.js";
-import { readManifest, readPlan, writeManifest, writePlan } from "../../src/manifest/files.js";
-import { fragmentFileName, readFragments, writeFragment } from "../../src/store/fragments.js";
+import { readManifest, readPlan, writeManifest, writePlan } from "../../src/store/ensemble-files.js";
+import { readFragments, writeFragment } from "../../src/store/fragments.js";
+import { fragmentKey } from "../../src/store/keys.js";
 import { mergeMetadata } from "../../src/manifest/merge.js";
 import { nextAttempt } from "../../src/manifest/resume.js";
 import { makeFragment, makePlan } from "../manifest/_fixtures.js";
@@ -74,7 +75,7 @@ describe("fragment files", () => {
 
   it("rejects task ids that would escape the fragments folder with STORE_KEY_UNSAFE", () => {
     for (const bad of ["../x", "a/b", ".hidden", ""]) {
-      expect(() => fragmentFileName(bad, 1)).toThrow(expect.objectContaining({ code: "STORE_KEY_UNSAFE" }));
+      expect(() => fragmentKey(bad, 1)).toThrow(expect.objectContaining({ code: "STORE_KEY_UNSAFE" }));
     }
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { isAtomicTempName, prepareAtomicWrite, writeFileAtomic, writeJsonAtomic } from "../../src/util/atomic-write.js";
+import { isTempName, prepareAtomicWrite, writeFileAtomic, writeJsonAtomic } from "../../src/util/atomic-write.js";
 
 const root = mkdtempSync(join(tmpdir(), "ce-atomic-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -28,7 +28,7 @@ describe("atomic writes", () => {
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ version: "old" });
     expect(readdirSync(dir).sort()).toEqual([basename(prepared.tempPath), "ensemble_metadata.json"].sort());
     expect(dirname(prepared.tempPath)).toBe(dir);
-    expect(isAtomicTempName(basename(prepared.tempPath))).toBe(true);
+    expect(isTempName(basename(prepared.tempPath))).toBe(true);
     await prepared.abort();
     expect(readdirSync(dir)).toEqual(["ensemble_metadata.json"]);
     // A later write still succeeds and replaces the file completely.

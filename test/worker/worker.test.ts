@@ -5,13 +5,16 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
-import { PLAN_KEY, putJson, readFragmentsFromStore } from "../../src/store/ensemble-files.js";
+import { putJson } from "../../src/store/ensemble-files.js";
+import { readFragments } from "../../src/store/fragments.js";
+import { PLAN_KEY } from "../../src/store/keys.js";
 import { buildPlan } from "../../src/plan/build.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { indexListKey, runWorker, WORKER_EXIT } from "../../src/worker/main.js";
+import { runWorker, WORKER_EXIT } from "../../src/worker/main.js";
+import { indexListKey } from "../../src/store/keys.js";
 import { runTask } from "../../src/worker/task.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Plan } from "../../src/manifest/schema.js";
+import type { Plan } from "../../src/plan/schema.js";
 import { LocalStore } from "../../src/store/local.js";
 import { openStore } from "../../src/store/open.js";
 import { cliCommand } from "../support/cli.js";
@@ -47,7 +50,7 @@ describe("the worker", () => {
     expect(first).toMatchObject({ taskId: plan.tasks[2]!.task_id, outcome: "success", exitCode: WORKER_EXIT.success });
     const again = await runWorker({ plan: store, taskId: plan.tasks[2]!.task_id });
     expect(again.outcome).toBe("already-done");
-    const { fragments } = await readFragmentsFromStore(store);
+    const { fragments } = await readFragments(store);
     expect(fragments).toHaveLength(1);
     expect(fragments[0]!.context?.grid_index).toBe(2);
   });
@@ -69,7 +72,7 @@ describe("the worker", () => {
     expect(stderr).toContain(`task ${plan.tasks[1]!.task_id} success`);
     expect(stderr).not.toContain("S3RVER");
     expect(await store.exists(plan.tasks[1]!.output_key)).toBe(true);
-    const { fragments } = await readFragmentsFromStore(store);
+    const { fragments } = await readFragments(store);
     expect(fragments.map((f) => f.task_id)).toEqual([plan.tasks[1]!.task_id]);
   });
 

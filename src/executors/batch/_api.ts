@@ -20,7 +20,8 @@ import {
 } from "@aws-sdk/client-batch";
 import { CompasEnsembleError } from "../../errors.js";
 import { abortableDelay } from "../../util/delay.js";
-import { ApiRetrySchema, backoffDelayMs, isRetryableApiError, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
+import { backoffDelayMs, withRetries } from "../../util/retry.js";
+import { ApiRetrySchema, isRetryableApiError, isThrottlingError, type ApiRetryOptions } from "./_backoff.js";
 
 /** Connection settings of the Batch API client. */
 export interface BatchApiOptions {
@@ -166,8 +167,11 @@ export class BatchApi {
 
   private async call<T>(operation: string, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
-      return await withBackoff(send, {
-        retry: this.retry,
+      return await withRetries(send, {
+        retries: this.retry.maxRetries,
+        baseDelayMs: this.retry.baseDelayMs,
+        maxDelayMs: this.retry.maxDelayMs,
+        retryable: isRetryableApiError,
         signal,
         onRetry: ({ retry, delayMs, error }) => this.onRetry?.({ operation, retry, delayMs, throttled: isThrottlingError(error) }),
       });

@@ -1,10 +1,12 @@
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { CompasEnsembleError, DiskFullError } from "../../errors.js";
-import type { Plan, Task } from "../../manifest/schema.js";
+import type { Plan, Task } from "../../plan/schema.js";
 import type { Store } from "../../store/types.js";
+import { SCRATCH_DIR } from "../../store/keys.js";
 import { LocalStore } from "../../store/local.js";
+import { backoffDelayMs } from "../../util/retry.js";
 import { killOrphans } from "../../worker/process.js";
 import type {
   Executor,
@@ -14,7 +16,7 @@ import type {
   TaskStatus,
   WaitOptions,
 } from "../types.js";
-import { removeStaleScratch, runTask } from "../../worker/task.js";
+import { defaultScratchRoot, removeStaleScratch, runTask } from "../../worker/task.js";
 
 /** Options of the local executor; every field has a documented default. */
 export interface LocalExecutorOptions {
@@ -158,7 +160,7 @@ export class LocalExecutor implements Executor {
   reclaimScratch(plan: Plan, store: Store): string {
     const scratchRoot =
       this.options.scratchRoot ??
-      (store instanceof LocalStore ? join(store.root, ".scratch") : join(tmpdir(), "compas-ensemble-scratch", plan.ensemble_id));
+      (store instanceof LocalStore ? join(store.root, SCRATCH_DIR) : defaultScratchRoot(plan.ensemble_id));
     // No task may ever run twice at once: kill the orphans before their tasks start again.
     killOrphans(scratchRoot);
     removeStaleScratch(scratchRoot, plan);
@@ -287,7 +289,7 @@ export class LocalExecutor implements Executor {
                 attempt: item.attempt,
                 reason: `retrying after: ${fragment.error?.message ?? "failure"}`,
               });
-              const delay = Math.min(60_000, this.options.retryBackoffMs * 2 ** item.tries);
+              const delay = backoffDelayMs(item.tries, { baseDelayMs: this.options.retryBackoffMs, maxDelayMs: 60_000, jitter: "none" });
               const timer = setTimeout(() => {
                 timers.delete(timer);
                 queue.push({ task, attempt: item.attempt + 1, tries: item.tries + 1 });

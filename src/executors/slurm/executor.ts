@@ -7,11 +7,12 @@ import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import type { Fragment } from "../../manifest/schema.js";
 import { LocalStore } from "../../store/local.js";
 import { openStore } from "../../store/open.js";
-import { indexListKey } from "../../worker/main.js";
+import { writeIndexList } from "../../store/ensemble-files.js";
+import { FragmentCache } from "../../store/fragments.js";
+import { SLURM_LOGS_DIR, slurmCancelMarkerKey, slurmScriptKey } from "../../store/keys.js";
 import { isTerminal, type Executor, type ExecutorEvent, type ExecutorHandle, type SubmitContext, type TaskState, type TaskStatus, type WaitOptions } from "../types.js";
 import { maxArraySize, runSlurmCommand, slurmOrThrow } from "./_commands.js";
-import { FragmentCache } from "./_fragments.js";
-import { cancelMarkerKey, scriptKey, slurmHandleData, type SlurmArray, type SlurmHandleData } from "./handle.js";
+import { slurmHandleData, type SlurmArray, type SlurmHandleData } from "./handle.js";
 import { querySlurm, slurmPhase } from "./_jobs.js";
 import { batchScript } from "./_script.js";
 import { combineStatus } from "./_status.js";
@@ -58,7 +59,7 @@ export class SlurmExecutor implements Executor {
     const emit = (e: ExecutorEvent): void => context.onEvent?.(e);
     const env = this.env();
 
-    const logDir = resolve(this.options.logDir ?? (store instanceof LocalStore ? join(store.root, "logs", "slurm") : process.cwd()));
+    const logDir = resolve(this.options.logDir ?? (store instanceof LocalStore ? join(store.root, ...SLURM_LOGS_DIR.split("/")) : process.cwd()));
     // Slurm does not create the folder of --output; a missing one loses every log silently.
     mkdirSync(logDir, { recursive: true });
     const perArray = this.options.maxArraySize ?? (await maxArraySize(env));
@@ -77,7 +78,7 @@ export class SlurmExecutor implements Executor {
         if (context.signal?.aborted) throw new CompasEnsembleError("CANCELLED", "The Slurm submission was cancelled before every array was submitted.");
         const indexList = `${submission}-a${k}`;
         // The list must be in the store before the job exists: an element may start at once.
-        await store.put(indexListKey(indexList), JSON.stringify(ids) + "\n");
+        await writeIndexList(store, indexList, ids);
         const script = batchScript({
           workerCommand: this.options.workerCommand ?? ["compas-ensemble"],
           store: store.uri,
@@ -86,7 +87,7 @@ export class SlurmExecutor implements Executor {
           retries: this.options.retries ?? DEFAULT_RETRIES,
           comment: [`compas-ensemble Slurm job: ensemble ${plan.ensemble_id}`, `submission ${submission}, array ${k + 1} of ${chunks.length} (${ids.length} tasks)`],
         });
-        await store.put(scriptKey(submission, k), script);
+        await store.put(slurmScriptKey(submission, k), script);
         const args = sbatchArgs(this.options, {
           size: ids.length,
           jobName,
@@ -161,7 +162,7 @@ export class SlurmExecutor implements Executor {
     const data = slurmHandleData(handle);
     const env = this.env(data);
     const store = this.cache(data.store).store;
-    const marker = cancelMarkerKey(data.submission);
+    const marker = slurmCancelMarkerKey(data.submission);
     await store.put(marker, JSON.stringify({ cancelled_at: new Date().toISOString(), host: hostname(), pid: process.pid }) + "\n");
     const ids = data.arrays.map((a) => a.job_id);
     const result = await runSlurmCommand("scancel", ids, { env });
@@ -183,8 +184,9 @@ export class SlurmExecutor implements Executor {
     // Slurm first, the store second: a task that ends in between shows its fragment.
     const elements = await querySlurm(data.arrays.map((a) => a.job_id), this.env(data));
     const cache = this.cache(data.store);
-    const fragments = await cache.refresh();
-    const cancelled = await cache.store.exists(cancelMarkerKey(data.submission));
+    await cache.refresh();
+    const fragments = cache.all();
+    const cancelled = await cache.store.exists(slurmCancelMarkerKey(data.submission));
     return { statuses: combineStatus({ handle, data, elements, fragments, cancelled }), fragments };
   }
 

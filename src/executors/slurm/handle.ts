@@ -52,16 +52,6 @@ export function slurmHandleData(handle: ExecutorHandle): SlurmHandleData {
   return parsed.data;
 }
 
-/** Store key of the marker that says a submission was cancelled (read after Slurm forgets it). */
-export function cancelMarkerKey(submission: string): string {
-  return `executor/slurm/${submission}/cancelled.json`;
-}
-
-/** Store key of the copy of an array's batch script. */
-export function scriptKey(submission: string, arrayIndex: number): string {
-  return `executor/slurm/${submission}/array-${arrayIndex}.sh`;
-}
-
 /** Where element `index` of array job `jobId` writes its stdout and stderr. */
 export function elementLogPath(logDir: string, jobId: string, index: number): string {
   return `${logDir.replace(/\/+$/, "")}/slurm-${jobId}_${index}.out`;

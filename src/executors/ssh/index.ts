@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { abortableDelay } from "../../util/delay.js";
 import { posix } from "node:path";
 import { z } from "zod";
-import { readPlanFromStore } from "../../store/ensemble-files.js";
+import { jsonText, readPlan } from "../../store/ensemble-files.js";
+import { PLAN_KEY } from "../../store/keys.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import type { S3StoreOptions } from "../../store/_s3-client.js";
 import { LocalStore } from "../../store/local.js";
@@ -194,7 +195,7 @@ export class SshExecutor implements Executor {
       remoteHosts.map((h) => h.name),
     );
     try {
-      const planText = mode === "sftp" ? JSON.stringify(plan, null, 2) + "\n" : undefined;
+      const planText = mode === "sftp" ? jsonText(plan) : undefined;
       await Promise.all(
         remoteHosts.map(async (h) => {
           await h.writeFile("ctl.sh", CTL_SCRIPT);
@@ -208,7 +209,7 @@ export class SshExecutor implements Executor {
               env: remoteEnv,
             }),
           );
-          if (planText !== undefined) await h.writeFile("plan.json", planText);
+          if (planText !== undefined) await h.writeFile(PLAN_KEY, planText);
           // Queued jobs of an earlier submission are dropped (they are queued afresh below);
           // running ones of tasks outside this submission are stopped, the others adopted.
           const old = await h.status();
@@ -300,7 +301,7 @@ export class SshExecutor implements Executor {
     const existing = this.sessions.get(data.submission);
     if (existing) return existing;
     const store = this.options.store ?? openStore(data.store, this.options.storeOptions);
-    const plan = await readPlanFromStore(store);
+    const plan = await readPlan(store);
     if (!plan || plan.ensemble_id !== handle.ensemble_id) {
       throw new CompasEnsembleError("PLAN_MISMATCH", `${store.uri} does not hold the plan of ensemble ${handle.ensemble_id} that the SSH handle names.`);
     }

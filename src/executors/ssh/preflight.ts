@@ -1,5 +1,5 @@
 import { CompasEnsembleError, isCompasEnsembleError, type ErrorCode } from "../../errors.js";
-import type { Plan } from "../../manifest/schema.js";
+import type { Plan } from "../../plan/schema.js";
 import { SshConnection, lastLines, loadKnownHosts, defaultKnownHostsFile, type ConnectionSettings } from "./_connection.js";
 import type { SshHost } from "./hosts.js";
 import { shellQuote } from "../../util/shell-quote.js";
