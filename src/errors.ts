@@ -28,6 +28,9 @@ export const ERROR_CODES = [
   "OUTPUT_CORRUPT",
   "OUTPUT_PATH_REFUSED",
   "N_MISMATCH",
+  "ENSEMBLE_LOCKED",
+  "PLAN_MISSING",
+  "HANDLE_MISSING",
 ] as const;
 
 /** One of the stable error codes in {@link ERROR_CODES}. */
@@ -51,6 +54,11 @@ const USER_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "SSH_HOST_KEY",
   "OUTPUT_PATH_REFUSED",
   "N_MISMATCH",
+  // Another process holds the ensemble directory: wait for it or stop it.
+  "ENSEMBLE_LOCKED",
+  // The path given is not an ensemble output (no plan.json), or nothing detached was submitted there.
+  "PLAN_MISSING",
+  "HANDLE_MISSING",
 ]);
 
 /** Options for {@link CompasEnsembleError}. */

@@ -1,4 +1,4 @@
-import { readPlan } from "../store/ensemble-files.js";
+import { requirePlan } from "../store/ensemble-files.js";
 import { readFragments } from "../store/fragments.js";
 import { CompasEnsembleError } from "../errors.js";
 import { abortableDelay } from "../util/delay.js";
@@ -54,12 +54,7 @@ export async function watchStatus(store: Store, options: WatchOptions): Promise<
   const line = new LiveLine(options.stream);
   const reported = new Set<string>();
   for (;;) {
-    const plan = await readPlan(store);
-    if (!plan) {
-      throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`, {
-        hint: "Give the --output-dir of `compas-ensemble run`.",
-      });
-    }
+    const plan = await requirePlan(store);
     const { fragments } = await readFragments(store);
     const relevant = relevantFragments(fragments, plan).fragments;
     const outcomes = outcomesByTask(relevant);

@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { buildCompasArgs, displayCommand, withOutput } from "../compas/argv.js";
 import { probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY, PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
-import { readPlan } from "../store/ensemble-files.js";
+import { requirePlan } from "../store/ensemble-files.js";
 import { readFragments } from "../store/fragments.js";
 import { firstSeedOfRun } from "../plan/build.js";
 import { runEnsemble } from "../ensemble/run.js";
@@ -164,12 +164,7 @@ export function statusCommand(): Command {
         await watchStatus(store, { intervalS: watchSeconds(flags.watch), concurrency, stream: process.stdout, signal: controller.signal, display: dir });
         return;
       }
-      const plan = await readPlan(store);
-      if (!plan) {
-        throw new CompasEnsembleError("METADATA_INVALID", `${dir} holds no plan.json, so it is not an ensemble output.`, {
-          hint: "Give the --output-dir of `compas-ensemble run`.",
-        });
-      }
+      const plan = await requirePlan(store, { display: dir });
       const { fragments, invalid } = await readFragments(store);
       const check = flags.verify ? "rehash" : "size";
       const { reasons } = await verifiedSuccesses(store, plan, fragments, undefined, { check });

@@ -6,6 +6,7 @@ import { isWithin } from "../store/owned-paths.js";
 import { ManifestSchema, type Manifest, type ManifestRun } from "../manifest/schema.js";
 import { MANIFEST_KEY, runOutputKey } from "../store/keys.js";
 import { isSafeKey } from "../store/safe-keys.js";
+import { describeZodError } from "../util/zod-error.js";
 
 const MANIFEST_FILE = MANIFEST_KEY;
 
@@ -101,9 +102,7 @@ function parseManifest(path: string): Manifest {
   }
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "unknown problem";
-    throw new CompasEnsembleError("METADATA_INVALID", `Manifest ${path} does not match the manifest format (${where}).`, {
+    throw new CompasEnsembleError("METADATA_INVALID", `Manifest ${path} does not match the manifest format (${describeZodError(parsed.error)}).`, {
       cause: parsed.error,
     });
   }

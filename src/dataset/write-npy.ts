@@ -22,7 +22,7 @@ export function encodeNpy(descr: string, shape: readonly number[], data: Uint8Ar
   const preamble = 10; // 6 magic + 2 version + 2 header length
   const unpadded = preamble + dict.length + 1; // + '\n'
   const headerLength = dict.length + 1 + ((64 - (unpadded % 64)) % 64);
-  if (headerLength > 0xffff) throw new RangeError(`npy header of ${headerLength} bytes does not fit version 1.0`);
+  if (headerLength > 0xffff) throw new CompasEnsembleError("OPTIONS_INVALID", `An npy header of ${headerLength} bytes does not fit .npy version 1.0 (at most 65535).`);
   const out = new Uint8Array(preamble + headerLength + data.byteLength);
   out.set([0x93, ...Buffer.from("NUMPY", "latin1"), 1, 0]);
   new DataView(out.buffer).setUint16(8, headerLength, true);
@@ -63,7 +63,7 @@ const DESCR: [new (n: number) => ArrayBufferView, string][] = [
  */
 export function encodeNpyTyped(a: ArrayBufferView & { length: number }): Uint8Array {
   const descr = DESCR.find(([ctor]) => a instanceof ctor)?.[1];
-  if (descr === undefined) throw new TypeError(`no .npy dtype for ${a.constructor.name}`);
+  if (descr === undefined) throw new CompasEnsembleError("OPTIONS_INVALID", `A ${a.constructor.name} has no .npy dtype; give a Float64Array, BigUint64Array, BigInt64Array, Int32Array or Uint8Array.`);
   return encodeNpy(descr, [a.length], bytesOf(a));
 }
 

@@ -52,7 +52,7 @@ export function acquireLock(dir: string): () => void {
       const holder = Number(readFileSafe(path).trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
         throw new CompasEnsembleError(
-          "OPTIONS_INVALID",
+          "ENSEMBLE_LOCKED",
           `${dir} is in use by another compas-ensemble process (pid ${holder}); wait for it or stop it first.`,
           { hint: `If that process is not compas-ensemble, delete ${path}.` },
         );
@@ -60,7 +60,9 @@ export function acquireLock(dir: string): () => void {
       rmSync(path, { force: true });
     }
   }
-  throw new CompasEnsembleError("OPTIONS_INVALID", `Could not take the lock ${path}; another process keeps creating it.`);
+  throw new CompasEnsembleError("ENSEMBLE_LOCKED", `Could not take the lock ${path}; another process keeps creating it.`, {
+    hint: "Stop the other compas-ensemble process that works in this directory, then run the command again.",
+  });
 }
 
 function readFileSafe(path: string): string {

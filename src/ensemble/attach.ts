@@ -2,7 +2,7 @@ import { CompasEnsembleError } from "../errors.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
-import { readHandle, readPlan } from "../store/ensemble-files.js";
+import { readHandle, requirePlan } from "../store/ensemble-files.js";
 import { HANDLE_KEY } from "../store/keys.js";
 import { finalizeEnsemble } from "./finalize.js";
 import { summarize, type EnsembleEvent, type EnsembleSummary } from "./run.js";
@@ -34,10 +34,7 @@ export interface AttachEnsembleOptions {
 export async function attachEnsemble(options: AttachEnsembleOptions): Promise<EnsembleSummary & { statuses: TaskStatus[] }> {
   const started = Date.now();
   const store = typeof options.output === "string" ? openStore(options.output) : options.output;
-  const plan = await readPlan(store);
-  if (!plan) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`);
-  }
+  const plan = await requirePlan(store);
   const handle = await savedHandle(store);
   const executor = await options.reattach(handle, store);
   const emit = (e: EnsembleEvent): void => options.onEvent?.(e);
@@ -52,7 +49,7 @@ async function savedHandle(store: Store): Promise<ExecutorHandle> {
   const handle = await readHandle(store);
   if (handle === null) {
     throw new CompasEnsembleError(
-      "METADATA_INVALID",
+      "HANDLE_MISSING",
       `${store.uri} has no ${HANDLE_KEY}: nothing was submitted there by a detached executor (local runs cannot be re-attached).`,
       { hint: "Use `compas-ensemble status <dir>` to see what the fragments say.", key: HANDLE_KEY },
     );

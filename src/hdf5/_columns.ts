@@ -269,7 +269,7 @@ export class ColumnReader {
   readIntoBuffer(info: ColumnInfo, start: number, n: number): NumericArray {
     const ctor = this.requireNumeric(info);
     if (start < 0 || n < 0 || start + n > info.rows) {
-      throw new RangeError(`Rows [${start}, ${start + n}) are outside ${info.group}/${info.name} (${info.rows} rows).`);
+      throw new CompasEnsembleError("OPTIONS_INVALID", `Rows [${start}, ${start + n}) are outside ${info.group}/${info.name} (${info.rows} rows).`);
     }
     if (n === 0) return new ctor(0);
     const bytes = n * info.size;

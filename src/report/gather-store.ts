@@ -2,7 +2,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseFlags } from "../compas/argv.js";
-import { readPlan } from "../store/ensemble-files.js";
+import { requirePlan } from "../store/ensemble-files.js";
 import { readFragments } from "../store/fragments.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { liveScratchProcesses } from "../worker/process.js";
@@ -58,12 +58,9 @@ export interface GatheredEnsemble {
  * @param options - see {@link GatherStoreOptions}
  */
 export async function gatherFromStore(store: Store, options: GatherStoreOptions = {}): Promise<GatheredEnsemble> {
-  const plan = await readPlan(store);
-  if (!plan) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`, {
-      hint: "Give the --output-dir of `compas-ensemble run`, or an SBI dataset file (.h5) made by `compas-ensemble extract`.",
-    });
-  }
+  const plan = await requirePlan(store, {
+    hint: "Give the --output-dir of `compas-ensemble run`, or an SBI dataset file (.h5) made by `compas-ensemble extract`.",
+  });
   const { fragments, invalid } = await readFragments(store);
   const relevant = relevantFragments(fragments, plan).fragments;
   const outcomes = outcomesByTask(relevant);

@@ -1,6 +1,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
+import { describeZodError } from "../util/zod-error.js";
 
 /** Attempts per S3 request (first try included) unless `maxAttempts` says otherwise. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -61,11 +62,7 @@ export interface ResolvedS3Config {
 export function createS3Client(raw: S3StoreOptions, env: NodeJS.ProcessEnv = process.env): ResolvedS3Config {
   const parsed = S3StoreOptionsSchema.safeParse(raw);
   if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new CompasEnsembleError(
-      "OPTIONS_INVALID",
-      `Invalid S3 store option ${first?.path.join(".") ?? ""}: ${first?.message ?? "invalid"}.`,
-    );
+    throw new CompasEnsembleError("OPTIONS_INVALID", `Invalid S3 store option ${describeZodError(parsed.error)}.`, { cause: parsed.error });
   }
   const opts = parsed.data;
   // Versions are pinned in package.json, so the SDK's notice about future releases needing

@@ -69,6 +69,24 @@ export async function readPlan(where: Store | string): Promise<Plan | null> {
 }
 
 /**
+ * Reads the plan of an ensemble that must exist: where there is none, the path given is not
+ * an ensemble's output.
+ * @param store - where the ensemble should be
+ * @param options - how the user named the place (default the store's URI), and what to do
+ * @throws CompasEnsembleError PLAN_MISSING when there is no plan.json
+ */
+export async function requirePlan(store: Store, options: { display?: string; hint?: string } = {}): Promise<Plan> {
+  const plan = await readPlan(store);
+  if (plan === null) {
+    throw new CompasEnsembleError("PLAN_MISSING", `${options.display ?? store.uri} holds no plan.json, so it is not an ensemble output.`, {
+      hint: options.hint ?? "Give the --output-dir of `compas-ensemble run`.",
+      key: PLAN_KEY,
+    });
+  }
+  return plan;
+}
+
+/**
  * Writes the plan of an ensemble (as buildPlan made it; it is validated when read).
  * @param where - the ensemble's store, or its directory
  * @param plan - the plan

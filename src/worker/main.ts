@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { readIndexList, readPlan } from "../store/ensemble-files.js";
+import { readIndexList, requirePlan } from "../store/ensemble-files.js";
 import { indexListKey } from "../store/keys.js";
 import { readFragments } from "../store/fragments.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
@@ -57,10 +57,7 @@ export interface RunWorkerResult {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<RunWorkerResult> {
   const store = typeof options.plan === "string" ? openStore(options.plan) : options.plan;
-  const plan = await readPlan(store);
-  if (!plan) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json; --plan must name an ensemble's output.`);
-  }
+  const plan = await requirePlan(store, { hint: "--plan must name the output of `compas-ensemble run` (a directory or s3://bucket/prefix)." });
   const task = await selectTask(store, plan, options);
   const { fragments } = await readFragments(store);
   const own = fragments.filter((f) => f.task_id === task.task_id);

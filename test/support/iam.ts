@@ -19,6 +19,8 @@ export interface SentCommand {
 
 const IMPORT = /import\s+(type\s+)?\{([^}]*)\}\s*from\s*["'](@aws-sdk\/[^"']+)["']/g;
 const NEW_COMMAND = /new\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g;
+// The SDK's paginators (paginateListJobs) send the command they are named after, page by page.
+const PAGINATE = /\bpaginate([A-Z][A-Za-z0-9]*)\s*\(/g;
 
 /**
  * The SDK commands constructed in the given sources: `new XCommand(` where XCommand is imported
@@ -46,6 +48,10 @@ export function commandsInSource(files: { path: string; text: string }[], libSto
     }
     for (const m of text.matchAll(NEW_COMMAND)) {
       const pkg = from.get(`${m[1]}Command`);
+      if (pkg?.startsWith("@aws-sdk/client-")) add(pkg.slice("@aws-sdk/".length), m[1]!, path);
+    }
+    for (const m of text.matchAll(PAGINATE)) {
+      const pkg = from.get(`paginate${m[1]}`);
       if (pkg?.startsWith("@aws-sdk/client-")) add(pkg.slice("@aws-sdk/".length), m[1]!, path);
     }
     if ([...text.matchAll(IMPORT)].some((m) => !m[1] && m[3] === "@aws-sdk/lib-storage")) {

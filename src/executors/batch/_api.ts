@@ -1,8 +1,8 @@
 import {
   BatchClient,
-  DescribeJobDefinitionsCommand,
   DescribeJobsCommand,
-  ListJobsCommand,
+  paginateDescribeJobDefinitions,
+  paginateListJobs,
   RegisterJobDefinitionCommand,
   SubmitJobCommand,
   TerminateJobCommand,
@@ -12,7 +12,6 @@ import {
   type JobDetail,
   type JobStatus,
   type JobSummary,
-  type ListJobsCommandOutput,
   type RegisterJobDefinitionCommandInput,
   type RegisterJobDefinitionCommandOutput,
   type SubmitJobCommandInput,
@@ -99,14 +98,8 @@ export class BatchApi {
   /** Jobs of a queue (any status) whose name is `jobName`, newest first. */
   async findJobsByName(jobQueue: string, jobName: string): Promise<JobSummary[]> {
     const out: JobSummary[] = [];
-    let nextToken: string | undefined;
-    do {
-      const res: ListJobsCommandOutput = await this.call("ListJobs", () =>
-        this.client.send(new ListJobsCommand({ jobQueue, filters: [{ name: "JOB_NAME", values: [jobName] }], maxResults: 100, nextToken })),
-      );
-      out.push(...(res.jobSummaryList ?? []));
-      nextToken = res.nextToken ?? undefined;
-    } while (nextToken);
+    const pages = paginateListJobs({ client: this.paged("ListJobs"), pageSize: 100 }, { jobQueue, filters: [{ name: "JOB_NAME", values: [jobName] }] });
+    for await (const page of pages) out.push(...(page.jobSummaryList ?? []));
     // The filter is case-insensitive; names are compared exactly here.
     return out.filter((s) => s.jobName === jobName);
   }
@@ -125,14 +118,7 @@ export class BatchApi {
   /** Every child of an array job in one status (all pages). */
   async listChildren(arrayJobId: string, jobStatus: JobStatus): Promise<JobSummary[]> {
     const out: JobSummary[] = [];
-    let nextToken: string | undefined;
-    do {
-      const res: ListJobsCommandOutput = await this.call("ListJobs", () =>
-        this.client.send(new ListJobsCommand({ arrayJobId, jobStatus, maxResults: 1000, nextToken })),
-      );
-      out.push(...(res.jobSummaryList ?? []));
-      nextToken = res.nextToken ?? undefined;
-    } while (nextToken);
+    for await (const page of paginateListJobs({ client: this.paged("ListJobs"), pageSize: 1000 }, { arrayJobId, jobStatus })) out.push(...(page.jobSummaryList ?? []));
     return out;
   }
 
@@ -149,15 +135,21 @@ export class BatchApi {
   /** Job definitions matching the filter (all pages). */
   async describeJobDefinitions(input: DescribeJobDefinitionsCommandInput): Promise<NonNullable<DescribeJobDefinitionsCommandOutput["jobDefinitions"]>> {
     const out: NonNullable<DescribeJobDefinitionsCommandOutput["jobDefinitions"]> = [];
-    let nextToken: string | undefined;
-    do {
-      const res: DescribeJobDefinitionsCommandOutput = await this.call("DescribeJobDefinitions", () =>
-        this.client.send(new DescribeJobDefinitionsCommand({ ...input, nextToken })),
-      );
-      out.push(...(res.jobDefinitions ?? []));
-      nextToken = res.nextToken ?? undefined;
-    } while (nextToken);
+    for await (const page of paginateDescribeJobDefinitions({ client: this.paged("DescribeJobDefinitions") }, { ...input })) out.push(...(page.jobDefinitions ?? []));
     return out;
+  }
+
+  /**
+   * The client the SDK's paginators get: each page's request goes through {@link BatchApi.call},
+   * so it is retried and its error named like every other request.
+   * @param operation - the operation's name, for messages
+   */
+  private paged(operation: string): BatchClient {
+    const client = Object.create(this.client) as BatchClient;
+    const send = (command: Parameters<BatchClient["send"]>[0], options?: Parameters<BatchClient["send"]>[1]): Promise<unknown> =>
+      this.call(operation, () => this.client.send(command, options));
+    client.send = send as BatchClient["send"];
+    return client;
   }
 
   /** Closes the HTTP connections. */

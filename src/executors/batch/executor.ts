@@ -14,6 +14,7 @@ import { childTaskStatus, isBatchTerminal, type BatchChildInfo } from "./_states
 import { CANCEL_REASON, groupTasks, newSubmissionName, submitJobInput, type SubmissionContext } from "./_submission.js";
 import { ensureJobDefinition } from "./job-definition.js";
 import { resolveBatchOptions, type BatchExecutorOptions, type ResolvedBatchExecutorOptions } from "./options.js";
+import { describeZodError } from "../../util/zod-error.js";
 
 /** One SubmitJob of a submission, as saved in the handle. */
 export const BatchJobRefSchema = z.strictObject({
@@ -471,10 +472,9 @@ export function reattachBatchExecutor(handle: ExecutorHandle, options: BatchExec
 function parseHandleData(handle: ExecutorHandle): BatchHandleData {
   const parsed = BatchHandleDataSchema.safeParse(handle.data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new CompasEnsembleError(
       "METADATA_INVALID",
-      `The Batch handle is invalid (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}); it was not written by this executor.`,
+      `The Batch handle is invalid (${describeZodError(parsed.error, "data")}); it was not written by this executor.`,
       { cause: parsed.error },
     );
   }

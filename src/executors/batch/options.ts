@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CompasEnsembleError } from "../../errors.js";
 import type { S3StoreOptions } from "../../store/_s3-client.js";
 import { ApiRetrySchema } from "./_backoff.js";
+import { describeZodError } from "../../util/zod-error.js";
 
 /** Batch's own limits, checked before a request is made. */
 export const BATCH_LIMITS = {
@@ -104,10 +105,9 @@ export function resolveBatchOptions(raw: BatchExecutorOptions): ResolvedBatchExe
   const { credentials: _c, storeOptions: _s, ...scalars } = raw;
   const parsed = BatchExecutorOptionsSchema.safeParse(scalars);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new CompasEnsembleError(
       "OPTIONS_INVALID",
-      `Batch executor option ${issue?.path.join(".") || "(root)"} is invalid: ${issue?.message ?? "invalid"}.`,
+      `A Batch executor option is invalid: ${describeZodError(parsed.error)}.`,
       { cause: parsed.error },
     );
   }

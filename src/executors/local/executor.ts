@@ -178,7 +178,7 @@ export class LocalExecutor implements Executor {
     const sub = this.submissions.get(String(handle.data.id));
     if (!sub) {
       throw new CompasEnsembleError(
-        "OPTIONS_INVALID",
+        "HANDLE_MISSING",
         `The local executor has no submission ${String(handle.data.id)}; local runs cannot be re-attached from another process.`,
         { hint: "Use `compas-ensemble status <dir>` to read the state from the output directory." },
       );

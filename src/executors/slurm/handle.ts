@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CompasEnsembleError } from "../../errors.js";
 import type { ExecutorHandle } from "../types.js";
+import { describeZodError } from "../../util/zod-error.js";
 
 /** One `sbatch --array` call of a submission. */
 export const SlurmArraySchema = z.strictObject({
@@ -42,8 +43,7 @@ export function slurmHandleData(handle: ExecutorHandle): SlurmHandleData {
   }
   const parsed = SlurmHandleDataSchema.safeParse(handle.data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new CompasEnsembleError("METADATA_INVALID", `The Slurm handle is invalid (data.${issue?.path.join(".")}: ${issue?.message}).`, { cause: parsed.error });
+    throw new CompasEnsembleError("METADATA_INVALID", `The Slurm handle is invalid (${describeZodError(parsed.error, "data")}).`, { cause: parsed.error });
   }
   const total = parsed.data.arrays.reduce((n, a) => n + a.size, 0);
   if (total !== handle.task_ids.length) {

@@ -3,7 +3,7 @@ import { abortableDelay } from "../../util/delay.js";
 import { posix } from "node:path";
 import { z } from "zod";
 import { jsonText, readPlan } from "../../store/ensemble-files.js";
-import { PLAN_KEY } from "../../store/keys.js";
+import { HANDLE_KEY, PLAN_KEY } from "../../store/keys.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
 import type { S3StoreOptions } from "../../store/_s3-client.js";
 import { LocalStore } from "../../store/local.js";
@@ -17,6 +17,7 @@ import { CTL_SCRIPT, checkRemoteEnv, checkSafeId, workerScript } from "./_remote
 import { Session } from "./_session.js";
 import { parseHosts, type SshHost, type SshHostInput } from "./hosts.js";
 import { assertPreflightOk, formatPreflight, preflightConnection, unreachableReport, type HostPreflight } from "./preflight.js";
+import { describeZodError } from "../../util/zod-error.js";
 
 export { shellQuote, quoteArg } from "../../util/shell-quote.js";
 export { parseHosts, loadHostsFile, SshHostSchema, type SshHost, type SshHostInput } from "./hosts.js";
@@ -361,8 +362,7 @@ export function parseHandleData(handle: ExecutorHandle): SshHandleData {
   if (handle.kind !== "ssh") throw new CompasEnsembleError("OPTIONS_INVALID", `The saved handle is of a ${handle.kind} executor, not of the SSH executor.`);
   const parsed = SshHandleDataSchema.safeParse(handle.data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new CompasEnsembleError("METADATA_INVALID", `The saved SSH handle is invalid at data.${issue?.path.join(".")}: ${issue?.message}.`, { cause: parsed.error });
+    throw new CompasEnsembleError("METADATA_INVALID", `The saved SSH handle is invalid at ${describeZodError(parsed.error, "data")}.`, { cause: parsed.error, key: HANDLE_KEY });
   }
   return parsed.data;
 }
