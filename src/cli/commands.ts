@@ -112,7 +112,7 @@ export function runCommand(): Command {
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
-      const executor = executorFromFlags(flags);
+      const executor = await executorFromFlags(flags);
       const live = liveReporter(process.stderr);
       const summary = await runEnsemble({
         points: pointsFromFlags(flags, true),

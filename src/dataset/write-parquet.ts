@@ -1,12 +1,28 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { Table, Utf8, makeVector, vectorFromArray, tableToIPC, type Vector } from "apache-arrow";
-import * as parquet from "parquet-wasm";
+import type * as Arrow from "apache-arrow";
+import type * as Parquet from "parquet-wasm";
 import { CompasEnsembleError } from "../errors.js";
 import { replaceAtomicallySync } from "../util/atomic-write.js";
 import { RATE_DCO_TYPES } from "../physics/rates/run-rates.js";
 import { DCO_UNITS } from "../physics/dco-table.js";
 import { RATE_UNITS, sbiDcoColumns, type SbiDataset } from "./types.js";
+
+type Vector = Arrow.Vector;
+
+// The Parquet backend (Arrow and parquet-wasm, megabytes of code and WebAssembly) is loaded
+// by the first writeSbiParquet, so that nothing else that imports this package pays for it.
+let arrow: typeof Arrow;
+let parquet: typeof Parquet;
+let loading: Promise<void> | undefined;
+
+function loadBackend(): Promise<void> {
+  loading ??= Promise.all([import("apache-arrow"), import("parquet-wasm")]).then(([a, p]) => {
+    arrow = a;
+    parquet = p;
+  });
+  return loading;
+}
 
 /** Key of the Parquet key-value metadata entry holding the dataset's description (JSON). */
 export const SBI_PARQUET_METADATA_KEY = "compas_ensemble_sbi";
@@ -47,6 +63,7 @@ export function sbiParquetPaths(path: string): SbiParquetPaths {
  * @returns the paths written (`rates` only when written)
  */
 export async function writeSbiParquet(dataset: SbiDataset, path: string): Promise<SbiParquetPaths> {
+  await loadBackend();
   const paths = sbiParquetPaths(path);
   const combined = dataset.rates.combined;
   const metadata = JSON.stringify({
@@ -96,11 +113,11 @@ function rateColumns(d: SbiDataset): Record<string, Vector> | null {
     }
   });
   return {
-    kind: vectorFromArray(kind, new Utf8()),
-    index: makeVector(index),
-    type: vectorFromArray(type, new Utf8()),
-    z: makeVector(zs),
-    rate: makeVector(rate),
+    kind: arrow.vectorFromArray(kind, new arrow.Utf8()),
+    index: arrow.makeVector(index),
+    type: arrow.vectorFromArray(type, new arrow.Utf8()),
+    z: arrow.makeVector(zs),
+    rate: arrow.makeVector(rate),
   };
 }
 
@@ -108,34 +125,34 @@ function dcoColumns(d: SbiDataset): Record<string, Vector> {
   const n = d.dco.length;
   const runIndex = d.dco.run_index;
   const columns: Record<string, Vector> = {
-    run_index: makeVector(runIndex),
-    run_id: vectorFromArray(Array.from(runIndex, (r) => d.runIds[r] as string), new Utf8()),
+    run_index: arrow.makeVector(runIndex),
+    run_id: arrow.vectorFromArray(Array.from(runIndex, (r) => d.runIds[r] as string), new arrow.Utf8()),
   };
   d.thetaColumns.forEach((name, j) => {
-    columns[name] = makeVector(Float64Array.from(runIndex, (r) => (d.theta[r] as Float64Array)[j] as number));
+    columns[name] = arrow.makeVector(Float64Array.from(runIndex, (r) => (d.theta[r] as Float64Array)[j] as number));
   });
   for (const { name, values } of sbiDcoColumns(d)) {
     if (name === "run_index") continue;
     if (values.length !== n) {
       throw new CompasEnsembleError("OPTIONS_INVALID", `DCO column ${name} has ${values.length} rows, expected ${n}.`);
     }
-    columns[name] = Array.isArray(values) ? vectorFromArray(values as string[], new Utf8()) : makeVector(values);
+    columns[name] = Array.isArray(values) ? arrow.vectorFromArray(values as string[], new arrow.Utf8()) : arrow.makeVector(values);
   }
   return columns;
 }
 
 function runColumns(d: SbiDataset): Record<string, Vector> {
   const columns: Record<string, Vector> = {
-    run_index: makeVector(Int32Array.from(d.runIds, (_, i) => i)),
-    run_id: vectorFromArray(d.runIds, new Utf8()),
-    n_systems: makeVector(BigInt64Array.from(d.nSystems, BigInt)),
+    run_index: arrow.makeVector(Int32Array.from(d.runIds, (_, i) => i)),
+    run_id: arrow.vectorFromArray(d.runIds, new arrow.Utf8()),
+    n_systems: arrow.makeVector(BigInt64Array.from(d.nSystems, BigInt)),
   };
   const matrixColumns = (rows: Float64Array[], names: string[]) =>
     names.forEach((name, j) => {
       if (name in columns) {
         throw new CompasEnsembleError("OPTIONS_INVALID", `Column ${name} appears twice in the per-run Parquet table.`);
       }
-      columns[name] = makeVector(Float64Array.from(rows, (r) => r[j] as number));
+      columns[name] = arrow.makeVector(Float64Array.from(rows, (r) => r[j] as number));
     });
   matrixColumns(d.theta, d.thetaColumns);
   matrixColumns(d.x, d.xColumns);
@@ -148,7 +165,7 @@ function runColumns(d: SbiDataset): Record<string, Vector> {
 }
 
 function toParquet(columns: Record<string, Vector>, metadata: string, libraryVersion: string): Uint8Array {
-  const ipc = tableToIPC(new Table(columns), "stream");
+  const ipc = arrow.tableToIPC(new arrow.Table(columns), "stream");
   const table = parquet.Table.fromIPCStream(ipc);
   const props = new parquet.WriterPropertiesBuilder()
     // Snappy: read by pyarrow and fastparquet alike, which is what pandas uses.

@@ -4,6 +4,7 @@ import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
 import { RUNS_PREFIX, runOutputKey } from "../store/keys.js";
 import { pathError } from "../util/path-errors.js";
+import { importEsm } from "../util/import-esm.js";
 
 /** The h5wasm module as loaded for Node (real file paths, no copying into memory). */
 export type H5Module = typeof H5;
@@ -14,28 +15,15 @@ export type H5Module = typeof H5;
  */
 export type H5Lib = typeof H5.Module;
 
-// h5wasm is ESM-only. esbuild rewrites `import()` into `require()` in the CJS build, which
-// fails for ESM-only packages, so the specifier goes through a Function the bundler cannot see.
-const nativeImport = new Function("specifier", "return import(specifier)") as (
-  specifier: string,
-) => Promise<unknown>;
-
 let loading: Promise<H5Module> | undefined;
 let lib: H5Lib | undefined;
 
 /** Loads h5wasm once per process (about 100 ms) and waits for its WebAssembly to be ready. */
 export function loadH5wasm(): Promise<H5Module> {
   loading ??= (async () => {
+    // h5wasm is ESM-only.
     type Loaded = { default: H5Module & { ready: Promise<H5Lib> } };
-    let mod: Loaded;
-    try {
-      mod = (await nativeImport("h5wasm/node")) as Loaded;
-    } catch (err) {
-      // Inside a vm context without a dynamic-import hook (vitest, some REPLs) the Function
-      // trick fails; there the module system of the host handles a plain import().
-      if (!(err instanceof TypeError)) throw err;
-      mod = (await import("h5wasm/node")) as unknown as Loaded;
-    }
+    const mod = await importEsm<Loaded>("h5wasm/node", async () => (await import("h5wasm/node")) as unknown as Loaded);
     lib = await mod.default.ready;
     return mod.default;
   })();

@@ -1,4 +1,4 @@
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
 import { describeZodError } from "../util/zod-error.js";
@@ -39,9 +39,10 @@ export type S3StoreOptions = z.input<typeof S3StoreOptionsSchema> & {
   credentials?: S3Credentials;
 };
 
-/** What the store needs to know about the client it built. */
+/** What the store needs to know about the client it will build. */
 export interface ResolvedS3Config {
-  client: S3Client;
+  /** Builds the client, loading the AWS SDK on first use (opening a store never loads it). */
+  client: () => Promise<S3Client>;
   /** Endpoint for describe() with any user:password part removed, or undefined for AWS. */
   endpointForDisplay: string | undefined;
   forcePathStyle: boolean;
@@ -53,9 +54,10 @@ export interface ResolvedS3Config {
 }
 
 /**
- * Builds an S3 client with standard retries (exponential backoff with jitter on
- * throttling, 5xx and network errors), region redirects, and path-style addressing for
- * custom endpoints. Credentials come from the SDK's default chain unless given.
+ * Validates the options of an S3 store and prepares its client: standard retries
+ * (exponential backoff with jitter on throttling, 5xx and network errors), region redirects,
+ * and path-style addressing for custom endpoints. Credentials come from the SDK's default
+ * chain unless given. The client itself is built (and the SDK loaded) on first use.
  * @param raw - store options
  * @param env - environment to read S3_ENDPOINT and friends from
  */
@@ -78,7 +80,7 @@ export function createS3Client(raw: S3StoreOptions, env: NodeJS.ProcessEnv = pro
   const region =
     opts.region ?? (customEndpoint !== undefined && !nonEmpty(env.AWS_REGION) ? "us-east-1" : undefined);
 
-  const client = new S3Client({
+  const settings = {
     ...(explicitEndpoint !== undefined ? { endpoint: explicitEndpoint } : {}),
     ...(region !== undefined ? { region } : {}),
     ...(raw.credentials ? { credentials: raw.credentials } : {}),
@@ -89,9 +91,14 @@ export function createS3Client(raw: S3StoreOptions, env: NodeJS.ProcessEnv = pro
     // S3-compatible servers often reject the newer default trailing checksums; our own
     // sha256 metadata plus size checks cover integrity there.
     ...(customEndpoint !== undefined
-      ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
+      ? { requestChecksumCalculation: "WHEN_REQUIRED" as const, responseChecksumValidation: "WHEN_REQUIRED" as const }
       : {}),
-  });
+  };
+  let built: Promise<S3Client> | undefined;
+  const client = (): Promise<S3Client> => {
+    built ??= import("@aws-sdk/client-s3").then(({ S3Client }) => new S3Client(settings));
+    return built;
+  };
 
   const secrets = [
     raw.credentials?.secretAccessKey,

@@ -177,7 +177,7 @@ export class BatchExecutor implements Executor {
       ...(this.options.region ? { region: this.options.region } : {}),
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
       submission,
-      attempts: this.options.attempts,
+      attempts: this.options.retries + 1,
       jobs,
       first_attempts: taskIds.map((id) => context.firstAttempt[id] ?? 1),
     };

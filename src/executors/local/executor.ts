@@ -17,26 +17,44 @@ import type {
   WaitOptions,
 } from "../types.js";
 import { defaultScratchRoot, removeStaleScratch, runTask } from "../../worker/task.js";
+import { checkExecutorOptions, EXECUTOR_DEFAULTS, type ExecutorOptions, withEnv } from "../options.js";
 
-/** Options of the local executor; every field has a documented default. */
-export interface LocalExecutorOptions {
+/**
+ * Options of the local executor; every field has a documented default. The shared ones
+ * (compasBinary, taskTimeoutMs, env, retries) mean what they mean for every executor; `env`
+ * is set over this process's environment for COMPAS (GSL_RNG_* are always removed).
+ */
+export interface LocalExecutorOptions extends Omit<ExecutorOptions, "pollIntervalMs"> {
   /** COMPAS processes at once. Default: the number of available cores. */
   concurrency?: number;
-  /** Further attempts after a retryable failure. Default 2 (three attempts in all). */
-  retries?: number;
   /** Wait before the first retry, doubled for each further one (capped at 60 s). Default 2000 ms. */
   retryBackoffMs?: number;
-  /** Kill a task that runs longer than this and record TASK_TIMEOUT. Default: no limit. */
-  taskTimeoutMs?: number;
   /**
    * Folder for per-task scratch folders. Default: `<output>/.scratch` for a local output
    * (same file system, and orphans of a killed run are found there), else a temp folder.
    */
+  scratchDir?: string;
+  /**
+   * Folder for per-task scratch folders.
+   * @deprecated Use `scratchDir`; kept for one release.
+   */
   scratchRoot?: string;
-  /** COMPAS binary to run; default the plan's. */
+  /**
+   * COMPAS binary to run.
+   * @deprecated Use `compasBinary`; kept for one release.
+   */
   binary?: string;
-  /** Environment for COMPAS (GSL_RNG_* are always removed). Default process.env. */
-  env?: NodeJS.ProcessEnv;
+}
+
+/** What the local executor runs with, every default filled in. */
+interface ResolvedLocalOptions {
+  concurrency: number;
+  retries: number;
+  retryBackoffMs: number;
+  taskTimeoutMs: number | undefined;
+  scratchDir: string | undefined;
+  compasBinary: string | undefined;
+  env: ExecutorOptions["env"];
 }
 
 interface Submission {
@@ -56,8 +74,7 @@ interface Submission {
 export class LocalExecutor implements Executor {
   readonly kind = "local";
   readonly detached = false;
-  private readonly options: Required<Omit<LocalExecutorOptions, "taskTimeoutMs" | "scratchRoot" | "binary" | "env">> &
-    LocalExecutorOptions;
+  private readonly options: ResolvedLocalOptions;
   private readonly submissions = new Map<string, Submission>();
 
   /** @param options - see {@link LocalExecutorOptions} */
@@ -66,11 +83,16 @@ export class LocalExecutor implements Executor {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new CompasEnsembleError("OPTIONS_INVALID", `--concurrency ${concurrency} is not a whole number >= 1.`);
     }
-    const retries = options.retries ?? 2;
-    if (!Number.isInteger(retries) || retries < 0) {
-      throw new CompasEnsembleError("OPTIONS_INVALID", `--retries ${retries} is not a whole number >= 0.`);
-    }
-    this.options = { ...options, concurrency, retries, retryBackoffMs: options.retryBackoffMs ?? 2000 };
+    checkExecutorOptions("local", options);
+    this.options = {
+      concurrency,
+      retries: options.retries ?? EXECUTOR_DEFAULTS.retries,
+      retryBackoffMs: options.retryBackoffMs ?? EXECUTOR_DEFAULTS.retryBackoffMs,
+      taskTimeoutMs: options.taskTimeoutMs,
+      scratchDir: options.scratchDir ?? options.scratchRoot,
+      compasBinary: options.compasBinary ?? options.binary,
+      env: options.env,
+    };
   }
 
   /** Number of processes it runs at once. */
@@ -159,7 +181,7 @@ export class LocalExecutor implements Executor {
    */
   reclaimScratch(plan: Plan, store: Store): string {
     const scratchRoot =
-      this.options.scratchRoot ??
+      this.options.scratchDir ??
       (store instanceof LocalStore ? join(store.root, SCRATCH_DIR) : defaultScratchRoot(plan.ensemble_id));
     // No task may ever run twice at once: kill the orphans before their tasks start again.
     killOrphans(scratchRoot);
@@ -253,8 +275,9 @@ export class LocalExecutor implements Executor {
           attempt: item.attempt,
           supersedes: context.supersedes?.[task.task_id],
           scratchRoot: run.scratchRoot,
-          binary: this.options.binary,
-          env: this.options.env,
+          binary: this.options.compasBinary,
+          // Read when the task starts, as the worker reads process.env.
+          env: this.options.env === undefined ? undefined : withEnv(process.env, this.options.env),
           timeoutMs: this.options.taskTimeoutMs,
           signal,
           onSpawn: () => emit({ type: "task-started", taskId: task.task_id, attempt: item.attempt, where: "local" }),
@@ -289,7 +312,7 @@ export class LocalExecutor implements Executor {
                 attempt: item.attempt,
                 reason: `retrying after: ${fragment.error?.message ?? "failure"}`,
               });
-              const delay = backoffDelayMs(item.tries, { baseDelayMs: this.options.retryBackoffMs, maxDelayMs: 60_000, jitter: "none" });
+              const delay = backoffDelayMs(item.tries, { baseDelayMs: this.options.retryBackoffMs, maxDelayMs: EXECUTOR_DEFAULTS.maxRetryBackoffMs, jitter: "none" });
               const timer = setTimeout(() => {
                 timers.delete(timer);
                 queue.push({ task, attempt: item.attempt + 1, tries: item.tries + 1 });

@@ -17,9 +17,8 @@ import { querySlurm, slurmPhase } from "./_jobs.js";
 import { batchScript } from "./_script.js";
 import { combineStatus } from "./_status.js";
 import { sbatchArgs, validateSlurmOptions, workerArgs, type SlurmExecutorOptions } from "./options.js";
+import { EXECUTOR_DEFAULTS, withEnv } from "../options.js";
 
-const DEFAULT_POLL_MS = 30_000;
-const DEFAULT_RETRIES = 2;
 /** Consecutive failed polls (slurmctld restarting, store hiccup) that wait() rides out. */
 const MAX_POLL_FAILURES = 5;
 /** How long cancel() waits for Slurm to report every element ended. */
@@ -80,11 +79,11 @@ export class SlurmExecutor implements Executor {
         // The list must be in the store before the job exists: an element may start at once.
         await writeIndexList(store, indexList, ids);
         const script = batchScript({
-          workerCommand: this.options.workerCommand ?? ["compas-ensemble"],
+          workerCommand: this.options.workerCommand ?? EXECUTOR_DEFAULTS.workerCommand,
           store: store.uri,
           indexList,
           workerArgs: workerArgs(this.options),
-          retries: this.options.retries ?? DEFAULT_RETRIES,
+          retries: this.options.retries ?? EXECUTOR_DEFAULTS.retries,
           comment: [`compas-ensemble Slurm job: ensemble ${plan.ensemble_id}`, `submission ${submission}, array ${k + 1} of ${chunks.length} (${ids.length} tasks)`],
         });
         await store.put(slurmScriptKey(submission, k), script);
@@ -133,7 +132,7 @@ export class SlurmExecutor implements Executor {
   async wait(handle: ExecutorHandle, options: WaitOptions = {}): Promise<TaskStatus[]> {
     const data = slurmHandleData(handle);
     const emit = (e: ExecutorEvent): void => options.onEvent?.(e);
-    const interval = this.options.pollIntervalMs ?? DEFAULT_POLL_MS;
+    const interval = this.options.pollIntervalMs ?? EXECUTOR_DEFAULTS.pollIntervalMs.slurm;
     const reported = new Set<string>();
     const previous = new Map<string, TaskState>();
     let failures = 0;
@@ -171,7 +170,7 @@ export class SlurmExecutor implements Executor {
       throw new CompasEnsembleError("SLURM", `scancel ${ids.join(" ")} failed (exit ${result.code}): ${result.stderr.trim().split("\n").at(-1) ?? ""}.`);
     }
     const deadline = Date.now() + CANCEL_SETTLE_MS;
-    const step = Math.min(this.options.pollIntervalMs ?? DEFAULT_POLL_MS, 500);
+    const step = Math.min(this.options.pollIntervalMs ?? EXECUTOR_DEFAULTS.pollIntervalMs.slurm, 500);
     while (Date.now() < deadline) {
       const live = (await querySlurm(ids, env)).filter((e) => ["pending", "running"].includes(slurmPhase(e.state)));
       if (live.length === 0) return;
@@ -230,13 +229,7 @@ export class SlurmExecutor implements Executor {
 
   // The handle's SLURM_CONF reaches the cluster the jobs went to; explicit options win.
   private env(data?: SlurmHandleData): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (data?.slurm_conf) env.SLURM_CONF = data.slurm_conf;
-    for (const [k, v] of Object.entries(this.options.env ?? {})) {
-      if (v === undefined) delete env[k];
-      else env[k] = v;
-    }
-    return env;
+    return withEnv({ ...process.env, ...(data?.slurm_conf ? { SLURM_CONF: data.slurm_conf } : {}) }, this.options.env);
   }
 }
 

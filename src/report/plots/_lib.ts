@@ -1,4 +1,5 @@
 import type * as PlotModule from "@observablehq/plot";
+import { importEsm } from "../../util/import-esm.js";
 
 /**
  * The server-side document Plot renders into. The project compiles without the DOM library
@@ -14,21 +15,7 @@ export interface PlotLib {
 }
 
 // Plot and linkedom are ESM-only and, with d3, take a few hundred milliseconds to load, which
-// only a report needs: they are imported on first use, never at CLI start-up. esbuild turns
-// `import()` into `require()` in the CJS build, so the specifier goes through a Function the
-// bundler cannot see (as for h5wasm in src/hdf5/_h5wasm.ts).
-const nativeImport = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<unknown>;
-
-async function importEsm<T>(specifier: string, fallback: () => Promise<T>): Promise<T> {
-  try {
-    return (await nativeImport(specifier)) as T;
-  } catch (err) {
-    // Inside a vm context without a dynamic-import hook (vitest) the Function trick fails;
-    // there the host's module system handles a plain import().
-    if (!(err instanceof TypeError)) throw err;
-    return fallback();
-  }
-}
+// only a report needs: they are imported on first use, never at CLI start-up.
 
 let loading: Promise<PlotLib> | undefined;
 
