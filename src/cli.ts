@@ -7,8 +7,8 @@ import {
   mergeMetadataCommand,
   runCommand,
   statusCommand,
-} from "./cli/commands.js";
-import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/data.js";
+} from "./cli/run.js";
+import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/extract.js";
 import { planCommand } from "./cli/estimate.js";
 import { reportCliCommand } from "./cli/report.js";
 import { workerCommand } from "./cli/worker.js";
