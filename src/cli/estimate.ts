@@ -2,8 +2,8 @@ import { Command, Option } from "commander";
 import { PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
 import { CompasEnsembleError } from "../errors.js";
 import { DEFAULT_CALIBRATION_BINARIES } from "../estimate/calibrate.js";
-import { formatPlan } from "./format-estimate.js";
-import { planEnsemble, type PlanTarget } from "../estimate/estimate.js";
+import { formatEstimate } from "./format-estimate.js";
+import { estimateEnsemble, type EstimateTarget } from "../estimate/estimate.js";
 import { addGridOptions, type GridFlags, selectionFromFlags, wholeNumber } from "./_grid-options.js";
 
 const TARGETS = ["local", "ec2", "batch", "slurm"] as const;
@@ -45,7 +45,7 @@ export function planCommand(): Command {
     .action(async (flags: PlanFlags) => {
       const calibrate = flags.calibrate || flags.recalibrate;
       if (calibrate && !flags.json) process.stderr.write("calibrating COMPAS at the grid's corners (or reading the cache)...\n");
-      const plan = await planEnsemble({
+      const plan = await estimateEnsemble({
         // Counted, not expanded: estimating a grid costs its axes, not its points.
         selection: selectionFromFlags(flags),
         nSystems: wholeNumber(flags.nSystems, "--n-systems", 1),
@@ -61,11 +61,11 @@ export function planCommand(): Command {
           refresh: flags.recalibrate,
         },
       });
-      process.stdout.write(flags.json ? JSON.stringify(plan, null, 2) + "\n" : formatPlan(plan));
+      process.stdout.write(flags.json ? JSON.stringify(plan, null, 2) + "\n" : formatEstimate(plan));
     });
 }
 
-function targetFromFlags(flags: PlanFlags): PlanTarget {
+function targetFromFlags(flags: PlanFlags): EstimateTarget {
   const misplaced = (flag: string, value: unknown, allowed: readonly string[]): void => {
     if (value !== undefined && !allowed.includes(flags.target)) {
       throw new CompasEnsembleError("OPTIONS_INVALID", `${flag} does not apply to --target ${flags.target}; it is for --target ${allowed.join(" or ")}.`);

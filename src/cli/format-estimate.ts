@@ -1,11 +1,11 @@
 import { formatBytes, formatDuration, formatHours, formatUsd } from "../util/format.js";
-import type { PlanEstimate, ProfileEstimate } from "../estimate/estimate.js";
+import type { EnsembleEstimate, ProfileEstimate } from "../estimate/estimate.js";
 
 /**
- * The plan as text for a terminal (what `compas-ensemble plan` prints).
- * @param plan - result of {@link planEnsemble}
+ * The estimate as text for a terminal (what `compas-ensemble estimate` prints).
+ * @param plan - result of {@link estimateEnsemble}
  */
-export function formatPlan(plan: PlanEstimate): string {
+export function formatEstimate(plan: EnsembleEstimate): string {
   const lines: string[] = [];
   const chunks = plan.tasks / plan.runs;
   lines.push(
@@ -30,7 +30,7 @@ export function formatPlan(plan: PlanEstimate): string {
   return lines.join("\n") + "\n";
 }
 
-function profileLines(plan: PlanEstimate, e: ProfileEstimate): string[] {
+function profileLines(plan: EnsembleEstimate, e: ProfileEstimate): string[] {
   const b = e.basis;
   const [lo, hi] = b.secondsPerBinaryRange;
   const range = lo !== hi ? ` (${sig(lo)}-${sig(hi)} over the calibration corners)` : "";
@@ -45,10 +45,16 @@ function profileLines(plan: PlanEstimate, e: ProfileEstimate): string[] {
   return lines;
 }
 
-function unit(plan: PlanEstimate): string {
+function unit(plan: EnsembleEstimate): string {
   return plan.target.kind === "batch" || plan.target.kind === "ec2" ? "vCPU" : "core";
 }
 
 function sig(v: number): string {
   return v >= 10 ? v.toFixed(1) : v.toPrecision(2);
 }
+
+/**
+ * The estimate's formatter under its former name.
+ * @deprecated Use {@link formatEstimate}; kept for one release.
+ */
+export const formatPlan: (plan: EnsembleEstimate) => string = formatEstimate;

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
 import { parseSpinModelFlag } from "./spin-model-flag.js";
-import type { PlanEstimate } from "../estimate/estimate.js";
+import type { EnsembleEstimate } from "../estimate/estimate.js";
 import { formatBytes } from "../util/format.js";
 import { wholeNumber } from "./_grid-options.js";
 
@@ -26,7 +26,7 @@ const EstimateFileSchema = z.looseObject({
   costUsd: z.object({ onDemand: z.number(), spot: z.number() }).optional(),
 });
 
-function readEstimate(path: string): PlanEstimate {
+function readEstimate(path: string): EnsembleEstimate {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, "utf8"));
@@ -42,7 +42,7 @@ function readEstimate(path: string): PlanEstimate {
       hint: "Write it with `compas-ensemble plan ... --json > estimate.json`.",
     });
   }
-  return parsed.data as unknown as PlanEstimate;
+  return parsed.data as unknown as EnsembleEstimate;
 }
 
 /** `compas-ensemble report`: one self-contained HTML file with the status, science plots and provenance. */

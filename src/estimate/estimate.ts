@@ -13,7 +13,7 @@ import { cachedCalibration, calibrate, DEFAULT_CALIBRATION_BINARIES, type Calibr
 import { instancePrice, PRICE_TABLE, type PriceTable } from "./prices.js";
 
 /** Where the ensemble would run. */
-export type PlanTarget =
+export type EstimateTarget =
   /** This machine; `cores` defaults to the available cores. */
   | { kind: "local"; cores?: number }
   /** `count` EC2 instances of one type (SSH-EC2 executor), one COMPAS process per vCPU. */
@@ -23,8 +23,8 @@ export type PlanTarget =
   /** A Slurm allocation of `cores` cores; cost is reported in core-hours. */
   | { kind: "slurm"; cores: number };
 
-/** Calibration settings of {@link planEnsemble}. */
-export interface PlanCalibrationOptions {
+/** Calibration settings of {@link estimateEnsemble}. */
+export interface EstimateCalibrationOptions {
   /** Binaries in the calibration run, split over the grid's corners. Default 200. */
   binaries?: number;
   /** Folder of the calibration cache. Default ~/.cache/compas-ensemble. */
@@ -35,8 +35,8 @@ export interface PlanCalibrationOptions {
   cachedOnly?: boolean;
 }
 
-/** Options of {@link planEnsemble}. */
-export interface PlanEnsembleOptions {
+/** Options of {@link estimateEnsemble}. */
+export interface EstimateEnsembleOptions {
   /** The whole grid (counted, not expanded); or give `selection` or `points`. */
   grid?: GridSpec;
   /** A slice of a grid from {@link selectGrid} (counted, not expanded); wins over `grid`. */
@@ -56,9 +56,9 @@ export interface PlanEnsembleOptions {
    * false or absent, or with `cachedOnly`, a cached calibration of the binary is used if there
    * is one, else the constants measured with COMPAS v03.07.00.
    */
-  calibrate?: boolean | PlanCalibrationOptions;
+  calibrate?: boolean | EstimateCalibrationOptions;
   /** Where it would run. Default: this machine. */
-  target?: PlanTarget;
+  target?: EstimateTarget;
   /** Instance prices. Default {@link PRICE_TABLE}. */
   prices?: PriceTable;
   /** Environment for the binary lookup and calibration runs. Default process.env. */
@@ -97,14 +97,14 @@ export interface ProfileEstimate {
   costUsd?: { onDemand: number; spot: number };
 }
 
-/** What {@link planEnsemble} returns. */
-export interface PlanEstimate extends ProfileEstimate {
+/** What {@link estimateEnsemble} returns. */
+export interface EnsembleEstimate extends ProfileEstimate {
   runs: number;
   tasks: number;
   nSystems: number;
   systemsPerTask: number;
   binaries: number;
-  target: PlanTarget & { slots: number; description: string };
+  target: EstimateTarget & { slots: number; description: string };
   /** The price used for costUsd: per instance (ec2) or per vCPU (batch). */
   price?: { instanceType: string; per: "instance" | "vCPU"; onDemandPerHour: number; spotPerHour: number; date: string; region: string; source: string };
   /** With the predecessor profile: the same plan with the default profile, for comparison. */
@@ -118,13 +118,13 @@ export interface PlanEstimate extends ProfileEstimate {
  * cost on a target (local cores, EC2 instances, AWS Batch vCPUs, Slurm cores). Seconds per
  * binary come from a calibration run of the user's own COMPAS binary (see {@link calibrate}),
  * else from the constants measured with COMPAS v03.07.00, with a note saying so.
- * @param options - see {@link PlanEnsembleOptions}
+ * @param options - see {@link EstimateEnsembleOptions}
  */
-export async function planEnsemble(options: PlanEnsembleOptions): Promise<PlanEstimate> {
+export async function estimateEnsemble(options: EstimateEnsembleOptions): Promise<EnsembleEstimate> {
   // Estimating needs only the number of runs; points are built only for a calibration.
   const selection = options.points ? undefined : (options.selection ?? (options.grid ? selectGrid(options.grid) : undefined));
   const runs = options.points?.length ?? (selection ? selection.end - selection.start : undefined);
-  if (runs === undefined) throw new CompasEnsembleError("OPTIONS_INVALID", "planEnsemble needs a grid or points; pass one of them.");
+  if (runs === undefined) throw new CompasEnsembleError("OPTIONS_INVALID", "estimateEnsemble needs a grid or points; pass one of them.");
   if (runs === 0) throw new CompasEnsembleError("GRID_INVALID", "The grid has no points to plan; check the slice or the grid file.");
   let built: readonly GridPoint[] | undefined;
   const points = (): readonly GridPoint[] => (built ??= options.points ?? expandSelection(selection!));
@@ -215,7 +215,7 @@ function chunkSizes(n: number, perTask: number): Array<{ size: number; count: nu
   return n % perTask === 0 ? [full] : [full, { size: n % perTask, count: 1 }];
 }
 
-function resolveTarget(t: PlanTarget, prices: PriceTable): PlanEstimate["target"] {
+function resolveTarget(t: EstimateTarget, prices: PriceTable): EnsembleEstimate["target"] {
   switch (t.kind) {
     case "local": {
       const cores = t.cores === undefined ? availableParallelism() : positiveInt(t.cores, "local cores (--cores)");
@@ -241,7 +241,7 @@ function resolveTarget(t: PlanTarget, prices: PriceTable): PlanEstimate["target"
   }
 }
 
-function costOf(target: PlanEstimate["target"], prices: PriceTable, wallSeconds: number, taskSeconds: number): Pick<ProfileEstimate, "costUsd"> {
+function costOf(target: EnsembleEstimate["target"], prices: PriceTable, wallSeconds: number, taskSeconds: number): Pick<ProfileEstimate, "costUsd"> {
   if (target.kind === "ec2") {
     const p = instancePrice(target.instanceType, prices);
     // EC2 bills per second with a one-minute minimum, for every instance for the whole run.
@@ -256,7 +256,7 @@ function costOf(target: PlanEstimate["target"], prices: PriceTable, wallSeconds:
   return {};
 }
 
-function priceInfo(target: PlanEstimate["target"], prices: PriceTable): Pick<PlanEstimate, "price"> {
+function priceInfo(target: EnsembleEstimate["target"], prices: PriceTable): Pick<EnsembleEstimate, "price"> {
   if (target.kind !== "ec2" && target.kind !== "batch") return {};
   const instanceType = target.kind === "ec2" ? target.instanceType : (target.instanceType ?? "c7i.large");
   const p = instancePrice(instanceType, prices);
@@ -284,12 +284,12 @@ function sizeModel(profile: ProfileName, basis: CostBasis): SizeModel {
 }
 
 async function costBases(
-  options: PlanEnsembleOptions,
+  options: EstimateEnsembleOptions,
   points: () => readonly GridPoint[],
   profiles: ProfileName[],
 ): Promise<{ bases: Map<ProfileName, CostBasis>; hint?: string }> {
   const bases = new Map<ProfileName, CostBasis>();
-  const settings: PlanCalibrationOptions = typeof options.calibrate === "object" ? options.calibrate : {};
+  const settings: EstimateCalibrationOptions = typeof options.calibrate === "object" ? options.calibrate : {};
   const run = options.calibrate === true || (typeof options.calibrate === "object" && settings.cachedOnly !== true);
   let binary: string | undefined;
   try {
@@ -353,3 +353,29 @@ function measuredBasis(profile: ProfileName): CostBasis {
       "(optimised build, one core, Z = 0.0142); per-task start-up is not included.",
   };
 }
+
+/**
+ * The estimate's former name.
+ * @deprecated Use {@link estimateEnsemble}; kept for one release.
+ */
+export const planEnsemble: (options: EstimateEnsembleOptions) => Promise<EnsembleEstimate> = estimateEnsemble;
+/**
+ * Former name of {@link EstimateEnsembleOptions}.
+ * @deprecated Use EstimateEnsembleOptions; kept for one release.
+ */
+export type PlanEnsembleOptions = EstimateEnsembleOptions;
+/**
+ * Former name of {@link EstimateCalibrationOptions}.
+ * @deprecated Use EstimateCalibrationOptions; kept for one release.
+ */
+export type PlanCalibrationOptions = EstimateCalibrationOptions;
+/**
+ * Former name of {@link EstimateTarget}.
+ * @deprecated Use EstimateTarget; kept for one release.
+ */
+export type PlanTarget = EstimateTarget;
+/**
+ * Former name of {@link EnsembleEstimate}.
+ * @deprecated Use EnsembleEstimate; kept for one release.
+ */
+export type PlanEstimate = EnsembleEstimate;

@@ -37,8 +37,8 @@ const row = (vcpus: number, onDemand: number, smt = true): InstancePrice => ({
 });
 
 /**
- * Instance prices used by {@link planEnsemble} for the `ec2` and `batch` targets. Replace it
- * (pass `prices` to planEnsemble) when your region, contract or the spot market differ.
+ * Instance prices used by {@link estimateEnsemble} for the `ec2` and `batch` targets. Replace it
+ * (pass `prices` to estimateEnsemble) when your region, contract or the spot market differ.
  */
 export const PRICE_TABLE: PriceTable = {
   date: "2026-11-28",
@@ -91,7 +91,7 @@ export function instancePrice(instanceType: string, table: PriceTable = PRICE_TA
       "OPTIONS_INVALID",
       `Instance type ${JSON.stringify(instanceType)} is not in the price table (${table.date}, ${table.region}); ` +
         `known types: ${Object.keys(table.instances).join(", ")}.`,
-      { hint: "Pick a listed type, or pass your own `prices` table to planEnsemble (src/planner/prices.ts shows the format)." },
+      { hint: "Pick a listed type, or pass your own `prices` table to estimateEnsemble (src/estimate/prices.ts shows the format)." },
     );
   }
   return price;

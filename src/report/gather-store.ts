@@ -19,7 +19,7 @@ import { runProgressState } from "../manifest/run-states.js";
 import type { Fragment } from "../manifest/schema.js";
 import type { Plan, PlanRun } from "../plan/schema.js";
 import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
-import type { PlanEstimate } from "../estimate/estimate.js";
+import type { EnsembleEstimate } from "../estimate/estimate.js";
 import { LocalStore } from "../store/local.js";
 import type { Store } from "../store/types.js";
 import { RUN_STATES, type ProvenanceData, type ReportFailure, type ReportProblem, type ReportRun, type RunState, type ScienceData, type StatusData } from "./types.js";
@@ -35,7 +35,7 @@ export interface GatherStoreOptions {
   /** Spin model for the DCO extraction; default bavera2021 (as `extract`). */
   spinModel?: SpinModelInput;
   /** The plan's estimate (`compas-ensemble plan --json`), shown in the status section. */
-  estimate?: PlanEstimate;
+  estimate?: EnsembleEstimate;
   /** Called after each run's output is read. */
   onRun?: (done: number, total: number, runId: string) => void;
 }
