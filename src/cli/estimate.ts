@@ -2,13 +2,12 @@ import { Command, Option } from "commander";
 import { PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
 import { CompasEnsembleError } from "../errors.js";
 import { DEFAULT_CALIBRATION_BINARIES } from "../estimate/calibrate.js";
-import { formatEstimate } from "./format-estimate.js";
-import { estimateEnsemble, type EstimateTarget } from "../estimate/estimate.js";
+import type { EstimateTarget } from "../estimate/estimate.js";
 import { addGridOptions, type GridFlags, selectionFromFlags, wholeNumber } from "./_grid-options.js";
 
 const TARGETS = ["local", "ec2", "batch", "slurm"] as const;
 
-interface PlanFlags extends GridFlags {
+interface EstimateFlags extends GridFlags {
   nSystems: string;
   systemsPerTask?: string;
   profile: ProfileName;
@@ -25,9 +24,14 @@ interface PlanFlags extends GridFlags {
   json?: boolean;
 }
 
-/** `compas-ensemble plan`: tasks, CPU-hours, output size, wall time and cost of a grid on a target. */
-export function planCommand(): Command {
-  return addGridOptions(new Command("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running"))
+/**
+ * `compas-ensemble estimate` (also `plan`, its former name, for one release): tasks, CPU-hours,
+ * output size, wall time and cost of a grid on a target.
+ */
+export function estimateCommand(): Command {
+  return addGridOptions(
+    new Command("estimate").alias("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running (also: plan)"),
+  )
     .requiredOption("--n-systems <n>", "binaries per grid point")
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
     .addOption(new Option("--profile <name>", "COMPAS flag profile").choices([...PROFILE_NAMES]).default("default"))
@@ -42,7 +46,8 @@ export function planCommand(): Command {
     .option("--cache-dir <dir>", "calibration cache folder (default ~/.cache/compas-ensemble)")
     .option("--compas-binary <path>", "COMPAS executable (else COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS, PATH)")
     .option("--json", "print the estimate as JSON")
-    .action(async (flags: PlanFlags) => {
+    .action(async (flags: EstimateFlags) => {
+      const [{ estimateEnsemble }, { formatEstimate }] = await Promise.all([import("../estimate/estimate.js"), import("./format-estimate.js")]);
       const calibrate = flags.calibrate || flags.recalibrate;
       if (calibrate && !flags.json) process.stderr.write("calibrating COMPAS at the grid's corners (or reading the cache)...\n");
       const plan = await estimateEnsemble({
@@ -65,7 +70,7 @@ export function planCommand(): Command {
     });
 }
 
-function targetFromFlags(flags: PlanFlags): EstimateTarget {
+function targetFromFlags(flags: EstimateFlags): EstimateTarget {
   const misplaced = (flag: string, value: unknown, allowed: readonly string[]): void => {
     if (value !== undefined && !allowed.includes(flags.target)) {
       throw new CompasEnsembleError("OPTIONS_INVALID", `${flag} does not apply to --target ${flags.target}; it is for --target ${allowed.join(" or ")}.`);

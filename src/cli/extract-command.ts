@@ -11,12 +11,10 @@ import type { SummaryBins } from "../dataset/summary.js";
 import { writeSbiHdf5 } from "../dataset/write-h5.js";
 import { assertNpyTarget, writeSbiNpy } from "../dataset/write-npy.js";
 import { sbiParquetPaths, writeSbiParquet } from "../dataset/write-parquet.js";
+import { SBI_FORMATS, type SbiFormat } from "../dataset/types.js";
 
-/** Output formats of `compas-ensemble extract`. */
-export const SBI_FORMATS = ["h5", "parquet", "npy"] as const;
+export { SBI_FORMATS, type SbiFormat };
 
-/** One output format. */
-export type SbiFormat = (typeof SBI_FORMATS)[number];
 
 /** Options of {@link extractCommand}, one per CLI flag. */
 export interface ExtractCommandOptions {

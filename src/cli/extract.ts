@@ -1,11 +1,7 @@
 import { Command, Option } from "commander";
-import { extractCommand, SBI_FORMATS } from "./extract-command.js";
-import { parseRatesFlags, type RatesFlags } from "./rates-flags.js";
-import { formatInspect, inspect } from "../hdf5/inspect.js";
-import { formatInspectSbi, inspectSbi, isSbiFile } from "../dataset/inspect-sbi.js";
-import { formatSyncSummary, syncCommand } from "../store/sync.js";
 import { LIBRARY_VERSION } from "../version.js";
-import { wholeNumber } from "./_grid-options.js";
+import { SBI_FORMATS } from "../dataset/types.js";
+import { parseRatesFlags, type RatesFlags } from "./rates-flags.js";
 
 interface ExtractFlags {
   out: string;
@@ -38,6 +34,7 @@ export function extractCliCommand(): Command {
     .action(async (source: string, flags: ExtractFlags & RatesFlags) => {
       // Bad rates flags fail here, before any run is read.
       const rates = parseRatesFlags(flags);
+      const { extractCommand } = await import("./extract-command.js");
       const result = await extractCommand({
         source,
         out: flags.out,
@@ -63,53 +60,5 @@ export function extractCliCommand(): Command {
           `rates: ${combined} metallicity group(s) combined${runsNotCombined > 0 ? `; ${runsNotCombined} run(s) in single-metallicity groups not combined (see diagnostics)` : ""}\n`,
         );
       }
-    });
-}
-
-/** `compas-ensemble inspect`: groups, rows and DCO counts of one COMPAS_Output.h5, or the rates of an SBI file. */
-export function inspectCliCommand(): Command {
-  return new Command("inspect")
-    .description("show the groups, rows and DCO counts of a COMPAS_Output.h5 (a quick h5view), or the rates at z = 0 of an SBI dataset")
-    .argument("<file>", "COMPAS_Output.h5, or an SBI dataset written by extract")
-    .option("--json", "print JSON")
-    .action(async (file: string, flags: { json?: boolean }) => {
-      if (await isSbiFile(file)) {
-        const sbi = await inspectSbi(file);
-        process.stdout.write(flags.json ? JSON.stringify(sbi, null, 2) + "\n" : formatInspectSbi(sbi) + "\n");
-        return;
-      }
-      const result = await inspect(file);
-      process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + "\n" : formatInspect(result) + "\n");
-    });
-}
-
-/** `compas-ensemble sync`: S3 prefix <-> local directory, only what differs. */
-export function syncCliCommand(): Command {
-  return new Command("sync")
-    .description("download an S3 prefix into a directory (or upload with --up), transferring only what differs")
-    .argument("<s3-uri>", "s3://bucket/prefix")
-    .argument("<dir>", "local directory")
-    .option("--up", "upload the directory to the S3 prefix instead")
-    .option("--prefix <p>", "only keys under this sub-prefix")
-    .option("--dry-run", "list what would be transferred")
-    .option("--concurrency <n>", "transfers at once", "4")
-    .option("--endpoint <url>", "S3-compatible endpoint (MinIO, Ceph)")
-    .option("--region <region>", "AWS region (default: the standard chain)")
-    .action(async (s3Uri: string, dir: string, flags: { up?: boolean; prefix?: string; dryRun?: boolean; concurrency: string; endpoint?: string; region?: string }) => {
-      const controller = new AbortController();
-      process.once("SIGINT", () => controller.abort());
-      const summary = await syncCommand({
-        s3Uri,
-        dir,
-        up: flags.up,
-        prefix: flags.prefix,
-        dryRun: flags.dryRun,
-        concurrency: wholeNumber(flags.concurrency, "--concurrency", 1),
-        ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
-        ...(flags.region ? { region: flags.region } : {}),
-        signal: controller.signal,
-      });
-      process.stdout.write(formatSyncSummary(summary) + "\n");
-      for (const key of summary.refused) process.stderr.write(`refused unsafe key: ${JSON.stringify(key)}\n`);
     });
 }

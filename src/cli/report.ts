@@ -19,7 +19,7 @@ interface ReportFlags {
   region?: string;
 }
 
-// The fields of `compas-ensemble plan --json` that the report shows; the rest is ignored.
+// The fields of `compas-ensemble estimate --json` that the report shows; the rest is ignored.
 const EstimateFileSchema = z.looseObject({
   taskHours: z.number(),
   wallSeconds: z.number(),
@@ -33,13 +33,13 @@ function readEstimate(path: string): EnsembleEstimate {
   } catch (cause) {
     throw new CompasEnsembleError("OPTIONS_INVALID", `--estimate ${path} is not a readable JSON file.`, {
       cause,
-      hint: "Write it with `compas-ensemble plan ... --json > estimate.json`.",
+      hint: "Write it with `compas-ensemble estimate ... --json > estimate.json`.",
     });
   }
   const parsed = EstimateFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `--estimate ${path} is not the output of \`compas-ensemble plan --json\` (no taskHours or wallSeconds).`, {
-      hint: "Write it with `compas-ensemble plan ... --json > estimate.json`.",
+    throw new CompasEnsembleError("OPTIONS_INVALID", `--estimate ${path} is not the output of \`compas-ensemble estimate --json\` (no taskHours or wallSeconds).`, {
+      hint: "Write it with `compas-ensemble estimate ... --json > estimate.json`.",
     });
   }
   return parsed.data as unknown as EnsembleEstimate;
@@ -55,7 +55,7 @@ export function reportCliCommand(): Command {
     .option("--concurrency <n>", "tasks that run at once, for the ETA (default: cores)")
     .option("--status-only", "do not read the run outputs (no science section); fast on large ensembles")
     .option("--spin-model <model>", "bavera2021[:chi_natal=X] (default), qin2018, fixed:X, uniform:X")
-    .option("--estimate <file>", "the plan's estimate (`compas-ensemble plan --json` output) to show its cost")
+    .option("--estimate <file>", "the ensemble's estimate (`compas-ensemble estimate --json` output) to show its cost")
     .option("--force", "replace an existing file that is not an earlier report (files of the ensemble are never replaced)")
     .option("--endpoint <url>", "S3-compatible endpoint (MinIO, Ceph)")
     .option("--region <region>", "AWS region (default: the standard chain)")

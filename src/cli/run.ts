@@ -1,99 +1,14 @@
 import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
 import { buildCompasArgs, displayCommand, withOutput } from "../compas/argv.js";
-import { probeCompas, resolveCompasBinary } from "../compas/probe.js";
-import { MEASURED_SECONDS_PER_BINARY, PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
-import { requirePlan } from "../store/ensemble-files.js";
-import { readFragments } from "../store/fragments.js";
-import { firstSeedOfRun } from "../plan/build.js";
-import { runEnsemble } from "../ensemble/run.js";
-import { verifiedSuccesses } from "../ensemble/verify.js";
-import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { expandSelection, selectGrid } from "../grid/expand.js";
-import { attachEnsemble } from "../ensemble/attach.js";
-import { mergePredecessorManifests, PREDECESSOR_PATTERN } from "../manifest/legacy.js";
-import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
+import { MEASURED_SECONDS_PER_BINARY } from "../compas/profiles.js";
+import { isCompasEnsembleError } from "../errors.js";
 import { RUNS_PREFIX, runOutputKey } from "../store/keys.js";
-import { openStore } from "../store/open.js";
-import { addExecutorOptions, addReattachOptions, EXECUTOR_KINDS, executorFromFlags, reattachFromFlags, type ExecutorFlags, type ReattachFlags } from "./_executors.js";
-import { addGridOptions, type GridFlags, gridFromFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
-import { formatDuration, progressReporter } from "./_progress.js";
+import { formatDuration } from "../util/format.js";
+import { addCompasOptions, type RunFlags } from "./_compas-options.js";
+import { addExecutorOptions, EXECUTOR_KINDS, executorFromFlags, type ExecutorFlags } from "./_executors.js";
+import { addGridOptions, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { liveReporter, nextSteps } from "./_live.js";
-import { watchSeconds, watchStatus } from "./_watch.js";
-
-interface RunFlags extends GridFlags {
-  nSystems: string;
-  outputDir: string;
-  compasBinary?: string;
-  systemsPerTask?: string;
-  profile: ProfileName;
-  seedBase: string;
-  detach?: boolean;
-  restart?: boolean;
-  allowInertAxes?: boolean;
-  checkpointEvery: string;
-}
-
-/** `compas-ensemble grid`: prints the points of a grid. */
-export function gridCommand(): Command {
-  return addGridOptions(new Command("grid").description("print the points of a grid"))
-    .option("--json", "print JSON (index, run_id, params)")
-    .action((flags: GridFlags & { json?: boolean }) => {
-      const points = pointsFromFlags(flags);
-      if (flags.json) {
-        process.stdout.write(JSON.stringify(points, null, 2) + "\n");
-        return;
-      }
-      for (const p of points) {
-        const v = p.params;
-        process.stdout.write(
-          `${String(p.index).padStart(5)}  ${p.run_id}  alpha_ce=${v.alpha_ce} lambda_ce=${v.lambda_ce} ` +
-            `kick_sigma=${v.kick_sigma} metallicity=${v.metallicity} mass_transfer_fa=${v.mass_transfer_fa}\n`,
-        );
-      }
-    });
-}
-
-function addCompasOptions(cmd: Command): Command {
-  return cmd
-    .option("--n-systems <n>", "binaries per grid point", "10000")
-    .option("--compas-binary <path>", "COMPAS executable (else COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS, PATH)")
-    .addOption(new Option("--profile <name>", "COMPAS flag profile").choices([...PROFILE_NAMES]).default("default"))
-    .option("--seed-base <n>", "first seed; run k starts at seed-base + k * n-systems", "0")
-    .option("--allow-inert-axes", "allow extra COMPAS flags that make a grid axis have no effect")
-    .argument("[compasFlags...]", "extra COMPAS flags after --, e.g. -- --quiet TRUE");
-}
-
-/** `compas-ensemble command`: prints the exact COMPAS command for one grid point. */
-export function commandCommand(): Command {
-  return addCompasOptions(addGridOptions(new Command("command").description("print the exact COMPAS command for one grid point"), true))
-    .requiredOption("--index <k>", "grid index")
-    .option("--output-dir <dir>", "ensemble output directory", "./compas-ensemble-output")
-    .action((extra: string[], flags: RunFlags & { index: string }) => {
-      const { spec, source } = gridFromFlags(flags, true);
-      const k = wholeNumber(flags.index, "--index", 0);
-      // Only the one point is built, so this works on a grid of any size.
-      const total = selectGrid(spec, 0, 1, source).gridPoints;
-      if (BigInt(k) >= total) {
-        throw new CompasEnsembleError("OPTIONS_INVALID", `--index ${k} is outside the grid of ${total} points; use 0 to ${total - 1n}.`);
-      }
-      const point = expandSelection(selectGrid(spec, k, k + 1, source))[0]!;
-      const n = wholeNumber(flags.nSystems, "--n-systems", 1);
-      const seed = firstSeedOfRun(wholeNumber(flags.seedBase, "--seed-base", 0), k, n);
-      let binary = "COMPAS";
-      try {
-        binary = resolveCompasBinary({ compasBinary: flags.compasBinary });
-      } catch (err) {
-        if (!isCompasEnsembleError(err, "COMPAS_NOT_FOUND") || flags.compasBinary) throw err;
-      }
-      const args = buildCompasArgs(point, { nSystems: n, seed }, {
-        profile: flags.profile,
-        extraFlags: extra,
-        allowInertAxes: flags.allowInertAxes,
-      });
-      process.stdout.write(displayCommand([binary, ...withOutput(args, `${flags.outputDir}/${RUNS_PREFIX}${point.run_id}`)]) + "\n");
-    });
-}
 
 /** `compas-ensemble run`: runs a grid (the predecessor's flags plus executor options). */
 export function runCommand(): Command {
@@ -113,6 +28,7 @@ export function runCommand(): Command {
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
       const executor = await executorFromFlags(flags);
+      const { runEnsemble } = await import("../ensemble/run.js");
       const live = liveReporter(process.stderr);
       const summary = await runEnsemble({
         points: pointsFromFlags(flags, true),
@@ -146,77 +62,7 @@ export function runCommand(): Command {
     });
 }
 
-/** `compas-ensemble status <dir>`: counts by state, failures with reasons, ETA. */
-export function statusCommand(): Command {
-  return new Command("status")
-    .description("show an ensemble's progress from its output directory or S3 prefix")
-    .argument("<dir>", "ensemble output directory or s3://bucket/prefix")
-    .option("--concurrency <n>", "tasks that run at once, for the ETA (default: cores)")
-    .option("--verify", "also check each finished output's sha256 against its record (reads every output; default: size only)")
-    .option("--json", "print JSON")
-    .option("--watch [seconds]", "refresh a one-line view every few seconds (default 2) until the ensemble ends or Ctrl-C")
-    .action(async (dir: string, flags: { concurrency?: string; verify?: boolean; json?: boolean; watch?: string | true }) => {
-      const store = openStore(dir);
-      if (flags.watch !== undefined) {
-        const controller = new AbortController();
-        process.once("SIGINT", () => controller.abort());
-        const concurrency = flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : availableParallelism();
-        await watchStatus(store, { intervalS: watchSeconds(flags.watch), concurrency, stream: process.stdout, signal: controller.signal, display: dir });
-        return;
-      }
-      const plan = await requirePlan(store, { display: dir });
-      const { fragments, invalid } = await readFragments(store);
-      const check = flags.verify ? "rehash" : "size";
-      const { reasons } = await verifiedSuccesses(store, plan, fragments, undefined, { check });
-      const s = summarizeStatus(plan, fragments, reasons);
-      // An output that contradicts its record is damage the user must hear about, also in scripts.
-      if (s.invalidOutputs.length > 0) process.exitCode = 1;
-      const concurrency = flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : availableParallelism();
-      const eta = estimateRemainingSeconds(s, concurrency);
-      if (flags.json) {
-        const outputsChecked = check === "size" ? "size" : "sha256";
-        process.stdout.write(JSON.stringify({ ensemble_id: plan.ensemble_id, ...s, eta_seconds: eta, outputs_checked: outputsChecked, invalid: invalid.map(({ key, reason }) => ({ key, reason })) }, null, 2) + "\n");
-        return;
-      }
-      const out = process.stdout;
-      out.write(`ensemble ${plan.ensemble_id.slice(0, 12)} (${plan.runs.length} runs, ${s.total} tasks, N=${plan.n_systems_per_run})\n`);
-      out.write(
-        `  succeeded ${s.succeeded}  failed ${s.failed}  invalid ${s.invalidOutputs.length}  pending ${s.pending}` +
-          `  (outputs checked by ${check === "size" ? "size; --verify also checks sha256" : "size and sha256"})\n`,
-      );
-      out.write(`  binaries  ${s.systemsDone} of ${s.systemsTotal}\n`);
-      out.write(`  ETA       ${eta === null ? "unknown until a task finishes" : formatDuration(eta)} at ${concurrency} at once\n`);
-      for (const f of s.failures) out.write(`  failed ${f.task_id} after ${f.attempts} attempt(s): ${f.reason}\n`);
-      for (const v of s.invalidOutputs) {
-        const task = v.task_id === v.run_id ? v.task_id : `${v.task_id} (run ${v.run_id})`;
-        out.write(`  invalid ${task}: ${v.reason}; \`compas-ensemble run\` with the same flags reruns it\n`);
-      }
-      for (const i of invalid) out.write(`  unreadable fragment ${i.key}: ${i.reason}\n`);
-    });
-}
 
-/** `compas-ensemble merge-metadata`: the predecessor's merge script, same flags. */
-export function mergeMetadataCommand(): Command {
-  return new Command("merge-metadata")
-    .description("merge per-slice ensemble_metadata.json files (the predecessor's or ours)")
-    .requiredOption("--input-dir <dir>", "directory the pattern is relative to")
-    .option("--pattern <glob>", "manifests to merge", PREDECESSOR_PATTERN)
-    .option("--output <file>", "merged manifest (default <input-dir>/ensemble_metadata.json)")
-    .option("--dry-run", "print what would be merged, write nothing")
-    .action(async (flags: { inputDir: string; pattern: string; output?: string; dryRun?: boolean }) => {
-      const s = await mergePredecessorManifests({
-        inputDir: flags.inputDir,
-        pattern: flags.pattern,
-        output: flags.output,
-        dryRun: flags.dryRun,
-        print: (line) => process.stdout.write(line + "\n"),
-      });
-      process.stdout.write(
-        `merged ${s.files} file(s): ${s.runs} runs (${s.success} success, ${s.failed} failed, ${s.duplicates} duplicate entries)` +
-          `${s.output ? ` -> ${s.output}` : " (dry run, nothing written)"}\n`,
-      );
-    });
-}
 
 /** `npm run demo`: the sparse grid's first 3 points with 200 binaries each. */
 export function demoCommand(): Command {
@@ -227,6 +73,7 @@ export function demoCommand(): Command {
     .action(async (flags: { outputDir: string; compasBinary?: string }) => {
       const points = pointsFromFlags({ sparse: true, testRun: true });
       const n = 200;
+      const { probeCompas, resolveCompasBinary } = await import("../compas/probe.js");
       let binary: string;
       try {
         binary = resolveCompasBinary({ compasBinary: flags.compasBinary });
@@ -255,13 +102,15 @@ export function demoCommand(): Command {
       }
       const probe = await probeCompas(binary);
       process.stderr.write(`COMPAS ${probe.version} at ${binary}\n`);
+      const { runEnsemble } = await import("../ensemble/run.js");
+      const live = liveReporter(process.stderr);
       const summary = await runEnsemble({
         points,
         nSystems: n,
         compasBinary: binary,
         output: flags.outputDir,
-        onEvent: progressReporter(process.stderr),
-      });
+        onEvent: live,
+      }).finally(() => live.end());
       process.stderr.write(
         `${summary.runs.succeeded}/${summary.runs.total} runs succeeded; manifest ${summary.output}/${summary.manifestKey}\n` +
           `Run it again: finished runs are skipped. Inspect one: npx compas-ensemble inspect ${summary.output}/${runOutputKey(points[0]!.run_id)}\n`,
@@ -270,30 +119,3 @@ export function demoCommand(): Command {
     });
 }
 
-/** `compas-ensemble wait` and `cancel`: re-attach to a detached submission through the store. */
-export function attachCommand(action: "wait" | "cancel"): Command {
-  const description =
-    action === "wait"
-      ? "follow a detached submission (ssh, batch, slurm) to its end from any machine, then write the manifest"
-      : "stop a detached submission (ssh, batch, slurm) and write the manifest";
-  return addReattachOptions(new Command(action).description(description))
-    .argument("<dir>", "ensemble output directory or s3://bucket/prefix")
-    .action(async (dir: string, flags: ReattachFlags) => {
-      const controller = new AbortController();
-      process.once("SIGINT", () => controller.abort());
-      const summary = await attachEnsemble({
-        output: dir,
-        reattach: reattachFromFlags(flags),
-        action,
-        signal: controller.signal,
-        onEvent: progressReporter(process.stderr),
-      });
-      const r = summary.runs;
-      process.stderr.write(
-        `${action === "cancel" ? "cancelled" : controller.signal.aborted ? "detached" : "finished"}: ${r.succeeded}/${r.total} runs succeeded, ` +
-          `${r.failed} failed, ${r.pending} pending; manifest ${summary.output}/${summary.manifestKey}\n`,
-      );
-      for (const f of summary.failures) process.stderr.write(`  ${f.run_id}: ${f.reason}\n`);
-      process.exitCode = r.failed > 0 ? 1 : 0;
-    });
-}

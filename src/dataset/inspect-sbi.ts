@@ -122,32 +122,3 @@ export async function inspectSbi(path: string): Promise<InspectSbiResult> {
 function rateRecord(columns: number[][], i: number): Record<RateDcoType, number> {
   return Object.fromEntries(RATE_DCO_TYPES.map((t, k) => [t, (columns[k] as number[])[i] as number])) as Record<RateDcoType, number>;
 }
-
-/**
- * Plain-text rendering of {@link inspectSbi}'s result for `compas-ensemble inspect`.
- * @param r - from {@link inspectSbi}
- */
-export function formatInspectSbi(r: InspectSbiResult): string {
-  const lines = [`${r.path} (${r.bytes.toLocaleString("en-US")} bytes)`, `SBI dataset, format_version ${r.formatVersion}: ${r.nRuns} runs, ${r.nDco} DCOs`, ""];
-  const num = (v: number | null | undefined, w: number) => (v === null || v === undefined ? "-" : Number.isNaN(v) ? "NaN" : v.toPrecision(4)).padStart(w);
-  const idWidth = Math.max(6, ...r.runs.map((x) => x.run_id.length));
-  if (r.runs.every((x) => x.rateZ0 === null)) {
-    lines.push(r.rates === null ? "(no merger rates in this file: written before format_version 2)" : "(merger rates were switched off: extract --no-rates)");
-  } else {
-    lines.push(`merger rates at z = 0 per run (single metallicity), ${RATE_UNITS}:`);
-    lines.push(`${"run_id".padEnd(idWidth)} ${"Z".padStart(9)} ${"M_SF/Msol".padStart(10)} ${RATE_DCO_TYPES.map((t) => t.padStart(10)).join(" ")}`);
-    for (const x of r.runs) {
-      lines.push(`${x.run_id.padEnd(idWidth)} ${num(x.metallicity, 9)} ${num(x.starFormingMass, 10)} ${RATE_DCO_TYPES.map((t) => num(x.rateZ0?.[t], 10)).join(" ")}`);
-    }
-    lines.push("");
-    if (r.groups.length === 0) lines.push("no group of runs differing only in metallicity: no rate combined over metallicity");
-    else {
-      lines.push(`combined over metallicity at z = 0, ${RATE_UNITS}:`);
-      lines.push(`${"alpha_ce lambda_ce kick_sigma fa".padEnd(34)} ${"runs".padStart(4)} ${RATE_DCO_TYPES.map((t) => t.padStart(10)).join(" ")}`);
-      for (const g of r.groups) {
-        lines.push(`${g.theta.map((v) => String(v)).join(" ").padEnd(34)} ${String(g.runs.length).padStart(4)} ${RATE_DCO_TYPES.map((t) => num(g.rateZ0[t], 10)).join(" ")}`);
-      }
-    }
-  }
-  return lines.join("\n");
-}

@@ -139,3 +139,9 @@ export interface SbiDataset {
   diagnostics: { run_id: string; diagnostics: unknown }[];
   provenance: SbiProvenance;
 }
+
+/** The formats an SBI dataset is written in: HDF5 for h5py, Parquet for pandas, a directory of NumPy files. */
+export const SBI_FORMATS = ["h5", "parquet", "npy"] as const;
+
+/** One output format of an SBI dataset. */
+export type SbiFormat = (typeof SBI_FORMATS)[number];

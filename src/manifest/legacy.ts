@@ -9,14 +9,14 @@ import { MANIFEST_KEY } from "../store/keys.js";
 import { realPathOf, refuseProtectedOutput } from "../store/owned-paths.js";
 import { type Manifest, type ManifestRun, ManifestSchema } from "./schema.js";
 
-/** Default pattern: the predecessor's per-slice manifests. */
-export const PREDECESSOR_PATTERN = "slice_*/ensemble_metadata.json";
+/** Default pattern: the per-slice manifests of the older Python tool ("legacy"). */
+export const LEGACY_PATTERN = "slice_*/ensemble_metadata.json";
 
-/** Options of {@link mergePredecessorManifests} (the flags of `compas-ensemble merge-metadata`). */
-export interface MergePredecessorOptions {
+/** Options of {@link mergeLegacyManifests} (the flags of `compas-ensemble merge-metadata`). */
+export interface MergeLegacyOptions {
   /** Directory the pattern is relative to. */
   inputDir: string;
-  /** Relative pattern, `*` within path segments; default {@link PREDECESSOR_PATTERN}. */
+  /** Relative pattern, `*` within path segments; default {@link LEGACY_PATTERN}. */
   pattern?: string;
   /** Merged manifest path; default `<inputDir>/ensemble_metadata.json`. */
   output?: string;
@@ -29,7 +29,7 @@ export interface MergePredecessorOptions {
 }
 
 /** What a merge found. */
-export interface MergePredecessorSummary {
+export interface MergeLegacySummary {
   /** Number of manifests merged. */
   files: number;
   /** Their paths, in the order they were merged. */
@@ -53,17 +53,17 @@ interface Entry {
 }
 
 /**
- * Merges per-slice `ensemble_metadata.json` files (the predecessor's, or this library's) into
- * one, like the old merge_metadata.py: runs merged by run_id, success beats failure, the
+ * Merges per-slice `ensemble_metadata.json` files (the older Python tool's, or this library's)
+ * into one, like that tool's merge_metadata.py: runs merged by run_id, success beats failure, the
  * latest of two failures wins, and two successes with different output_file or params are an
  * error naming both files.
- * @param options - see {@link MergePredecessorOptions}
+ * @param options - see {@link MergeLegacyOptions}
  * @throws CompasEnsembleError METADATA_INVALID naming the file and field of a bad manifest,
  *   or when nothing matches; METADATA_CONFLICT for conflicting successes or differing
  *   n_systems_per_run
  */
-export async function mergePredecessorManifests(options: MergePredecessorOptions): Promise<MergePredecessorSummary> {
-  const pattern = options.pattern ?? PREDECESSOR_PATTERN;
+export async function mergeLegacyManifests(options: MergeLegacyOptions): Promise<MergeLegacySummary> {
+  const pattern = options.pattern ?? LEGACY_PATTERN;
   const output = resolve(options.output ?? join(options.inputDir, MANIFEST_KEY));
   const matched = await globFiles(options.inputDir, pattern);
   if (matched.length === 0) {
@@ -128,7 +128,7 @@ export async function mergePredecessorManifests(options: MergePredecessorOptions
     summary: { runs: runs.length, success, failed: runs.length - success },
     runs,
   };
-  const summary: MergePredecessorSummary = {
+  const summary: MergeLegacySummary = {
     files: inputs.length,
     inputs,
     runs: runs.length,
@@ -221,3 +221,24 @@ function sharedExtras(manifests: readonly Manifest[]): Record<string, unknown> {
   }
   return out;
 }
+
+/**
+ * Former name of {@link LEGACY_PATTERN}.
+ * @deprecated Use LEGACY_PATTERN; kept for one release.
+ */
+export const PREDECESSOR_PATTERN: string = LEGACY_PATTERN;
+/**
+ * Former name of {@link mergeLegacyManifests}.
+ * @deprecated Use mergeLegacyManifests; kept for one release.
+ */
+export const mergePredecessorManifests: (options: MergeLegacyOptions) => Promise<MergeLegacySummary> = mergeLegacyManifests;
+/**
+ * Former name of {@link MergeLegacyOptions}.
+ * @deprecated Use MergeLegacyOptions; kept for one release.
+ */
+export type MergePredecessorOptions = MergeLegacyOptions;
+/**
+ * Former name of {@link MergeLegacySummary}.
+ * @deprecated Use MergeLegacySummary; kept for one release.
+ */
+export type MergePredecessorSummary = MergeLegacySummary;

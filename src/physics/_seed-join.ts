@@ -1,5 +1,5 @@
 import { CompasEnsembleError } from "../errors.js";
-import type { ColumnReader, NumericArray } from "../hdf5/_columns.js";
+import type { ColumnReader, NumericArray } from "../hdf5/read.js";
 
 const TWO32 = 4294967296;
 

@@ -1,4 +1,4 @@
-import type { NumericArray } from "../hdf5/_columns.js";
+import type { NumericArray } from "../hdf5/read.js";
 import { buildSeedIndex, type JoinedRows, joinOnSeed } from "./_seed-join.js";
 import {
   CHANNEL_V_REASONS,

@@ -34,7 +34,7 @@ export interface GatherStoreOptions {
   science?: boolean;
   /** Spin model for the DCO extraction; default bavera2021 (as `extract`). */
   spinModel?: SpinModelInput;
-  /** The plan's estimate (`compas-ensemble plan --json`), shown in the status section. */
+  /** The ensemble's estimate (`compas-ensemble estimate --json`), shown in the status section. */
   estimate?: EnsembleEstimate;
   /** Called after each run's output is read. */
   onRun?: (done: number, total: number, runId: string) => void;

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatInspectSbi, inspectSbi, isSbiFile } from "../../src/dataset/inspect-sbi.js";
+import { formatInspectSbi } from "../../src/cli/format-inspect.js";
+import { inspectSbi, isSbiFile } from "../../src/dataset/inspect-sbi.js";
 import { writeSbiHdf5 } from "../../src/dataset/write-h5.js";
 import { FIXTURES, gunzipFixture, makeTempDir, python } from "../support/compas-fixtures.js";
 import { makeDataset } from "./dataset-helpers.js";

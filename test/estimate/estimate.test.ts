@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hashFile } from "../../src/compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY } from "../../src/compas/profiles.js";
-import { planCommand } from "../../src/cli/estimate.js";
+import { estimateCommand as planCommand } from "../../src/cli/estimate.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { expandGrid, fullGrid, selectGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { makespan } from "../../src/estimate/_schedule.js";
