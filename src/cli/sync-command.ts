@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import type { S3StoreOptions } from "../store/_s3-client.js";
+import type { S3StoreOptions } from "../store/s3-client.js";
 import { LocalStore } from "../store/local.js";
 import { S3Store } from "../store/s3.js";
 import { sync, type SyncOptions, type SyncProgress, type SyncSummary } from "../store/sync.js";

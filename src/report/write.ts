@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from "
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
-import type { S3StoreOptions } from "../store/_s3-client.js";
+import type { S3StoreOptions } from "../store/s3-client.js";
 import { ENSEMBLE_OWNED_ENTRIES } from "../store/keys.js";
 import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
@@ -10,7 +10,7 @@ import type { Store } from "../store/types.js";
 import { gatherFromSbiFile } from "./gather-sbi.js";
 import { gatherFromStore, type GatherStoreOptions } from "./gather-store.js";
 import { renderReportHtml, REPORT_GENERATOR, type ReportFigures } from "./html.js";
-import { loadPlotLib } from "./plots/_lib.js";
+import { loadPlotLib } from "./plots/plot-lib.js";
 import { channelsFigure } from "./plots/channels.js";
 import { histogramFigures } from "./plots/histograms.js";
 import { massesFigure } from "./plots/masses.js";

@@ -9,7 +9,7 @@ export {
   S3StoreOptionsSchema,
   type S3Credentials,
   type S3StoreOptions,
-} from "./_s3-client.js";
+} from "./s3-client.js";
 export { SYNC_STATE_FILE } from "./keys.js";
 export { openStore } from "./open.js";
 export {

@@ -7,7 +7,7 @@ import { isAbort } from "../util/abort.js";
 import { withRetries } from "../util/retry.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { writeStreamAtomically } from "./_local-files.js";
-import { createS3Client, redact, type S3StoreOptions } from "./_s3-client.js";
+import { createS3Client, redact, type S3StoreOptions } from "./s3-client.js";
 import { assertSafeKey, joinKey } from "./safe-keys.js";
 import type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
 

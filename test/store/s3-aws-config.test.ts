@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { createS3Client } from "../../src/store/_s3-client.js";
+import { createS3Client } from "../../src/store/s3-client.js";
 import { S3Store } from "../../src/store/s3.js";
 import { recorder, withAwsEnv, type Reply } from "../support/aws-env.js";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CompasEnsembleError } from "../../errors.js";
-import type { S3StoreOptions } from "../../store/_s3-client.js";
+import type { S3StoreOptions } from "../../store/s3-client.js";
 import { ApiRetrySchema } from "./_backoff.js";
 import { describeZodError } from "../../util/zod-error.js";
 import { EXECUTOR_DEFAULTS, ExecutorOptionsSchema } from "../options.js";

@@ -1,5 +1,5 @@
 import { CompasEnsembleError } from "../../errors.js";
-import type { S3StoreOptions } from "../../store/_s3-client.js";
+import type { S3StoreOptions } from "../../store/s3-client.js";
 import type { Store } from "../../store/types.js";
 import { EXECUTOR_DEFAULTS, type ExecutorOptions, timeoutSeconds } from "../options.js";
 

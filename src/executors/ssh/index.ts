@@ -5,7 +5,7 @@ import { z } from "zod";
 import { jsonText, readPlan } from "../../store/ensemble-files.js";
 import { HANDLE_KEY, PLAN_KEY } from "../../store/keys.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
-import type { S3StoreOptions } from "../../store/_s3-client.js";
+import type { S3StoreOptions } from "../../store/s3-client.js";
 import { LocalStore } from "../../store/local.js";
 import { openStore } from "../../store/open.js";
 import { S3Store } from "../../store/s3.js";

@@ -1,4 +1,4 @@
-import type { PlotDocument, PlotLib } from "./_lib.js";
+import type { PlotDocument, PlotLib } from "./plot-lib.js";
 
 /** One plot of the report: its SVG (or a note why it is left out) and the data behind it. */
 export interface Figure {
