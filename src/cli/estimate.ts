@@ -30,7 +30,7 @@ interface EstimateFlags extends GridFlags {
  */
 export function estimateCommand(): Command {
   return addGridOptions(
-    new Command("estimate").alias("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running (also: plan)"),
+    new Command("estimate").alias("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running"),
   )
     .requiredOption("--n-systems <n>", "binaries per grid point")
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")

@@ -8,7 +8,7 @@ import { estimateCommand as planCommand } from "../../src/cli/estimate.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { expandGrid, fullGrid, selectGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { makespan } from "../../src/estimate/_schedule.js";
-import { formatPlan, gridCorners, planEnsemble, PRICE_TABLE, type PlanEstimate } from "../../src/estimate/index.js";
+import { formatPlan, gridCorners, planEnsemble, PRICE_TABLE, type PlanEstimate } from "../../src/entry/estimate.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { maxOverlap, standInProcesses } from "../support/processes.js";
 
