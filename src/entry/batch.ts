@@ -13,7 +13,6 @@ export {
   BATCH_LIMITS,
   checkEnvironment,
   resolveBatchOptions,
-  ensureJobDefinition,
   jobDefinitionInput,
   SPEC_TAG,
   batchStatusToTaskState,
@@ -25,6 +24,5 @@ export {
   type JobDefinitionSpec,
   type ResolvedBatchExecutorOptions,
   type ResolvedJobDefinitionSpec,
-  type ResolvedJobDefinition,
   type ApiRetryOptions,
 } from "../executors/batch/index.js";

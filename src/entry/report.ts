@@ -4,4 +4,15 @@
  * @module report
  */
 export { writeReport, type WriteReportOptions, type WriteReportResult } from "../report/write.js";
-export { RUN_STATES, type RunState, type ReportData } from "../report/types.js";
+export {
+  RUN_STATES,
+  type RunState,
+  type ReportData,
+  type StatusData,
+  type ScienceData,
+  type ProvenanceData,
+  type RatesData,
+  type ReportRun,
+  type ReportFailure,
+  type ReportProblem,
+} from "../report/types.js";

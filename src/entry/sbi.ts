@@ -37,7 +37,7 @@ export {
 } from "../dataset/summary.js";
 export { writeSbiHdf5, SBI_HDF5_FORMAT_VERSION } from "../dataset/write-h5.js";
 export { writeSbiParquet, sbiParquetPaths, SBI_PARQUET_METADATA_KEY, type SbiParquetPaths } from "../dataset/write-parquet.js";
-export { writeSbiNpy } from "../dataset/write-npy.js";
+export { writeSbiNpy, assertNpyTarget } from "../dataset/write-npy.js";
 export { inspectSbi, isSbiFile, type InspectSbiResult, type InspectSbiRun, type InspectSbiGroup } from "../dataset/inspect-sbi.js";
 export { extractCommand, type ExtractCommandOptions, type ExtractCommandResult } from "../cli/extract-command.js";
 export { formatInspect, formatInspectSbi } from "../cli/format-inspect.js";

@@ -11,6 +11,6 @@ export {
   type SshHandleData,
 } from "../executors/ssh/index.js";
 export { parseHosts, loadHostsFile, SshHostSchema, type SshHost, type SshHostInput } from "../executors/ssh/hosts.js";
-export { preflightHosts, formatPreflight, type HostPreflight, type PreflightCheck, type PreflightSettings } from "../executors/ssh/preflight.js";
+export type { HostPreflight, PreflightCheck } from "../executors/ssh/preflight.js";
 export { parseKnownHosts, verifyHostKey, fingerprint, type KnownHostEntry, type HostKeyVerdict } from "../executors/ssh/known-hosts.js";
 export { shellQuote, quoteArg } from "../util/shell-quote.js";

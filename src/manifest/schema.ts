@@ -13,6 +13,7 @@ export const OutputInfoSchema = z.strictObject({
   sha256: z.string(),
   rows: RowCountsSchema,
 });
+/** Where a finished task's output lives and what it holds. */
 export type OutputInfo = z.infer<typeof OutputInfoSchema>;
 
 /** Why a task attempt failed. */
@@ -25,6 +26,7 @@ export const TaskErrorSchema = z.strictObject({
   /** False when a retry cannot help (bad flag, bad input). */
   retryable: z.boolean(),
 });
+/** Why a task attempt failed. */
 export type TaskError = z.infer<typeof TaskErrorSchema>;
 
 /**
@@ -39,6 +41,7 @@ export const FragmentContextSchema = z.strictObject({
   /** Store key of the run's (merged) COMPAS_Output.h5. */
   run_output_key: StoreKeySchema,
 });
+/** Where a task sits in its plan, as its fragment records it. */
 export type FragmentContext = z.infer<typeof FragmentContextSchema>;
 
 /** Written once per task attempt that ends, by the one worker that ran it. */
