@@ -28,4 +28,4 @@ export {
   type CalibrationRecord,
 } from "../estimate/calibrate.js";
 export { PRICE_TABLE, instancePrice, pricePerVcpuHour, type PriceTable, type InstancePrice } from "../estimate/prices.js";
-export { defaultCacheDir as defaultCalibrationCacheDir, CalibrationSchema, CalibrationCornerSchema } from "../estimate/_cache.js";
+export { defaultCacheDir as defaultCalibrationCacheDir, CalibrationSchema, CalibrationCornerSchema } from "../estimate/calibration-cache.js";

@@ -11,7 +11,7 @@ import { runTask } from "../worker/task.js";
 import type { GridPoint } from "../grid/schema.js";
 import { detailedOutputPrefix } from "../store/keys.js";
 import { LocalStore } from "../store/local.js";
-import { cacheKey, CalibrationSchema, defaultCacheDir, readCache, writeCacheEntry } from "./_cache.js";
+import { cacheKey, CalibrationSchema, defaultCacheDir, readCache, writeCacheEntry } from "./calibration-cache.js";
 
 /** Default number of binaries of a calibration run, split over the grid's corners. */
 export const DEFAULT_CALIBRATION_BINARIES = 200;

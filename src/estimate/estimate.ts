@@ -8,7 +8,7 @@ import type { GridPoint } from "../grid/schema.js";
 import { formatBytes as bytes, formatHours as hours } from "../util/format.js";
 import { makespan, type TaskGroup } from "./_schedule.js";
 import { measuredSizeModel, runBytes, type SizeModel } from "./size.js";
-import { defaultCacheDir } from "./_cache.js";
+import { defaultCacheDir } from "./calibration-cache.js";
 import { cachedCalibration, calibrate, DEFAULT_CALIBRATION_BINARIES, type Calibration } from "./calibrate.js";
 import { instancePrice, PRICE_TABLE, type PriceTable } from "./prices.js";
 
