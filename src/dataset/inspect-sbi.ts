@@ -2,7 +2,6 @@ import { statSync } from "node:fs";
 import type * as H5 from "h5wasm";
 import { RATE_DCO_TYPES, type RateDcoType } from "../physics/rates/run-rates.js";
 import { openH5Read } from "../hdf5/h5wasm.js";
-import { RATE_UNITS } from "./types.js";
 
 /** Value of the `format` root attribute of an SBI dataset written by writeSbiHdf5. */
 const SBI_FORMAT = "compas-ensemble-sbi";

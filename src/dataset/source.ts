@@ -6,7 +6,8 @@ import { isWithin } from "../store/owned-paths.js";
 import { ManifestSchema, type Manifest, type ManifestRun } from "../manifest/schema.js";
 import { MANIFEST_KEY, runOutputKey } from "../store/keys.js";
 import { isSafeKey } from "../store/safe-keys.js";
-import { describeZodError } from "../util/zod-error.js";
+import { parseJsonDocument } from "../store/ensemble-files.js";
+import { pathError } from "../util/path-errors.js";
 
 const MANIFEST_FILE = MANIFEST_KEY;
 
@@ -94,19 +95,13 @@ function locateManifest(source: string): string {
 }
 
 function parseManifest(path: string): Manifest {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch (cause) {
-    throw new CompasEnsembleError("METADATA_INVALID", `Manifest ${path} is not valid JSON.`, { cause });
+    throw pathError(cause, { what: `manifest ${path}`, access: "read" }) ?? new CompasEnsembleError("STORE_ACCESS", `Cannot read manifest ${path}.`, { cause });
   }
-  const parsed = ManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new CompasEnsembleError("METADATA_INVALID", `Manifest ${path} does not match the manifest format (${describeZodError(parsed.error)}).`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
+  return parseJsonDocument(text, ManifestSchema, `Manifest ${path}`, "a valid manifest");
 }
 
 function runSystems(run: Record<string, unknown>, perRun: number, manifestPath: string): number {

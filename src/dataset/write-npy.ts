@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, type Stats, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, lstatSync, type Stats, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { tempPathFor } from "../util/atomic-write.js";
 import { RATE_DCO_TYPES } from "../physics/rates/run-rates.js";

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { replaceAtomicallySync, tempPathFor } from "../util/atomic-write.js";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
 import { loadH5wasm, openH5Read, openH5Write, type H5Module } from "./h5wasm.js";

@@ -3,11 +3,11 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { canonicalJson, compareStrings } from "../util/canonical-json.js";
 import { globFiles } from "./_glob.js";
-import { describeZodError } from "../util/zod-error.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 import { MANIFEST_KEY } from "../store/keys.js";
 import { realPathOf, refuseProtectedOutput } from "../store/owned-paths.js";
 import { type Manifest, type ManifestRun, ManifestSchema } from "./schema.js";
+import { parseJsonDocument } from "../store/ensemble-files.js";
 
 /** Default pattern: the per-slice manifests of the older Python tool ("legacy"). */
 export const LEGACY_PATTERN = "slice_*/ensemble_metadata.json";
@@ -159,24 +159,14 @@ async function isMergeResult(file: string): Promise<boolean> {
 }
 
 async function readManifestFile(file: string): Promise<Manifest> {
-  let json: unknown;
+  const hint = "Fix or remove the file, or exclude it with --pattern.";
+  let text: string;
   try {
-    json = JSON.parse(await readFile(file, "utf8"));
+    text = await readFile(file, "utf8");
   } catch (err) {
-    const what = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : "cannot be read";
-    throw new CompasEnsembleError("METADATA_INVALID", `The metadata file ${file} ${what}.`, {
-      cause: err,
-      hint: "Fix or remove the file, or exclude it with --pattern.",
-    });
+    throw new CompasEnsembleError("METADATA_INVALID", `The metadata file ${file} cannot be read.`, { cause: err, hint });
   }
-  const parsed = ManifestSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new CompasEnsembleError("METADATA_INVALID", `The metadata file ${file} is invalid at ${describeZodError(parsed.error)}.`, {
-      cause: parsed.error,
-      hint: "Fix or remove the file, or exclude it with --pattern.",
-    });
-  }
-  return parsed.data;
+  return parseJsonDocument(text, ManifestSchema, `The metadata file ${file}`, "a valid manifest", { hint });
 }
 
 function pick(a: Entry, b: Entry): Entry {

@@ -31,6 +31,35 @@ export async function putJson(store: Store, key: string, value: unknown): Promis
 }
 
 /**
+ * Parses and validates the text of a JSON document: the one place where a plan, a manifest,
+ * a handle or an index list that is not what it should be becomes one sentence naming the
+ * file and the field.
+ * @param text - the document
+ * @param schema - zod schema of its content
+ * @param where - the file as the user knows it (path or URI)
+ * @param what - what it should be, for the message ("a compas-ensemble plan", "a valid manifest")
+ * @param extra - the store key and a hint for the error, if known
+ * @throws CompasEnsembleError METADATA_INVALID
+ */
+export function parseJsonDocument<S extends z.ZodType>(text: string, schema: S, where: string, what: string, extra: { key?: string; hint?: string } = {}): z.output<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new CompasEnsembleError("METADATA_INVALID", `${where} is not valid JSON (${(cause as Error).message}).`, {
+      cause,
+      ...extra,
+      hint: extra.hint ?? "Restore the file from a backup or fix it by hand.",
+    });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new CompasEnsembleError("METADATA_INVALID", `${where} is not ${what}: ${describeZodError(parsed.error)}.`, { cause: parsed.error, ...extra });
+  }
+  return parsed.data;
+}
+
+/**
  * Reads a JSON document and validates it, with errors that name the file and the field.
  * @param store - where it is
  * @param key - its key
@@ -40,23 +69,7 @@ export async function putJson(store: Store, key: string, value: unknown): Promis
  */
 export async function readJson<S extends z.ZodType>(store: Store, key: string, schema: S, what: string): Promise<z.output<S> | null> {
   if (!(await store.exists(key))) return null;
-  const text = (await store.get(key)).toString("utf8");
-  const where = locationOf(store, key);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${where} is not valid JSON (${(cause as Error).message}).`, {
-      cause,
-      key,
-      hint: "Restore the file from a backup or fix it by hand.",
-    });
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${where} is not ${what}: ${describeZodError(parsed.error)}.`, { cause: parsed.error, key });
-  }
-  return parsed.data;
+  return parseJsonDocument((await store.get(key)).toString("utf8"), schema, locationOf(store, key), what, { key });
 }
 
 /**
