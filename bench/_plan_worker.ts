@@ -19,7 +19,7 @@ const plan = buildPlan({
 });
 const t2 = performance.now();
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-// plan.json is written as this text (src/ensemble/_store-io.ts putJson); V8 refuses strings
+// plan.json is written as this text (src/store/ensemble-files.ts jsonText); V8 refuses strings
 // beyond ~512 MiB, which is where a plan stops being writable.
 let planJsonBytes: number | null = null;
 let planJsonError: string | null = null;

@@ -7,7 +7,7 @@
  * With a COMPAS binary (--compas-binary, COMPAS_BINARY, COMPAS_ROOT_DIR or PATH, see example 1)
  * the estimate is calibrated on it: 200 binaries at the grid's corners, cached per binary hash
  * in ~/.cache/compas-ensemble, so only the first plan of a build takes that time. Without one
- * the planner uses the per-binary time measured with COMPAS v03.07.00 and says so.
+ * the estimate uses the per-binary time measured with COMPAS v03.07.00 and says so.
  *
  * To submit (nothing is submitted otherwise):
  * - AWS Batch: COMPAS_BATCH_QUEUE (job queue), COMPAS_BATCH_JOB_DEFINITION (a definition whose

@@ -46,12 +46,12 @@ export interface SmokeCost {
 
 /**
  * The cost of Batch attempts on one instance type: container time times the vCPUs a child
- * occupies, priced per vCPU-hour from the planner's price table (src/planner/prices.ts).
+ * occupies, priced per vCPU-hour from the estimate's price table (src/estimate/prices.ts).
  * Batch itself costs nothing extra; instance start-up and idle time are not counted.
  * @param attempts - every attempt of every child
  * @param resources - the job definition's vCPUs and memory per child
  * @param instanceType - a type in the price table
- * @param table - prices (default: the planner's)
+ * @param table - prices (default: the estimate's)
  */
 export function costOfAttempts(
   attempts: readonly AttemptTimes[],

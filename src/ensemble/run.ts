@@ -198,7 +198,7 @@ async function stopForFullDisk(store: Store, plan: Plan, err: unknown, emit: (e:
   }
   const done = new Set((manifest?.runs ?? []).filter((r) => r.status === "success").map((r) => r.run_id));
   const unfinished = plan.runs.filter((r) => !done.has(r.run_id));
-  // The planner's size model (src/planner/_size.ts) for the outputs still to come.
+  // The estimate's size model (src/estimate/size.ts) for the outputs still to come.
   const model = measuredSizeModel(plan.profile as ProfileName);
   const needed = unfinished.reduce((sum, r) => sum + runBytes(model, r.n_systems), 0);
   const disk = diskOf(full.path);

@@ -15,7 +15,7 @@ export interface InstancePrice {
   smt: boolean;
 }
 
-/** The editable price table the planner reads, with where and when its numbers come from. */
+/** The editable price table the estimate reads, with where and when its numbers come from. */
 export interface PriceTable {
   /** When the numbers were entered (ISO date). */
   date: string;
@@ -28,7 +28,7 @@ export interface PriceTable {
 // On-demand prices are AWS's list prices for Linux in us-east-1; they have not changed since
 // these families launched. Spot prices are a rough typical level (about 40 % of on-demand),
 // not a quote: check `aws ec2 describe-spot-price-history --instance-types <type>` before
-// relying on them. Edit or extend the rows freely; the planner only reads this object.
+// relying on them. Edit or extend the rows freely; the estimate only reads this object.
 const row = (vcpus: number, onDemand: number, smt = true): InstancePrice => ({
   vcpus,
   onDemand,

@@ -1,6 +1,6 @@
 import type { ProfileName } from "../compas/profiles.js";
 
-// From the real COMPAS v03.07.00 fixtures (shared/fixtures/compas, --hdf5-chunk-size 1000):
+// From the real COMPAS v03.07.00 fixtures (test/fixtures/compas, --hdf5-chunk-size 1000):
 // 5 binaries gave 8,506,176 bytes (5.5 MB of it Run_Details, the rest one preallocated
 // 1000-row chunk per dataset), 10,000 binaries without BSE_RLOF gave 13,144,904 bytes, i.e.
 // ~515 bytes per binary beyond the first chunk. BSE_RLOF adds ~1.5 rows per binary (fixture 1),
@@ -10,7 +10,7 @@ import type { ProfileName } from "../compas/profiles.js";
 export const OUTPUT_FLOOR_BYTES = 8_506_176;
 /** Estimated growth of COMPAS_Output.h5 per binary beyond the first 1000. */
 export const OUTPUT_BYTES_PER_BINARY = 1_100;
-/** Detailed output per binary (compas.md: 1000 binaries wrote 5.0 GB, 131 MB of it the h5). */
+/** Detailed output per binary (docs/compas.md: 1000 binaries wrote 5.0 GB, 131 MB of it the h5). */
 export const DETAILED_BYTES_PER_BINARY = 4_870_000;
 
 /** How one run's output size is estimated. */
@@ -23,7 +23,7 @@ export interface SizeModel {
   detailedBytesPerBinary: number;
 }
 
-/** The size model from the fixtures and compas.md, for a profile. */
+/** The size model from the fixtures and docs/compas.md, for a profile. */
 export function measuredSizeModel(profile: ProfileName): SizeModel {
   return {
     floorBytes: OUTPUT_FLOOR_BYTES,

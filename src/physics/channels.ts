@@ -2,7 +2,7 @@ import type { Channel } from "./dco-table.js";
 
 /*
  * Formation channels of double compact objects after Broekgaarden et al. 2021
- * (MNRAS 508, 5028, Sec. 3.1), with the rules of physics.md ("Formation channels"), and the
+ * (MNRAS 508, 5028, Sec. 3.1), with the rules of docs/physics.md ("Formation channels"), and the
  * "pessimistic" common-envelope flag of the same paper (after Dominik et al. 2012).
  * Stellar types follow Hurley et al. 2000 as used by COMPAS: 0-1 MS, 2 HG, 3-6 giants with a
  * clear core (FGB, CHeB, EAGB, TPAGB), 7-9 helium stars, 13 NS, 14 BH, 16 CHE MS.
@@ -195,7 +195,7 @@ const isGiant = (t: number) => t >= 3 && t <= 6;
 const isMs = (t: number) => t <= 1;
 
 /**
- * Formation channel I-V of one DCO (Broekgaarden et al. 2021, Sec. 3.1; physics.md).
+ * Formation channel I-V of one DCO (Broekgaarden et al. 2021, Sec. 3.1; docs/physics.md).
  * With E1 the first episode and t1, t2 its stellar types:
  * I classic: E1 stable from star 1 with 2 <= t1 <= 6, t2 <= 1, and the first later episode
  * with donor 2 is a CE while star 2 is not yet a helium star or remnant (type < 7);

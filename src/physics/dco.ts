@@ -130,7 +130,7 @@ const CHE_COLUMNS = ["CH_on_MS(1)", "CH_on_MS(2)"] as const;
 
 /**
  * Extracts every double compact object of a COMPAS_Output.h5 with the quantities of
- * physics.md: GW-ordered masses (m1 >= m2), q, chirp mass, type, formation/coalescence/delay
+ * docs/physics.md: GW-ordered masses (m1 >= m2), q, chirp mass, type, formation/coalescence/delay
  * times, COMPAS's merger flag and the library's t_delay cut, spins and tilts (spin model from
  * `options`), chi_eff, chi_p, formation channel I-V and the pessimistic-CE flag.
  * Supernova, common-envelope, RLOF and system rows are joined on SEED in bounded memory.

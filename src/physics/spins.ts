@@ -3,7 +3,7 @@ import { CompasEnsembleError } from "../errors.js";
 
 /*
  * Black-hole and neutron-star spins for COMPAS double compact objects. COMPAS v03.07.00 writes
- * no spins, so they are derived from the supernova rows (physics.md, "Spins"):
+ * no spins, so they are derived from the supernova rows (docs/physics.md, "Spins"):
  * - magnitudes: NS 0; BHs chi_natal, except a second-born BH whose progenitor was a helium
  *   star, spun up by tides: Bavera et al. 2021, A&A 647, A153, fit as restated in Bavera,
  *   Zevin & Fragos 2021, RNAAS 5, 127 (default); Qin et al. 2018, A&A 616, A28 (alternative);
@@ -234,7 +234,7 @@ export interface DcoSpinInput {
 }
 
 /**
- * Spin magnitudes and tilts of one DCO's two objects, in COMPAS star order (physics.md,
+ * Spin magnitudes and tilts of one DCO's two objects, in COMPAS star order (docs/physics.md,
  * "Spins"). Supernova rows are ordered by Time (ties keep file order); the first is SN_a, the
  * second SN_b; the second-born's tilt is SN_b's inclination, the first-born's combines both
  * kicks with an azimuth drawn from the SEED. When the SEED does not have exactly two
