@@ -13,7 +13,7 @@ export interface RunFlags extends GridFlags {
   detach?: boolean;
   restart?: boolean;
   allowInertAxes?: boolean;
-  checkpointEvery: string;
+  checkpointEvery?: string;
 }
 
 /**

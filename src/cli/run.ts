@@ -9,6 +9,7 @@ import { addCompasOptions, type RunFlags } from "./_compas-options.js";
 import { addExecutorOptions, EXECUTOR_KINDS, executorFromFlags, type ExecutorFlags } from "./_executors.js";
 import { addGridOptions, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { liveReporter, nextSteps } from "./_live.js";
+import { DEFAULT_CHECKPOINT_EVERY } from "../manifest/checkpoint.js";
 
 /** `compas-ensemble run`: runs a grid (the predecessor's flags plus executor options). */
 export function runCommand(): Command {
@@ -16,7 +17,7 @@ export function runCommand(): Command {
     .option("--output-dir <dir>", "ensemble output directory or s3://bucket/prefix", "./compas-ensemble-output")
     .addOption(new Option("--executor <kind>", "where tasks run").choices([...EXECUTOR_KINDS]).default("local"))
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
-    .option("--checkpoint-every <n>", "rewrite the manifest every n finished tasks", "10")
+    .option("--checkpoint-every <n>", `rewrite the manifest every n finished tasks (default ${DEFAULT_CHECKPOINT_EVERY})`)
     .option("--restart", "start over when the output directory holds a different ensemble")
     .option("--detach", "ssh/batch/slurm: return after submission; follow later with `compas-ensemble wait`")
     .action(async (extra: string[], flags: RunFlags & ExecutorFlags) => {
@@ -41,7 +42,7 @@ export function runCommand(): Command {
         executor,
         restart: flags.restart,
         detach: flags.detach,
-        checkpointEvery: wholeNumber(flags.checkpointEvery, "--checkpoint-every", 1),
+        ...(flags.checkpointEvery === undefined ? {} : { checkpointEvery: wholeNumber(flags.checkpointEvery, "--checkpoint-every", 1) }),
         signal: controller.signal,
         onEvent: live,
       }).finally(() => live.end());

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { wholeNumber } from "./_grid-options.js";
+import { DEFAULT_SYNC_CONCURRENCY } from "../store/sync.js";
 
 /** `compas-ensemble sync`: S3 prefix <-> local directory, only what differs. */
 export function syncCliCommand(): Command {
@@ -10,10 +11,10 @@ export function syncCliCommand(): Command {
     .option("--up", "upload the directory to the S3 prefix instead")
     .option("--prefix <p>", "only keys under this sub-prefix")
     .option("--dry-run", "list what would be transferred")
-    .option("--concurrency <n>", "transfers at once", "4")
+    .option("--concurrency <n>", `transfers at once (default ${DEFAULT_SYNC_CONCURRENCY})`)
     .option("--endpoint <url>", "S3-compatible endpoint (MinIO, Ceph)")
     .option("--region <region>", "AWS region (default: the standard chain)")
-    .action(async (s3Uri: string, dir: string, flags: { up?: boolean; prefix?: string; dryRun?: boolean; concurrency: string; endpoint?: string; region?: string }) => {
+    .action(async (s3Uri: string, dir: string, flags: { up?: boolean; prefix?: string; dryRun?: boolean; concurrency?: string; endpoint?: string; region?: string }) => {
       const controller = new AbortController();
       process.once("SIGINT", () => controller.abort());
       const { formatSyncSummary, syncCommand } = await import("./sync-command.js");
@@ -23,7 +24,7 @@ export function syncCliCommand(): Command {
         up: flags.up,
         prefix: flags.prefix,
         dryRun: flags.dryRun,
-        concurrency: wholeNumber(flags.concurrency, "--concurrency", 1),
+        ...(flags.concurrency === undefined ? {} : { concurrency: wholeNumber(flags.concurrency, "--concurrency", 1) }),
         ...(flags.endpoint ? { endpoint: flags.endpoint } : {}),
         ...(flags.region ? { region: flags.region } : {}),
         signal: controller.signal,

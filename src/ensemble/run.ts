@@ -134,7 +134,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     const successes = new Map(verified);
     const checkpoint = new ManifestCheckpointer({
       plan,
-      every: options.checkpointEvery ?? 10,
+      ...(options.checkpointEvery === undefined ? {} : { every: options.checkpointEvery }),
       fragments,
       ...outputRoot(store),
       write: async (manifest) => void (await writeManifest(store, manifest)),

@@ -4,6 +4,9 @@ import { type MergeOptions, mergeMetadata } from "./merge.js";
 import type { Fragment, Manifest } from "./schema.js";
 import type { Plan } from "../plan/schema.js";
 
+/** Finished tasks between two rewrites of the manifest unless told otherwise. */
+export const DEFAULT_CHECKPOINT_EVERY = 10;
+
 /** Options for {@link ManifestCheckpointer}. */
 export interface ManifestCheckpointerOptions extends MergeOptions {
   /** Ensemble output directory; the manifest goes to `<dir>/ensemble_metadata.json`. */
@@ -13,7 +16,7 @@ export interface ManifestCheckpointerOptions extends MergeOptions {
   /** Called after each write with the manifest written. */
   onWrite?: (manifest: Manifest) => void;
   plan: Plan;
-  /** Rewrite the manifest after every this many recorded fragments (default 10). */
+  /** Rewrite the manifest after every this many recorded fragments (default {@link DEFAULT_CHECKPOINT_EVERY}). */
   every?: number;
   /** Fragments already there when the ensemble resumed; they are merged but not counted. */
   fragments?: readonly Fragment[];
@@ -39,7 +42,7 @@ export class ManifestCheckpointer {
    * @param options - see {@link ManifestCheckpointerOptions}
    */
   constructor(options: ManifestCheckpointerOptions) {
-    const every = options.every ?? 10;
+    const every = options.every ?? DEFAULT_CHECKPOINT_EVERY;
     if (!Number.isInteger(every) || every < 1) {
       throw new CompasEnsembleError("OPTIONS_INVALID", `Checkpoint interval ${every} is not a positive integer.`);
     }
