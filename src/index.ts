@@ -229,6 +229,7 @@ export {
   type HistogramQuantity,
 } from "./hdf5/summary.js";
 export { buildSbiDataset, type BuildSbiDatasetOptions } from "./hdf5/dataset.js";
+export { readDatasetSource, type DatasetSource, type SourceRun } from "./hdf5/dataset-source.js";
 export { extractCommand, SBI_FORMATS, type SbiFormat, type ExtractCommandOptions, type ExtractCommandResult } from "./hdf5/dataset-extract.js";
 export { parseSpinModelFlag } from "./hdf5/dataset-spin-flag.js";
 export { parseRatesFlags, RATES_FLAG_NAMES, type RatesFlags } from "./hdf5/dataset-rates-flags.js";
@@ -304,4 +305,16 @@ export {
 
 // Reports
 export { writeReport, type WriteReportOptions, type WriteReportResult } from "./report/write.js";
-export { RUN_STATES, type RunState, type ReportData } from "./report/types.js";
+export {
+  RUN_STATES,
+  type RunState,
+  type ReportData,
+  type StatusData,
+  type ScienceData,
+  type ProvenanceData,
+  type RatesData,
+  type ReportDcoTable,
+  type ReportRun,
+  type ReportFailure,
+  type ReportProblem,
+} from "./report/types.js";
