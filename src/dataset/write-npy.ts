@@ -83,7 +83,7 @@ function encodeMatrix(rows: readonly Float64Array[], width: number): Uint8Array 
  * `columns.json` naming the columns of theta and x, every file with dtype and units, the
  * bins, the spin model, the rates options and the provenance. The files are written into a
  * sibling temporary folder that then replaces `dir`, so a crash never leaves a mix of two
- * datasets; `dir` must be new, empty, or an earlier npy dataset (see {@link assertNpyTarget}).
+ * datasets; `dir` must be new, empty, or an earlier npy dataset (see `assertNpyTarget`).
  * @param dataset - the dataset to write
  * @param dir - output directory
  */

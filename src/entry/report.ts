@@ -12,6 +12,7 @@ export {
   type ScienceData,
   type ProvenanceData,
   type RatesData,
+  type ReportDcoTable,
   type ReportRun,
   type ReportFailure,
   type ReportProblem,

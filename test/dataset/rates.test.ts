@@ -224,7 +224,7 @@ describe("rates and bad input", () => {
       { run_id: "salpeter", path: salpeter, params: { ...params, metallicity: 0.001 }, n_systems: 5 },
     ]);
     const result = await extractCommand({ source: dir, out: join(tmp.dir, "bad", "m2", "sbi.h5") });
-    expect(result.warnings.filter((w) => w.startsWith("salpeter: "))).toEqual([
+    expect(result.warnings.filter((w) => w.startsWith("salpeter: star-forming mass"))).toEqual([
       'salpeter: star-forming mass, yields per Msol and merger rates are NaN: its initial-mass-function is SALPETER, and the star-forming mass formula needs KROUPA (docs/rates.md, "Star-forming mass").',
     ]);
     const d = await buildSbiDataset(dir);
