@@ -2,11 +2,12 @@ import { availableParallelism } from "node:os";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
 import { AXES, type Params } from "../grid/schema.js";
-import { openH5Read } from "../hdf5/_h5wasm.js";
-import { allocateDcoTable, DCO_COLUMNS, type Channel, type DcoType } from "../hdf5/dco-table.js";
-import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
+import { openH5Read } from "../hdf5/h5wasm.js";
+import { allocateDcoTable, DCO_COLUMNS, type Channel, type DcoType } from "../physics/dco-table.js";
+import type { SbiDcoTable, SpinModelRecord } from "../dataset/types.js";
 import { countStates } from "./gather-store.js";
 import type { ProvenanceData, RatesData, ReportDcoTable, ReportRun, ScienceData, StatusData } from "./types.js";
+import { logKey } from "../store/keys.js";
 
 /** What {@link gatherFromSbiFile} returns: the three sections' data. */
 export interface GatheredSbi {
@@ -68,7 +69,7 @@ export async function gatherFromSbiFile(path: string): Promise<GatheredSbi> {
       etaSeconds: 0,
       concurrency: availableParallelism(),
       runningKnown: true,
-      failures: failedIds.map((id) => ({ run_id: id, task_id: id, reason: "listed as failed in the ensemble's manifest", attempts: 0, logKey: `logs/${id}.a<k>.log` })),
+      failures: failedIds.map((id) => ({ run_id: id, task_id: id, reason: "listed as failed in the ensemble's manifest", attempts: 0, logKey: logKey(id, "<k>") })),
       problems: [],
       invalidFragments: [],
     };

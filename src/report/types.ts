@@ -1,7 +1,7 @@
 import type { Params } from "../grid/schema.js";
-import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
-import type { CompasIdentity } from "../metadata/schemas.js";
-import type { PlanEstimate } from "../planner/plan-ensemble.js";
+import type { SbiDcoTable, SpinModelRecord } from "../dataset/types.js";
+import type { CompasIdentity } from "../plan/schema.js";
+import type { EnsembleEstimate } from "../estimate/estimate.js";
 
 /**
  * What the report shows for a run. `output missing`: the fragments say it succeeded but the
@@ -73,7 +73,7 @@ export interface StatusData {
   problems: ReportProblem[];
   /** Fragments that could not be read (their tasks count as not done). */
   invalidFragments: { key: string; reason: string }[];
-  estimate?: PlanEstimate;
+  estimate?: EnsembleEstimate;
 }
 
 /** Merger rates read from an SBI dataset (docs/sbi-dataset.md, rates). */

@@ -7,11 +7,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { writeSbiHdf5 } from "../../src/hdf5/write-h5.js";
+import { writeSbiHdf5 } from "../../src/dataset/write-h5.js";
 import { writeReport } from "../../src/report/write.js";
 import { horizontalOverflow, openFile, screenshot } from "../support/browser.js";
-import { python } from "../hdf5/compas-fixtures.js";
-import { makeDataset } from "../hdf5/dataset-helpers.js";
+import { python } from "../support/compas-fixtures.js";
+import { makeDataset } from "../dataset/dataset-helpers.js";
 import { tempDir } from "./_ensembles.js";
 
 // Each test starts chromium (twice for the two widths); a loaded machine needs minutes.
