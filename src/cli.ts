@@ -8,6 +8,8 @@ import {
   runCommand,
   statusCommand,
 } from "./cli/commands.js";
+import { doctorCommand } from "./cli/doctor.js";
+import { hostsCommand } from "./cli/hosts.js";
 import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/data.js";
 import { planCommand } from "./cli/plan.js";
 import { reportCliCommand } from "./cli/report.js";
@@ -65,9 +67,12 @@ for (const cmd of [
   syncCliCommand(),
   reportCliCommand(),
   workerCommand(),
+  doctorCommand(),
+  hostsCommand(),
   demoCommand(),
 ]) {
   reportUsageErrors(cmd, `compas-ensemble ${cmd.name()}`);
+  for (const sub of cmd.commands) reportUsageErrors(sub, `compas-ensemble ${cmd.name()} ${sub.name()}`);
   program.addCommand(cmd);
 }
 

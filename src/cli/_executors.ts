@@ -96,7 +96,11 @@ export function addExecutorOptions(cmd: Command): Command {
     .option("--env <NAME=VALUE>", "ssh/batch/slurm: non-secret environment for the workers (repeatable)", collect);
 }
 
-function envRecord(pairs: readonly string[] = []): Record<string, string> {
+/**
+ * Parses repeated `--env NAME=VALUE` flags.
+ * @param pairs - the flag values
+ */
+export function envRecord(pairs: readonly string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");

@@ -13,6 +13,7 @@ import { isTerminal, type Executor, type ExecutorEvent, type ExecutorHandle, typ
 import { SshConnection, defaultKnownHostsFile, loadKnownHosts, type ConnectionSettings } from "./_connection.js";
 import { RemoteHost, type HostRecord } from "./_remote-host.js";
 import { CTL_SCRIPT, checkRemoteEnv, checkSafeId, workerScript } from "./_remote-scripts.js";
+import { hostRemoteDir } from "./_install-layout.js";
 import { Session } from "./_session.js";
 import { parseHosts, type SshHost, type SshHostInput } from "./hosts.js";
 import { assertPreflightOk, formatPreflight, preflightConnection, unreachableReport, type HostPreflight } from "./preflight.js";
@@ -149,7 +150,7 @@ export class SshExecutor implements Executor {
         }
         const report = await preflightConnection(
           conn,
-          { plan, remoteCommand: this.options.remoteCommand, remoteNode: this.options.remoteNode, compasBinary: this.options.compasBinary, remoteEnv },
+          { plan, remoteCommand: this.options.remoteCommand, remoteNode: this.options.remoteNode, compasBinary: this.options.compasBinary, remoteEnv, remoteDir: this.options.remoteDir },
           Date.now() - started,
         );
         return { host, report, conn };
@@ -170,12 +171,15 @@ export class SshExecutor implements Executor {
       const record: HostRecord = {
         ...c.host,
         slots: c.report.slots ?? 1,
-        dir: posix.join(c.host.remoteDir ?? this.options.remoteDir ?? ".compas-ensemble", plan.ensemble_id),
+        dir: posix.join(hostRemoteDir(c.host, this.options.remoteDir), plan.ensemble_id),
       };
       const rh = new RemoteHost(record, settings, knownHosts);
       rh.adopt(c.conn!);
       return rh;
     });
+    // Workers run what preflight checked: the configured command and binary, or what
+    // `hosts setup` installed for this plan.
+    const checkedWith = new Map(passed.map((c) => [c.host.name, c.report]));
 
     const submission = randomUUID();
     const session = new Session(
@@ -198,12 +202,14 @@ export class SshExecutor implements Executor {
       await Promise.all(
         remoteHosts.map(async (h) => {
           await h.writeFile("ctl.sh", CTL_SCRIPT);
+          const report = checkedWith.get(h.name);
+          const compasBinary = h.spec.compasBinary ?? this.options.compasBinary ?? report?.compasBinary;
           await h.writeFile(
             "worker.sh",
             workerScript({
-              remoteCommand: this.options.remoteCommand ?? ["compas-ensemble"],
+              remoteCommand: this.options.remoteCommand ?? report?.remoteCommand ?? ["compas-ensemble"],
               ...(mode === "s3" ? { storeUri: store.uri } : {}),
-              ...((h.spec.compasBinary ?? this.options.compasBinary) !== undefined ? { compasBinary: h.spec.compasBinary ?? this.options.compasBinary } : {}),
+              ...(compasBinary !== undefined ? { compasBinary } : {}),
               ...(taskTimeoutS !== undefined ? { taskTimeoutS } : {}),
               env: remoteEnv,
             }),
