@@ -98,7 +98,10 @@ const LABEL: Record<DoctorCheck["status"], string> = { ok: "ok  ", warn: "warn",
  */
 export function formatDoctor(report: DoctorReport): string {
   const width = Math.max(...report.checks.map((c) => c.name.length));
-  const lines = report.checks.map((c) => `${LABEL[c.status]}  ${c.name.padEnd(width)}  ${c.detail}${c.fix && c.status !== "ok" ? `; fix: ${c.fix}` : ""}`);
+  const lines = report.checks.map((c) => {
+    const fix = c.fix && c.status !== "ok" ? `; fix: ${c.fix}` : "";
+    return `${LABEL[c.status]}  ${c.name.padEnd(width)}  ${fix ? c.detail.replace(/\.$/, "") : c.detail}${fix}`;
+  });
   const failed = report.checks.filter((c) => c.status === "fail").length;
   const warned = report.checks.filter((c) => c.status === "warn").length;
   lines.push(

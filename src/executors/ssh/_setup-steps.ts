@@ -146,7 +146,7 @@ export function hostSteps(conn: SshConnection, ctx: SetupContext, state: HostSta
         const needed = (state.compasInPlace ? 0 : size) + (state.packageInPlace ? 0 : ctx.bundle.bytes + ctx.bundle.unpackedBytes);
         if (needed === 0) return { ok: true, detail: "nothing to copy" };
         const root = found.layout.root;
-        const r = await conn.exec(`${shellQuote(["mkdir", "-p", "--", root])} && ${shellQuote(["df", "-Pk", "--", root])}`);
+        const r = await conn.exec(`${cmd(["mkdir", "-p", "--", root])} && ${cmd(["df", "-Pk", "--", root])}`);
         const last = r.stdout.trim().split("\n").at(-1)?.trim().split(/\s+/) ?? [];
         const freeKiB = Number(last[3]);
         if (r.code !== 0) fail(`cannot create or measure ${root} on ${host.name} (${lastLines(r.stderr) || `exit ${r.code}`})`, `give ${host.name} a remoteDir it can write to in the hosts file`);
