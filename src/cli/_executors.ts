@@ -30,6 +30,7 @@ export interface ExecutorFlags {
   jobQueue?: string;
   jobDefinition?: string;
   image?: string;
+  imageCompasSha256?: string;
   jobDefinitionName?: string;
   vcpus?: string;
   memory?: string;
@@ -76,6 +77,7 @@ export function addExecutorOptions(cmd: Command): Command {
     .option("--job-queue <name>", "batch: job queue")
     .option("--job-definition <name>", "batch: existing job definition (name, name:revision or ARN)")
     .option("--image <uri>", "batch: register (or reuse) a job definition for this container image")
+    .option("--image-compas-sha256 <hex>", "batch: sha256 of COMPAS inside --image (examples/batch); tagged on the definition, and plans of another build are refused")
     .option("--job-definition-name <name>", "batch: name of the definition registered for --image (default: compas-ensemble)")
     .option("--vcpus <n>", "batch: vCPUs per child (with --image)", "1")
     .option("--memory <MiB>", "batch: memory per child (with --image)", "2048")
@@ -147,6 +149,11 @@ export function executorFromFlags(flags: ExecutorFlags): Executor {
       if (!flags.jobDefinition && !flags.image) {
         throw new CompasEnsembleError("OPTIONS_INVALID", "--executor batch needs --job-definition <name> or --image <uri> to register one.");
       }
+      if (flags.imageCompasSha256 && !flags.image) {
+        throw new CompasEnsembleError("OPTIONS_INVALID", "--image-compas-sha256 goes with --image; a definition named by --job-definition declares its COMPAS build with its own tag.", {
+          hint: "Drop --image-compas-sha256, or tag the definition compas-ensemble:compas-sha256=<sha256> when you register it (examples/batch/README.md).",
+        });
+      }
       return new BatchExecutor({
         jobQueue: flags.jobQueue,
         ...(flags.jobDefinition
@@ -158,6 +165,7 @@ export function executorFromFlags(flags: ExecutorFlags): Executor {
                 vcpus: wholeNumber(flags.vcpus ?? "1", "--vcpus", 1),
                 memoryMiB: wholeNumber(flags.memory ?? "2048", "--memory", 128),
                 ...(flags.jobRole ? { jobRoleArn: flags.jobRole } : {}),
+                ...(flags.imageCompasSha256 ? { compasSha256: flags.imageCompasSha256.toLowerCase() } : {}),
               },
             }),
         ...(flags.region ? { region: flags.region } : {}),
