@@ -121,6 +121,32 @@ export {
   type PreflightCheck,
 } from "./executors/ssh/index.js";
 export {
+  setupHosts,
+  formatSetup,
+  preparePackageBundle,
+  PackageBundleSchema,
+  SETUP_STEPS,
+  type SetupHostsOptions,
+  type SetupHostsResult,
+  type HostSetupReport,
+  type HostSetupStep,
+  type SetupStepName,
+  type PackageBundle,
+  type PreparePackageBundleOptions,
+  type TransferCount,
+} from "./executors/ssh/setup.js";
+export {
+  doctor,
+  formatDoctor,
+  DoctorReportSchema,
+  DoctorCheckSchema,
+  DoctorStatusSchema,
+  type DoctorOptions,
+  type DoctorReport,
+  type DoctorCheck,
+  type DoctorStatus,
+} from "./doctor/index.js";
+export {
   BatchExecutor,
   reattachBatchExecutor,
   BatchExecutorOptionsSchema,
@@ -129,6 +155,7 @@ export {
   type ResolvedBatchExecutorOptions,
   type BatchJobSummary,
   type JobDefinitionSpec,
+  COMPAS_SHA256_TAG,
 } from "./executors/batch/index.js";
 export { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from "./executors/slurm/index.js";
 export { attachEnsemble, type AttachEnsembleOptions, type Reattach } from "./ensemble/attach.js";
