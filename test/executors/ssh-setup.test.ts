@@ -275,6 +275,24 @@ describe("hosts setup against real sshd hosts", () => {
       });
     }, 120_000);
 
+    it("a copy that arrives damaged never gets its final name", async () => {
+      const [a] = cluster.hosts as [SshdHost, SshdHost];
+      // The host's sha256sum reports another digest for every file: to setup, the copy is damaged.
+      const fakeBin = join(work, "damaging-bin");
+      mkdirSync(fakeBin, { recursive: true });
+      writeFileSync(join(fakeBin, "sha256sum"), `#!/bin/sh\necho "${"0".repeat(64)}  $2"\n`);
+      chmodSync(fakeBin, 0o755);
+      chmodSync(join(fakeBin, "sha256sum"), 0o755);
+      const dir = mkdtempSync(join(work, "damaged-"));
+      chownSync(dir, a.uid, a.uid);
+      const result = await setupHosts(options({ hosts: [hostEntry(a, { remoteDir: dir })], remoteEnv: { PATH: `${fakeBin}:${cluster.remoteEnv.PATH}` } }));
+      const step = result.hosts[0]!.steps.at(-1)!;
+      expect(step.step).toBe("compas");
+      expect(step.detail).toBe(`The copy of COMPAS on host host-a has sha256 000000000000, not ${sha256Of(compas).slice(0, 12)}: it was damaged on the way or on the host's disk.`);
+      expect(result.hosts[0]!.transfers.files).toBe(1);
+      expect(tree(dir)).toEqual([]);
+    }, 120_000);
+
     it("a host that is not Linux", async () => {
       const fakeBin = join(work, "darwin-bin");
       mkdirSync(fakeBin, { recursive: true });

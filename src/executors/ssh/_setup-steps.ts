@@ -134,12 +134,12 @@ export function hostSteps(conn: SshConnection, ctx: SetupContext, state: HostSta
         const found = await locateInstalled(conn, hostRemoteDir(host, ctx.remoteDir), ctx.binary.sha256, ctx.bundle.version);
         state.layout = found.layout;
         if (found.compas) {
-          const sha = await remoteSha256(conn, found.layout.compasBinary);
+          const sha = await remoteSha256(conn, found.layout.compasBinary, cmd);
           state.compasInPlace = sha === ctx.binary.sha256;
           state.compasDamaged = !state.compasInPlace;
         }
         if (found.package) {
-          const marker = await conn.exec(shellQuote(["cat", "--", posix.join(found.layout.prefix, PACKAGE_MARKER)]));
+          const marker = await conn.exec(cmd(["cat", "--", posix.join(found.layout.prefix, PACKAGE_MARKER)]));
           state.packageInPlace = marker.code === 0 && marker.stdout.trim() === ctx.bundle.source;
         }
         const size = (await stat(ctx.binary.path)).size;
@@ -166,7 +166,7 @@ export function hostSteps(conn: SshConnection, ctx: SetupContext, state: HostSta
         const what = `COMPAS ${ctx.binary.version} (sha256 ${ctx.binary.sha256.slice(0, 12)})`;
         if (state.compasInPlace) return { ok: true, detail: `${what} already at ${dest}` };
         try {
-          await uploadVerified(conn, ctx.binary.path, dest, ctx.binary.sha256, state.transfers, 0o755);
+          await uploadVerified(conn, ctx.binary.path, dest, ctx.binary.sha256, state.transfers, 0o755, cmd);
         } catch (err) {
           const e = err as CompasEnsembleError;
           fail(e.message, /space|quota|failure/i.test(e.message) ? diskFix : "run hosts setup again; if it fails again, check the host's disk", "SSH_HOST_UNREACHABLE");
@@ -244,7 +244,7 @@ export function hostSteps(conn: SshConnection, ctx: SetupContext, state: HostSta
         const id = randomBytes(6).toString("hex");
         const tgz = posix.join(l.pkgDir, `.bundle-${id}.tgz`);
         try {
-          await uploadVerified(conn, ctx.bundle.path, tgz, ctx.bundle.sha256, state.transfers);
+          await uploadVerified(conn, ctx.bundle.path, tgz, ctx.bundle.sha256, state.transfers, 0o644, cmd);
         } catch (err) {
           fail((err as Error).message, diskFix, "SSH_HOST_UNREACHABLE");
         }
