@@ -81,6 +81,20 @@ describe("doctor on this machine", () => {
     );
   }, 60_000);
 
+  it("a binary built for macOS: not a Linux executable, with what to do", async () => {
+    const macho = join(work, "COMPAS-macos");
+    writeFileSync(macho, Buffer.concat([Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 0x07, 0x00, 0x00, 0x01]), Buffer.alloc(4088)]));
+    chmodSync(macho, 0o755);
+    const report = await doctor({ compasBinary: macho, points, nSystems: 100, output: join(work, "out"), probeSystems: 0 });
+    expect(report.ok).toBe(false);
+    expect(check(report, "build")).toMatchObject({
+      status: "fail",
+      detail: `${macho} is a Mach-O binary (built on macOS), not a Linux executable`,
+      fix: "build COMPAS on Linux (or in a Linux container) and point --compas-binary at that build",
+    });
+    expect(check(report, "libraries").status).toBe("skip");
+  }, 60_000);
+
   it("tells -march=native (and the CPU it resolved to) from a generic build, and says so when the binary records no flags", async () => {
     const cpu = /^\s+-march=\s+(\S+)/m.exec(execFileSync("gcc", ["-march=native", "-Q", "--help=target"], { encoding: "utf8" }))![1]!;
     const build = async (cflags: string[]): Promise<DoctorCheck> =>
