@@ -122,6 +122,6 @@ describe("run --executor batch refuses a plan whose COMPAS is not the image's (f
       throw new Error("expected a refusal");
     };
     expect(await refusal(() => executorFromFlags({ ...flags, jobDefinition: "d", imageCompasSha256: probe.sha256 }))).toMatch(/^--image-compas-sha256 goes with --image/);
-    expect(await refusal(() => executorFromFlags({ ...flags, image: "i", imageCompasSha256: "abc" }))).toBe("Batch executor option jobDefinitionSpec.compasSha256 is invalid: 64 lowercase hex digits.");
+    expect(await refusal(() => executorFromFlags({ ...flags, image: "i", imageCompasSha256: "abc" }))).toBe("A Batch executor option is invalid: jobDefinitionSpec.compasSha256: 64 lowercase hex digits.");
   });
 });
