@@ -1,8 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { attachCommand } from "./cli/attach.js";
 import { estimateCommand } from "./cli/estimate.js";
+import { doctorCommand } from "./cli/doctor.js";
 import { extractCliCommand } from "./cli/extract.js";
 import { commandCommand, gridCommand } from "./cli/grid.js";
+import { hostsCommand } from "./cli/hosts.js";
 import { inspectCliCommand } from "./cli/inspect.js";
 import { mergeMetadataCommand } from "./cli/merge-metadata.js";
 import { reportCliCommand } from "./cli/report.js";
@@ -63,9 +65,12 @@ for (const cmd of [
   syncCliCommand(),
   reportCliCommand(),
   workerCommand(),
+  doctorCommand(),
+  hostsCommand(),
   demoCommand(),
 ]) {
   reportUsageErrors(cmd, `compas-ensemble ${cmd.name()}`);
+  for (const sub of cmd.commands) reportUsageErrors(sub, `compas-ensemble ${cmd.name()} ${sub.name()}`);
   program.addCommand(cmd);
 }
 
