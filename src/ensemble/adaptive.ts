@@ -130,17 +130,28 @@ export async function runAdaptiveLoop(options: AdaptiveLoopOptions): Promise<Ada
     // 3. The next wave.
     const wave = nextWave(plan, spec, successes, failedHere, progress, options.slots);
     if (wave.todo.length === 0) break;
-    if (wave.added.length > 0) {
-      const { waves } = await readAdaptiveRecords(store);
+    // Recorded before submission: every chunk not listed by an earlier wave (the first wave
+    // lists chunk 0 of every run), so any process can tell which chunks belong to the ensemble.
+    const { waves } = await readAdaptiveRecords(store);
+    const listed = new Set(waves.flatMap((w) => w.chunks.map((c) => chunkTaskId(c.run_id, c.chunk_index))));
+    const tasks = new Map(plan.tasks.map((t) => [t.task_id, t]));
+    const unlisted = [
+      ...wave.todo.flatMap((id) => {
+        const t = tasks.get(id);
+        return t && !listed.has(id) ? [{ run_id: t.run_id, chunk_index: t.chunk_index }] : [];
+      }),
+      ...wave.added.filter((c) => !listed.has(chunkTaskId(c.run_id, c.chunk_index))),
+    ];
+    if (unlisted.length > 0) {
       const record: WaveRecord = {
         ensemble_id: plan.ensemble_id,
         wave: (waves.at(-1)?.wave ?? 0) + 1,
-        chunks: wave.added,
+        chunks: unlisted,
         progress,
         created_at: new Date().toISOString(),
       };
       await writeWaveRecord(store, record);
-      emit({ type: "wave", wave: record.wave, added: wave.added.length, rerun: wave.todo.length - wave.added.length, open: plan.runs.filter((r) => r.open).length });
+      emit({ type: "wave", wave: record.wave, added: unlisted.length, rerun: wave.todo.length - unlisted.length, open: plan.runs.filter((r) => r.open).length });
       plan = await currentPlan(store, base);
     }
     const firstAttempt = nextAttempts(wave.todo, fragments);
