@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runEnsemble, type EnsembleEvent, type RunEnsembleOptions } from "../../src/ensemble/run.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { LocalExecutor } from "../../src/executors/local/executor.js";
-import { expandGrid } from "../../src/grid/index.js";
 import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
@@ -15,33 +14,7 @@ import { waitFor } from "../support/processes.js";
 
 const execFileAsync = promisify(execFile);
 
-// The stand-in's documented rule (test/support/fake-compas/README.md, FAKE_COMPAS_DCO_PERIOD_PER_Z):
-// with P = max(1, round(K x Z)), the system with SEED s is a merging BBH when s mod P = 0.
-const K = 100_000;
-const STRIDE = 1_000_000_000;
-const GRID = { alpha_ce: [1], lambda_ce: [0.1], kick_sigma: [217], metallicity: [0.0001, 0.001, 0.01], mass_transfer_fa: [0.5] };
-const points = expandGrid(GRID);
-const ENV = { FAKE_COMPAS_DCO_PERIOD_PER_Z: String(K) };
-
-function period(z: number): number {
-  return Math.max(1, Math.round(K * z));
-}
-function mergingBbhs(first: number, n: number, p: number): number {
-  return Math.floor((first + n - 1) / p) - Math.floor((first - 1) / p);
-}
-
-/** Expected chunks of run k, straight from the rule: the shortest prefix holding the target, or the cap. */
-function expectedRun(k: number, z: number, chunk: number, max: number, target: number) {
-  const first = k * STRIDE;
-  const limit = Math.ceil(max / chunk);
-  let dcos = 0;
-  for (let c = 0; c < limit; c++) {
-    const n = Math.min(chunk, max - c * chunk);
-    dcos += mergingBbhs(first + c * chunk, n, period(z));
-    if (dcos >= target) return { chunks: c + 1, dcos, systems: Math.min(max, (c + 1) * chunk), reached: true };
-  }
-  return { chunks: limit, dcos, systems: max, reached: false };
-}
+import { ENV, expectedRun, GRID, points, STRIDE } from "./_adaptive-rule.js";
 
 function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `adaptive-${name}-`));
