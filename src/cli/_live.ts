@@ -200,6 +200,12 @@ export function liveReporter(
       case "run-merged":
         line.log(`merged chunks of ${e.runId}`);
         break;
+      case "wave":
+        line.log(`wave ${e.wave}: ${e.added} new chunk(s)${e.rerun > 0 ? `, ${e.rerun} to finish` : ""}; ${e.open} run(s) still growing`);
+        break;
+      case "run-stopped":
+        line.log(`${e.runId} stopped with ${e.dcos} target DCOs in ${e.chunks} chunk(s)${e.reason === "cap" ? " at the cap" : ""}`);
+        break;
       case "log":
         line.log(`${e.level}: ${e.message}`);
         break;
