@@ -103,7 +103,9 @@ export async function runAdaptiveLoop(options: AdaptiveLoopOptions): Promise<Ada
     plan = await currentPlan(store, base);
     const { fragments } = await readFragments(store);
     // Runs stopped before this pass are merged already (or are merged below).
-    const { successes, mergedRuns } = await verifiedSuccesses(store, plan, fragments);
+    const { successes, mergedRuns, unverified } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
+      emit({ type: "unverified", taskId, reason }),
+    );
 
     // 1. Stop runs whose finished prefix decides.
     const progress: RunProgress[] = [];
@@ -151,11 +153,13 @@ export async function runAdaptiveLoop(options: AdaptiveLoopOptions): Promise<Ada
         created_at: new Date().toISOString(),
       };
       await writeWaveRecord(store, record);
-      emit({ type: "wave", wave: record.wave, added: unlisted.length, rerun: wave.todo.length - unlisted.length, open: plan.runs.filter((r) => r.open).length });
       plan = await currentPlan(store, base);
+      emit({ type: "wave", wave: record.wave, added: unlisted.length, rerun: wave.todo.length - unlisted.length, open: plan.runs.filter((r) => r.open).length, plan });
     }
     const firstAttempt = nextAttempts(wave.todo, fragments);
-    handle = await executor.submit({ plan, store, firstAttempt, signal: options.signal, onEvent }, wave.todo);
+    // A success whose output is gone is replaced, not contradicted, by the rerun's success.
+    const supersedes = Object.fromEntries([...unverified].filter(([id]) => wave.todo.includes(id)));
+    handle = await executor.submit({ plan, store, firstAttempt, supersedes, signal: options.signal, onEvent }, wave.todo);
     submitted += wave.todo.length;
     if (executor.detached) await writeHandle(store, handle);
     if (executor.detached && options.detach) {
@@ -211,7 +215,8 @@ interface Wave {
 
 /**
  * The next wave of an adaptive ensemble. Unfinished chunks of open runs are run again (after
- * a crash); a run with a chunk that failed in this call gets nothing. New chunks per open
+ * a crash), and so are the chunks of a stopped run whose output the store no longer has; a
+ * run with a chunk that failed in this call gets nothing. New chunks per open
  * run: the estimate of the chunks still needed at the run's yield so far, at least one and at
  * most as many as the run has (so a run at most doubles per wave); with no DCO yet, doubling.
  * Slots left idle go to runs whose estimate wants more, one at a time.
@@ -236,7 +241,11 @@ export function nextWave(
   const wants: { run: PlanRun; next: number; more: number }[] = [];
   const progressOf = new Map(progress.map((p) => [p.run_id, p]));
   for (const run of plan.runs) {
-    if (run.open !== true) continue;
+    if (run.open !== true) {
+      // A stopped run whose output was lost since: its chunks run again and are merged again.
+      todo.push(...run.task_ids.filter((id) => !successes.has(id) && !failedHere.has(id)));
+      continue;
+    }
     if (run.task_ids.some((id) => failedHere.has(id))) continue;
     const unfinished = run.task_ids.filter((id) => !successes.has(id));
     todo.push(...unfinished);

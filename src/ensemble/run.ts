@@ -80,7 +80,18 @@ export type EnsembleEvent =
   | { type: "warning"; message: string }
   | { type: "unverified"; taskId: string; reason: string }
   | { type: "run-merged"; runId: string }
-  | { type: "wave"; wave: number; /** New chunks. */ added: number; /** Unfinished chunks run again. */ rerun: number; /** Runs still growing. */ open: number }
+  | {
+      type: "wave";
+      wave: number;
+      /** New chunks. */
+      added: number;
+      /** Unfinished chunks run again. */
+      rerun: number;
+      /** Runs still growing. */
+      open: number;
+      /** The plan with this wave's chunks. */
+      plan: Plan;
+    }
   | { type: "run-stopped"; runId: string; reason: "target" | "cap"; dcos: number; chunks: number }
   | { type: "checkpoint"; succeeded: number; failed: number };
 

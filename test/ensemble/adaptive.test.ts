@@ -245,6 +245,23 @@ with h5py.File(sys.argv[1], "r") as f:
     rmSync(grid, { force: true });
   }, 400_000);
 
+  it("runs the chunks of a run whose merged output was deleted again, and merges the same rows", async () => {
+    const copy = tempDir("lost");
+    spawnSync("cp", ["-a", `${out}/.`, copy]);
+    const victim = points[1]!.run_id;
+    const merged = join(copy, "runs", victim, "COMPAS_Output", "COMPAS_Output.h5");
+    rmSync(merged);
+    const before = fragmentsIn(copy);
+    const summary = await runEnsemble(options(copy));
+    expect(summary.runs).toEqual({ total: 3, succeeded: 3, failed: 0, pending: 0 });
+    const added = fragmentsIn(copy).filter((f) => !before.some((g) => g.task_id === f.task_id && g.attempt === f.attempt));
+    const want = expectedRun(1, points[1]!.params.metallicity, 100, 2000, 3);
+    expect(added.map((f) => f.task_id).sort()).toEqual(Array.from({ length: want.chunks }, (_, c) => `${victim}.c${c}`).sort());
+    expect(added.every((f) => f.status === "success" && f.attempt === 2 && (f.supersedes ?? []).includes(1))).toBe(true);
+    expect(bseDifferences(join(out, "runs", victim, "COMPAS_Output", "COMPAS_Output.h5"), merged)).toEqual([]);
+    rmSync(copy, { recursive: true, force: true });
+  }, 200_000);
+
   it("runs nothing again when called again, and gives the same manifest runs", async () => {
     const before = manifestOf(out);
     const n = fragmentsIn(out).length;
