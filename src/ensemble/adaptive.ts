@@ -91,7 +91,11 @@ export async function runAdaptiveLoop(options: AdaptiveLoopOptions): Promise<Ada
     options.onExecutorEvent?.(e);
     emit(e);
   };
+  // Chunks submitted in this call: one that comes back neither succeeded nor failed (its
+  // output does not verify) is not submitted again here, so the loop always ends.
+  const submittedHere = new Set<string>();
   const follow = async (h: ExecutorHandle): Promise<void> => {
+    for (const id of h.task_ids) submittedHere.add(id);
     statuses = await executor.wait(h, { signal: options.signal, onEvent });
     for (const s of statuses) if (s.state === "failed") failedHere.add(s.taskId);
   };
@@ -130,6 +134,7 @@ export async function runAdaptiveLoop(options: AdaptiveLoopOptions): Promise<Ada
     await merger.idle();
 
     // 3. The next wave.
+    for (const id of submittedHere) if (!successes.has(id)) failedHere.add(id);
     const wave = nextWave(plan, spec, successes, failedHere, progress, options.slots);
     if (wave.todo.length === 0) break;
     // Recorded before submission: every chunk not listed by an earlier wave (the first wave
@@ -160,6 +165,7 @@ export async function runAdaptiveLoop(options: AdaptiveLoopOptions): Promise<Ada
     // A success whose output is gone is replaced, not contradicted, by the rerun's success.
     const supersedes = Object.fromEntries([...unverified].filter(([id]) => wave.todo.includes(id)));
     handle = await executor.submit({ plan, store, firstAttempt, supersedes, signal: options.signal, onEvent }, wave.todo);
+    for (const id of wave.todo) submittedHere.add(id);
     submitted += wave.todo.length;
     if (executor.detached) await writeHandle(store, handle);
     if (executor.detached && options.detach) {

@@ -37,16 +37,17 @@ export interface BuildPlanOptions {
  * exactly; a slice far into a huge grid can get there.
  * @param seedBase - first seed of grid index 0
  * @param gridIndex - k
- * @param nSystems - binaries per run
+ * @param nSystems - binaries per run (adaptive plans: the seed stride)
+ * @param flag - the flag that set nSystems, for the message
  */
-export function firstSeedOfRun(seedBase: number, gridIndex: number, nSystems: number): number {
+export function firstSeedOfRun(seedBase: number, gridIndex: number, nSystems: number, flag = "--n-systems"): number {
   const seed = seedBase + gridIndex * nSystems;
   if (!Number.isSafeInteger(seed + nSystems - 1)) {
     const last = BigInt(seedBase) + BigInt(gridIndex + 1) * BigInt(nSystems) - 1n;
     throw new CompasEnsembleError(
       "OPTIONS_INVALID",
-      `Grid index ${gridIndex} with --n-systems ${nSystems} and --seed-base ${seedBase} needs seeds up to ${last}, ` +
-        `beyond 2^53 - 1 (${Number.MAX_SAFE_INTEGER}), the largest a plan records exactly; use a smaller --seed-base, --n-systems or grid index.`,
+      `Grid index ${gridIndex} with ${flag} ${nSystems} and --seed-base ${seedBase} needs seeds up to ${last}, ` +
+        `beyond 2^53 - 1 (${Number.MAX_SAFE_INTEGER}), the largest a plan records exactly; use a smaller --seed-base, ${flag} or grid index.`,
     );
   }
   return seed;
@@ -125,7 +126,7 @@ function buildAdaptivePlan(options: BuildPlanOptions, spec: AdaptiveSpec): Plan 
   const tasks: Task[] = [];
   for (const point of options.points) {
     // The whole stride of the run must hold exact seeds, whatever chunks it ends up with.
-    const runSeed = firstSeedOfRun(seedBase, point.index, spec.seed_stride);
+    const runSeed = firstSeedOfRun(seedBase, point.index, spec.seed_stride, "--seed-stride");
     const n = chunkSystems(spec, 0);
     const taskId = chunkTaskId(point.run_id, 0);
     tasks.push({

@@ -119,6 +119,12 @@ describe("bad adaptive input gets one sentence each, naming the flag", () => {
     });
   }
 
+  it("refuses seeds past 2^53 - 1 at the far end of the grid, naming the seed stride", () => {
+    const err = thrown(() => buildPlan({ points, nSystems: 1, seedBase: Number.MAX_SAFE_INTEGER - 2e9, compas, adaptive: rule }));
+    expect(err.code).toBe("OPTIONS_INVALID");
+    expect(err.message).toMatch(/^Grid index 2 with --seed-stride 1000000000 and --seed-base \d+ needs seeds up to \d+, beyond 2\^53 - 1/);
+  });
+
   it("accepts NSNS and NSBH for BNS and BHNS, and 'all' for every DCO of the kind", () => {
     expect(adaptiveSpec({ ...rule, target: parseTargetDcos("NSNS:all:5") }).target).toEqual({ dco: "BNS", merging: false, count: 5 });
     expect(adaptiveSpec({ ...rule, target: parseTargetDcos("nsbh:merging:5") }).target).toEqual({ dco: "BHNS", merging: true, count: 5 });
