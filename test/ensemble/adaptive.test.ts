@@ -226,6 +226,10 @@ with h5py.File(sys.argv[1], "r") as f:
     expect(wave3).toHaveLength(3);
     const before = fragmentsIn(again);
     expect(finished(wave3)).toBeLessThan(wave3.length);
+    // The manifest written after an earlier wave already holds the run that stopped then.
+    const partial = manifestOf(again);
+    expect(partial.runs.map((r) => [r.run_id, r.status])).toContainEqual([points[0]!.run_id, "success"]);
+    expect(partial.runs.some((r) => r.run_id === points[2]!.run_id)).toBe(false);
 
     const summary = await runEnsemble(options(again));
     expect(summary.runs).toEqual({ total: 3, succeeded: 3, failed: 0, pending: 0 });
