@@ -1,8 +1,9 @@
 /**
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
- *   npm run bench -- orchestration | extract | plan | rates | report
+ *   npm run bench -- orchestration | extract | plan | rates | report | adaptive
  */
+import { main as adaptive } from "./adaptive.js";
 import { main as extract } from "./extract.js";
 import { main as orchestration } from "./orchestration.js";
 import { goalLine, main as plan } from "./plan.js";
@@ -41,6 +42,12 @@ if (all || which.includes("report")) {
   rows.push(
     `report         ${r.runs}-run grid from its SBI dataset ${r.sbiS.toFixed(2)} s (first ${r.sbiFirstS.toFixed(2)} s), ${(r.sbiBytes / 1e6).toFixed(2)} MB (goals < 3 s, < 5 MB);` +
       ` from the ensemble ${r.ensembleS.toFixed(1)} s, status only ${r.statusOnlyS.toFixed(2)} s`,
+  );
+}
+if (all || which.includes("adaptive")) {
+  const r = await adaptive();
+  rows.push(
+    `adaptive       ${r.adaptiveSystems} binaries to reach ${r.target} merging BBHs at each of ${r.points} points  vs  fixed N ${r.fixedN} x ${r.points} = ${r.fixedSystems}  ratio ${r.ratio.toFixed(2)}`,
   );
 }
 console.log("\nsummary");

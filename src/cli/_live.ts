@@ -126,9 +126,11 @@ export function liveReporter(
       byRun.set(run, [...(byRun.get(run) ?? []), state]);
     }
     const c = { total: plan?.runs.length ?? 0, done: 0, running: 0, failed: 0, queued: 0 };
-    for (const states of byRun.values()) {
+    // An adaptive run still growing is not done when its chunks so far are.
+    const growing = new Set((plan?.runs ?? []).filter((r) => r.open === true).map((r) => r.run_id));
+    for (const [run, states] of byRun) {
       if (states.includes("running")) c.running++;
-      else if (states.every((s) => s === "done")) c.done++;
+      else if (states.every((s) => s === "done") && !growing.has(run)) c.done++;
       else if (states.includes("failed")) c.failed++;
       else c.queued++;
     }
@@ -199,6 +201,20 @@ export function liveReporter(
         break;
       case "run-merged":
         line.log(`merged chunks of ${e.runId}`);
+        break;
+      case "wave":
+        plan = e.plan;
+        for (const t of e.plan.tasks) {
+          if (runOfTask.has(t.task_id)) continue;
+          runOfTask.set(t.task_id, t.run_id);
+          taskState.set(t.task_id, "queued");
+          systemsTodo += t.n_systems;
+        }
+        line.log(`wave ${e.wave}: ${e.added} new chunk(s)${e.rerun > 0 ? `, ${e.rerun} to finish` : ""}; ${e.open} run(s) still growing`);
+        break;
+      case "run-stopped":
+        if (plan) plan = { ...plan, runs: plan.runs.map((r) => (r.run_id === e.runId ? { ...r, open: false } : r)) };
+        line.log(`${e.runId} stopped with ${e.dcos} target DCOs in ${e.chunks} chunk(s)${e.reason === "cap" ? " at the cap" : ""}`);
         break;
       case "log":
         line.log(`${e.level}: ${e.message}`);

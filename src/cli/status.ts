@@ -12,7 +12,7 @@ export function statusCommand(): Command {
     .option("--json", "print JSON")
     .option("--watch [seconds]", "refresh a one-line view every few seconds (default 2) until the ensemble ends or Ctrl-C")
     .action(async (dir: string, flags: { concurrency?: string; verify?: boolean; json?: boolean; watch?: string | true }) => {
-      const [{ openStore }, { requirePlan }, { readFragments }, { verifiedSuccesses }, { estimateRemainingSeconds, summarizeStatus }, { formatDuration }] =
+      const [{ openStore }, { readAdaptiveRecords, requirePlan }, { readFragments }, { verifiedSuccesses }, { adaptiveRunStatus, estimateRemainingSeconds, summarizeStatus }, { formatDuration }] =
         await Promise.all([
           import("../store/open.js"),
           import("../store/ensemble-files.js"),
@@ -35,23 +35,32 @@ export function statusCommand(): Command {
       const check = flags.verify ? "rehash" : "size";
       const { reasons } = await verifiedSuccesses(store, plan, fragments, undefined, { check });
       const s = summarizeStatus(plan, fragments, reasons);
+      const adaptive = plan.adaptive === undefined ? [] : adaptiveRunStatus(plan, (await readAdaptiveRecords(store)).waves);
       // An output that contradicts its record is damage the user must hear about, also in scripts.
       if (s.invalidOutputs.length > 0) process.exitCode = 1;
       const concurrency = flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : availableParallelism();
       const eta = estimateRemainingSeconds(s, concurrency);
       if (flags.json) {
         const outputsChecked = check === "size" ? "size" : "sha256";
-        process.stdout.write(JSON.stringify({ ensemble_id: plan.ensemble_id, ...s, eta_seconds: eta, outputs_checked: outputsChecked, invalid: invalid.map(({ key, reason }) => ({ key, reason })) }, null, 2) + "\n");
+        process.stdout.write(JSON.stringify({ ensemble_id: plan.ensemble_id, ...s, ...(plan.adaptive ? { adaptive: { rule: plan.adaptive, runs: adaptive } } : {}), eta_seconds: eta, outputs_checked: outputsChecked, invalid: invalid.map(({ key, reason }) => ({ key, reason })) }, null, 2) + "\n");
         return;
       }
       const out = process.stdout;
-      out.write(`ensemble ${plan.ensemble_id.slice(0, 12)} (${plan.runs.length} runs, ${s.total} tasks, N=${plan.n_systems_per_run})\n`);
+      const { describeTarget } = await import("../plan/adaptive.js");
+      const size = plan.adaptive
+        ? `adaptive: ${describeTarget(plan.adaptive.target)} per run, chunks of ${plan.adaptive.chunk}, at most ${plan.adaptive.max}`
+        : `N=${plan.n_systems_per_run}`;
+      out.write(`ensemble ${plan.ensemble_id.slice(0, 12)} (${plan.runs.length} runs, ${s.total} tasks, ${size})\n`);
       out.write(
         `  succeeded ${s.succeeded}  failed ${s.failed}  invalid ${s.invalidOutputs.length}  pending ${s.pending}` +
           `  (outputs checked by ${check === "size" ? "size; --verify also checks sha256" : "size and sha256"})\n`,
       );
       out.write(`  binaries  ${s.systemsDone} of ${s.systemsTotal}\n`);
       out.write(`  ETA       ${eta === null ? "unknown until a task finishes" : formatDuration(eta)} at ${concurrency} at once\n`);
+      for (const a of adaptive) {
+        const state = a.state === "growing" ? "growing" : a.state === "reached" ? "target reached" : "stopped at the cap";
+        out.write(`  run ${a.run_id}  ${a.dcos}/${a.target}  ${a.chunks} chunk(s), ${a.systems} binaries  ${state}\n`);
+      }
       for (const f of s.failures) out.write(`  failed ${f.task_id} after ${f.attempts} attempt(s): ${f.reason}\n`);
       for (const v of s.invalidOutputs) {
         const task = v.task_id === v.run_id ? v.task_id : `${v.task_id} (run ${v.run_id})`;

@@ -241,6 +241,25 @@ export function buildCompasArgs(point: GridPoint, seeds: TaskSeeds, options: Com
 }
 
 /**
+ * The same COMPAS arguments for another slice of seeds: `--number-of-systems` and
+ * `--random-seed` replaced, everything else kept as it was built (so later chunks of an
+ * adaptive run get exactly the command line of its first chunk).
+ * @param args - arguments from {@link buildCompasArgs}
+ * @param seeds - number of systems and --random-seed of the new task
+ */
+export function withSeeds(args: readonly string[], seeds: TaskSeeds): string[] {
+  const out = [...args];
+  for (const [flag, value] of [["--number-of-systems", seeds.nSystems], ["--random-seed", seeds.seed]] as const) {
+    const i = out.indexOf(flag);
+    if (i < 0 || i + 1 >= out.length) {
+      throw new CompasEnsembleError("METADATA_INVALID", `The COMPAS arguments to copy have no ${flag} value; restore plan.json as compas-ensemble wrote it.`);
+    }
+    out[i + 1] = String(value);
+  }
+  return out;
+}
+
+/**
  * Appends where COMPAS writes: `<outputPath>/<container>/COMPAS_Output.h5`.
  * @param args - arguments from {@link buildCompasArgs}
  * @param outputPath - folder that will hold the container

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { readPlan } from "../store/ensemble-files.js";
+import { runIsMerged } from "../plan/adaptive.js";
 import { readFragments } from "../store/fragments.js";
 import { verifiedSuccesses } from "../ensemble/verify.js";
 import { CompasEnsembleError } from "../errors.js";
@@ -44,7 +45,7 @@ export async function verifySourceOutputs(src: DatasetSource, onWarning: (messag
       problems.push({ runId: run.run_id, reason: "it is not in the plan beside the manifest, so nothing records its output" });
       continue;
     }
-    const chunked = planRun.task_ids.length > 1;
+    const chunked = runIsMerged(plan, planRun);
     const only = successes.get(planRun.task_ids[0] as string);
     const key = chunked ? (mergedRuns.has(run.run_id) ? planRun.output_key : null) : (only?.output?.key ?? null);
     if (key === null) {

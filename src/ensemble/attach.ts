@@ -2,7 +2,8 @@ import { CompasEnsembleError } from "../errors.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
-import { readHandle, requirePlan } from "../store/ensemble-files.js";
+import { readHandle, readStoredPlan, requirePlan } from "../store/ensemble-files.js";
+import { runAdaptiveLoop } from "./adaptive.js";
 import { HANDLE_KEY } from "../store/keys.js";
 import { finalizeEnsemble } from "./finalize.js";
 import { summarize, type EnsembleEvent, type EnsembleSummary } from "./run.js";
@@ -38,6 +39,12 @@ export async function attachEnsemble(options: AttachEnsembleOptions): Promise<En
   const handle = await savedHandle(store);
   const executor = await options.reattach(handle, store);
   const emit = (e: EnsembleEvent): void => options.onEvent?.(e);
+  if (options.action !== "cancel" && plan.adaptive !== undefined) {
+    // An adaptive ensemble goes on from the store: follow this wave, then submit the next ones.
+    const base = (await readStoredPlan(store)) ?? plan;
+    const r = await runAdaptiveLoop({ store, base, executor, handle, signal: options.signal, emit });
+    return { ...summarize(r.plan, store, r.manifest, 0, handle.task_ids.length + r.submitted, started, r.cancelled, r.handle, r.statuses), statuses: r.statuses };
+  }
   if (options.action === "cancel") await executor.cancel(handle);
   const statuses = await executor.wait(handle, { signal: options.signal, onEvent: (e: ExecutorEvent) => emit(e) });
   const summary = await finalizeEnsemble(store, plan, emit);

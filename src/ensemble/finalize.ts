@@ -1,5 +1,6 @@
 import { mergeMetadata } from "../manifest/merge.js";
 import { planIndex } from "../plan/plan-index.js";
+import { runIsMerged } from "../plan/adaptive.js";
 import type { Fragment, Manifest } from "../manifest/schema.js";
 import type { Plan } from "../plan/schema.js";
 import type { Store } from "../store/types.js";
@@ -50,12 +51,13 @@ export class RunMerger {
 
   /** Queues merges of runs whose chunks were all done before this invocation. */
   async mergeReady(): Promise<void> {
-    for (const run of this.plan.runs) if (run.task_ids.length > 1) this.maybeMerge(run.run_id);
+    for (const run of this.plan.runs) if (runIsMerged(this.plan, run)) this.maybeMerge(run.run_id);
   }
 
   taskSucceeded(taskId: string): void {
     const task = planIndex(this.plan).tasks.get(taskId);
-    if (task && task.n_chunks > 1) this.maybeMerge(task.run_id);
+    const run = task && planIndex(this.plan).runs.get(task.run_id);
+    if (run && runIsMerged(this.plan, run)) this.maybeMerge(run.run_id);
   }
 
   async idle(): Promise<void> {
@@ -75,7 +77,8 @@ export class RunMerger {
 
   private maybeMerge(runId: string): void {
     const run = planIndex(this.plan).runs.get(runId)!;
-    if (this.merged.has(runId) || !run.task_ids.every((id) => this.successes.has(id))) return;
+    // An adaptive run that may still grow is merged only once it has stopped.
+    if (this.merged.has(runId) || run.open === true || !run.task_ids.every((id) => this.successes.has(id))) return;
     this.merged.add(runId);
     this.chain = this.chain.then(async () => {
       try {

@@ -20,11 +20,12 @@ import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { acquireLock } from "./_lock.js";
-import { jsonText, readPlan, writeHandle, writeManifest } from "../store/ensemble-files.js";
+import { jsonText, readPlan, readStoredPlan, writeHandle, writeManifest } from "../store/ensemble-files.js";
+import { runAdaptiveLoop } from "./adaptive.js";
 import { readFragments } from "../store/fragments.js";
-import { archiveKey, FRAGMENTS_PREFIX, isMergeRecordKey, MANIFEST_KEY, PLAN_KEY, RUNS_PREFIX } from "../store/keys.js";
+import { ADAPTIVE_PREFIX, archiveKey, FRAGMENTS_PREFIX, isMergeRecordKey, MANIFEST_KEY, PLAN_KEY, RUNS_PREFIX } from "../store/keys.js";
 import { finalizeEnsemble, RunMerger } from "./finalize.js";
-import { buildPlan } from "../plan/build.js";
+import { buildPlan, type BuildPlanOptions } from "../plan/build.js";
 import { verifiedSuccesses } from "./verify.js";
 
 /** Options of {@link runEnsemble}; only `nSystems`, `output` and a grid are required. */
@@ -33,11 +34,22 @@ export interface RunEnsembleOptions {
   grid?: GridSpec;
   /** Grid points to run, e.g. a slice from sliceGrid(); wins over `grid`. */
   points?: readonly GridPoint[];
-  /** Binaries per run (grid point). */
-  nSystems: number;
-  /** Binaries per task; runs with more are chunked and merged. Default nSystems. */
+  /**
+   * Binaries per run (grid point); or, with `target`, `{ chunk, max }`: each run grows by
+   * chunks of `chunk` binaries until it holds the target or has `max` (docs/adaptive.md).
+   */
+  nSystems: number | { chunk: number; max: number };
+  /** Binaries per task; runs with more are chunked and merged. Default nSystems. Not with `target`. */
   systemsPerTask?: number;
-  /** First seed of grid index 0; run k starts at seedBase + k * nSystems. Default 0. */
+  /**
+   * Stopping rule of an adaptive ensemble: each run gets chunks until its chunks hold `count`
+   * DCOs of kind `dco` (BBH, BHNS, BNS or any; `merging`: only those merging within a Hubble
+   * time). Needs `nSystems: { chunk, max }`.
+   */
+  target?: { dco: string; merging: boolean; count: number };
+  /** Adaptive ensembles: seeds between runs (run k starts at seedBase + k * seedStride). Default 10^9. */
+  seedStride?: number;
+  /** First seed of grid index 0; run k starts at seedBase + k * nSystems (adaptive: k * seedStride). Default 0. */
   seedBase?: number;
   /** COMPAS binary; default from COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS or PATH. */
   compasBinary?: string;
@@ -68,6 +80,19 @@ export type EnsembleEvent =
   | { type: "warning"; message: string }
   | { type: "unverified"; taskId: string; reason: string }
   | { type: "run-merged"; runId: string }
+  | {
+      type: "wave";
+      wave: number;
+      /** New chunks. */
+      added: number;
+      /** Unfinished chunks run again. */
+      rerun: number;
+      /** Runs still growing. */
+      open: number;
+      /** The plan with this wave's chunks. */
+      plan: Plan;
+    }
+  | { type: "run-stopped"; runId: string; reason: "target" | "cap"; dcos: number; chunks: number }
   | { type: "checkpoint"; succeeded: number; failed: number };
 
 /** What runEnsemble resolves with. */
@@ -108,8 +133,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
 
   const proposed = buildPlan({
     points,
-    nSystems: options.nSystems,
-    systemsPerTask: options.systemsPerTask,
+    ...sizing(options),
     seedBase: options.seedBase,
     compas: probe,
     command: options.compas,
@@ -123,6 +147,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     // Holding the lock, clear what a killed or crashed predecessor left in scratch, even when
     // nothing is left to run (submit would do it otherwise).
     if (store instanceof LocalStore && executor instanceof LocalExecutor) executor.reclaimScratch(plan, store);
+    if (plan.adaptive !== undefined) return await runAdaptive(store, plan, executor, options, emit, started, plan !== proposed);
     const { fragments } = await readFragments(store);
     const { successes: verified, mergedRuns, unverified } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
       emit({ type: "unverified", taskId, reason }),
@@ -184,6 +209,46 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
   }
 }
 
+// The sizes buildPlan needs: a fixed N (and chunking), or an adaptive rule.
+function sizing(options: RunEnsembleOptions): Pick<BuildPlanOptions, "nSystems" | "systemsPerTask" | "adaptive"> {
+  const n = options.nSystems;
+  if (options.target === undefined) {
+    if (typeof n !== "number") {
+      throw new CompasEnsembleError("OPTIONS_INVALID", "nSystems { chunk, max } needs a target (--target-dcos) to say when a run has enough; give one, or a fixed nSystems.");
+    }
+    return { nSystems: n, systemsPerTask: options.systemsPerTask };
+  }
+  if (typeof n === "number") {
+    throw new CompasEnsembleError("OPTIONS_INVALID", "A DCO target (--target-dcos) needs the chunk size and the cap per run (--chunk and --max-systems), not a fixed --n-systems.", {
+      hint: "e.g. --target-dcos BBH:merging:200 --chunk 5000 --max-systems 2000000 (nSystems: { chunk, max } in the API).",
+    });
+  }
+  if (options.systemsPerTask !== undefined) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", "--systems-per-task cannot be combined with --target-dcos: an adaptive run's tasks are its chunks (--chunk).");
+  }
+  return { nSystems: n.max, adaptive: { target: options.target, chunk: n.chunk, max: n.max, seedStride: options.seedStride } };
+}
+
+// An adaptive ensemble: the loop of src/ensemble/adaptive.ts instead of one submission.
+async function runAdaptive(
+  store: Store,
+  base: Plan,
+  executor: Executor,
+  options: RunEnsembleOptions,
+  emit: (e: EnsembleEvent) => void,
+  started: number,
+  reused: boolean,
+): Promise<EnsembleSummary> {
+  const current = (await readPlan(store)) ?? base;
+  const { fragments } = await readFragments(store);
+  const { successes } = await verifiedSuccesses(store, current, fragments);
+  const todoIds = current.tasks.filter((t) => !successes.has(t.task_id)).map((t) => t.task_id);
+  emit({ type: "plan", plan: current, todo: todoIds.length, done: current.tasks.length - todoIds.length, reused, todoIds });
+  const slots = executor instanceof LocalExecutor ? executor.concurrency : undefined;
+  const result = await runAdaptiveLoop({ store, base, executor, slots, detach: options.detach, signal: options.signal, emit });
+  return summarize(result.plan, store, result.manifest, successes.size, result.submitted, started, result.cancelled, result.handle, result.statuses);
+}
+
 /**
  * After a disk filled up (the executor has stopped every task by then): records what is done
  * in the manifest if there is room for it, and says which disk needs how much more.
@@ -223,7 +288,7 @@ function outputRoot(store: Store): { outputRoot: string } {
 
 async function settlePlan(store: Store, proposed: Plan, restart: boolean): Promise<Plan> {
   const text = planJson(proposed);
-  const existing = await readPlan(store);
+  const existing = await readStoredPlan(store);
   if (existing) {
     try {
       assertSamePlan(existing, proposed, store.uri);
@@ -261,6 +326,7 @@ async function archiveMetadata(store: Store, ensembleId: string): Promise<void> 
     PLAN_KEY,
     MANIFEST_KEY,
     ...(await store.list(FRAGMENTS_PREFIX)).map((e) => e.key),
+    ...(await store.list(ADAPTIVE_PREFIX)).map((e) => e.key),
     ...(await store.list(RUNS_PREFIX)).map((e) => e.key).filter(isMergeRecordKey),
   ];
   for (const key of keys) {

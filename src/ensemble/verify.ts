@@ -3,6 +3,7 @@ import type { Plan } from "../plan/schema.js";
 import type { Store } from "../store/types.js";
 import { mapLimit } from "../util/map-limit.js";
 import { readMergeRecord, type MergeRecord } from "../store/ensemble-files.js";
+import { runIsMerged } from "../plan/adaptive.js";
 
 /**
  * How closely an output is compared with its record: `size` only (cheap, for status);
@@ -66,7 +67,7 @@ export async function verifiedSuccesses(
   // so this, not "chunk missing", is what explains their rerun.
   const mergeProblems = new Map<string, string>();
   for (const run of plan.runs) {
-    if (run.task_ids.length > 1 && run.task_ids.some((id) => latest.has(id))) {
+    if (runIsMerged(plan, run) && run.open !== true && run.task_ids.some((id) => latest.has(id))) {
       const record = await readMergeRecord(store, run.run_id);
       const problem = record === null ? null : await outputProblem(store, record.output, check);
       records.set(run.run_id, record !== null && problem === null ? record : null);

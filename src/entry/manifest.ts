@@ -6,7 +6,43 @@
  * @module manifest
  */
 export { buildPlan, firstSeedOfRun, type BuildPlanOptions } from "../plan/build.js";
-export { PlanSchema, TaskSchema, PlanRunSchema, CompasIdentitySchema, type Plan, type Task, type PlanRun, type CompasIdentity } from "../plan/schema.js";
+export {
+  PlanSchema,
+  TaskSchema,
+  PlanRunSchema,
+  CompasIdentitySchema,
+  AdaptiveSpecSchema,
+  AdaptiveTargetSchema,
+  RunStopSchema,
+  TARGET_DCO_TYPES,
+  type Plan,
+  type Task,
+  type PlanRun,
+  type CompasIdentity,
+  type AdaptiveSpec,
+  type AdaptiveTarget,
+  type RunStop,
+  type TargetDcoType,
+} from "../plan/schema.js";
+export {
+  adaptiveSpec,
+  parseTargetDcos,
+  describeTarget,
+  expandAdaptivePlan,
+  chunkTask,
+  chunkTaskId,
+  chunkSystems,
+  maxChunks,
+  runIsMerged,
+  DEFAULT_SEED_STRIDE,
+  WaveRecordSchema,
+  StopRecordSchema,
+  RunProgressSchema,
+  type AdaptiveOptions,
+  type WaveRecord,
+  type StopRecord,
+  type RunProgress,
+} from "../plan/adaptive.js";
 export { planHash, comparePlans, assertSamePlan, type PlanContent } from "../plan/hash.js";
 export {
   FragmentSchema,
@@ -25,7 +61,15 @@ export {
 } from "../manifest/schema.js";
 export { mergeMetadata, type MergeOptions } from "../manifest/merge.js";
 export { ManifestCheckpointer, DEFAULT_CHECKPOINT_EVERY, type ManifestCheckpointerOptions } from "../manifest/checkpoint.js";
-export { summarizeStatus, estimateRemainingSeconds, type InvalidOutput, type StatusSummary, type TaskFailure } from "../manifest/status.js";
+export {
+  summarizeStatus,
+  estimateRemainingSeconds,
+  adaptiveRunStatus,
+  type AdaptiveRunStatus,
+  type InvalidOutput,
+  type StatusSummary,
+  type TaskFailure,
+} from "../manifest/status.js";
 export { planResume, nextAttempt, type ResumePlan } from "../manifest/resume.js";
 export {
   mergeLegacyManifests,

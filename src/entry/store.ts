@@ -42,9 +42,17 @@ export {
   mergeRecordKey,
   indexListKey,
   archiveKey,
+  ADAPTIVE_PREFIX,
+  waveKey,
+  parseWaveKey,
+  stopRecordKey,
 } from "../store/keys.js";
 export {
   readPlan,
+  readStoredPlan,
+  readAdaptiveRecords,
+  writeWaveRecord,
+  writeStopRecord,
   requirePlan,
   writePlan,
   readManifest,

@@ -25,6 +25,12 @@ interface RunShape {
   output_key: string;
   /** One entry per chunk, in chunk order: the task id, if known. */
   chunks: { task_id: string | null; chunk_index: number }[];
+  /** The output is merged from chunk files even when there is one chunk (adaptive plans). */
+  merged?: boolean;
+  /** Adaptive run still growing: pending even when its chunks so far succeeded. */
+  open?: boolean;
+  /** Adaptive run that stopped: what the manifest reports about it. */
+  adaptive?: Record<string, unknown>;
 }
 
 /**
@@ -70,6 +76,7 @@ export function mergeMetadata(fragments: readonly Fragment[], plan?: Plan, optio
       seed_base: plan.seed_base,
       systems_per_task: plan.systems_per_task,
       hdf5_chunk_size: plan.hdf5_chunk_size,
+      ...(plan.adaptive ? { adaptive: plan.adaptive } : {}),
       summary,
       ignored_fragments: ignored,
       runs,
@@ -97,7 +104,28 @@ export function mergeMetadata(fragments: readonly Fragment[], plan?: Plan, optio
 
 function shapesFromPlan(plan: Plan): RunShape[] {
   const tasks = new Map(plan.tasks.map((t) => [t.task_id, t]));
+  const spec = plan.adaptive;
   return plan.runs.map((r) => ({
+    ...(spec === undefined
+      ? {}
+      : {
+          merged: true,
+          open: r.open === true,
+          ...(r.stop
+            ? {
+                adaptive: {
+                  target: spec.target,
+                  dcos: r.stop.dcos,
+                  reached: r.stop.reason === "target",
+                  cap_hit: r.stop.reason === "cap",
+                  n_chunks: r.task_ids.length,
+                  n_systems: r.n_systems,
+                  surplus_chunks: r.stop.surplus_task_ids.length,
+                  surplus_systems: r.stop.surplus_task_ids.reduce((sum, id) => sum + (tasks.get(id)?.n_systems ?? 0), 0),
+                },
+              }
+            : {}),
+        }),
     run_id: r.run_id,
     grid_index: r.grid_index,
     params: r.params,
@@ -157,13 +185,13 @@ function manifestRun(shape: RunShape, outcomes: Map<string, TaskOutcome>, option
   const found = shape.chunks.map((c) => ({ chunk: c, outcome: c.task_id === null ? undefined : outcomes.get(c.task_id) }));
   const decided = found.flatMap((x) => (x.outcome === undefined ? [] : [x.outcome]));
   const failures = decided.filter((o) => o.status === "failed");
-  const allSucceeded = decided.length === shape.chunks.length && failures.length === 0;
+  const allSucceeded = decided.length === shape.chunks.length && failures.length === 0 && shape.open !== true;
   if (!allSucceeded && failures.length === 0) return null;
   const status = allSucceeded ? "success" : "failed";
 
   const timestamp = decided.map((o) => o.decisive.finished_at).sort(compareStrings).at(-1) as string;
   // With one chunk the task's own output is the run's file; chunked runs point at the merge.
-  const single = shape.chunks.length === 1 ? decided[0]?.decisive.output?.key : undefined;
+  const single = shape.chunks.length === 1 && shape.merged !== true ? decided[0]?.decisive.output?.key : undefined;
   const outputKey = status === "success" && single !== undefined ? single : shape.output_key;
   const run: ManifestRun = {
     run_id: shape.run_id,
@@ -191,7 +219,8 @@ function manifestRun(shape: RunShape, outcomes: Map<string, TaskOutcome>, option
     attempts: decided.reduce((sum, o) => sum + o.attempts.length, 0),
     duration_s: decided.reduce((sum, o) => sum + o.decisive.duration_s, 0),
     hosts: [...new Set(decided.map((o) => o.decisive.host))].sort(compareStrings),
-    ...(status === "success" && shape.chunks.length === 1 && successOutputs[0] !== undefined
+    ...(shape.adaptive ? { adaptive: shape.adaptive } : {}),
+    ...(status === "success" && single !== undefined && successOutputs[0] !== undefined
       ? { output_bytes: successOutputs[0].bytes, output_sha256: successOutputs[0].sha256 }
       : {}),
     tasks: found.map(({ chunk, outcome }) => taskEntry(chunk, outcome)),

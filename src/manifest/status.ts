@@ -2,6 +2,7 @@ import { CompasEnsembleError } from "../errors.js";
 import { errorText, outcomesByTask, relevantFragments } from "./outcomes.js";
 import type { Fragment } from "./schema.js";
 import type { Plan } from "../plan/schema.js";
+import type { RunProgress, WaveRecord } from "../plan/adaptive.js";
 
 /** One task that failed and has no success. */
 export interface TaskFailure {
@@ -101,4 +102,40 @@ export function estimateRemainingSeconds(summary: StatusSummary, concurrency: nu
   if (remaining <= 0) return 0;
   if (summary.meanTaskSeconds === null) return null;
   return Math.ceil(remaining / concurrency) * summary.meanTaskSeconds;
+}
+
+/** Where one adaptive run stands against its target. */
+export interface AdaptiveRunStatus {
+  run_id: string;
+  /** `growing`: may still get chunks; `reached`: holds the target; `cap`: stopped at the cap. */
+  state: "growing" | "reached" | "cap";
+  /** Target DCOs counted so far (for a growing run: when its latest wave was decided). */
+  dcos: number;
+  target: number;
+  /** Chunks of the run (a growing run: submitted so far). */
+  chunks: number;
+  /** Binaries in those chunks. */
+  systems: number;
+}
+
+/**
+ * Per-run progress of an adaptive ensemble towards its target, from the plan as it stands
+ * (stop records) and the progress each wave record noted; empty for a fixed plan.
+ * @param plan - the plan as readPlan returns it
+ * @param waves - its wave records
+ */
+export function adaptiveRunStatus(plan: Plan, waves: readonly WaveRecord[]): AdaptiveRunStatus[] {
+  const spec = plan.adaptive;
+  if (spec === undefined) return [];
+  const latest = new Map<string, RunProgress>();
+  for (const w of [...waves].sort((a, b) => a.wave - b.wave)) for (const p of w.progress) latest.set(p.run_id, p);
+  const systemsOf = new Map(plan.tasks.map((t) => [t.task_id, t.n_systems]));
+  return plan.runs.map((r) => ({
+    run_id: r.run_id,
+    state: r.stop === undefined ? "growing" : r.stop.reason === "target" ? "reached" : "cap",
+    dcos: r.stop?.dcos ?? latest.get(r.run_id)?.dcos ?? 0,
+    target: spec.target.count,
+    chunks: r.task_ids.length,
+    systems: r.task_ids.reduce((sum, id) => sum + (systemsOf.get(id) ?? 0), 0),
+  }));
 }

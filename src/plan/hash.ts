@@ -53,6 +53,13 @@ function firstDifference(a: PlanContent, b: PlanContent): string {
   const both = (what: string, x: unknown, y: unknown) =>
     `${what} differs: ${show(x)} in the existing plan, ${show(y)} in the proposed plan.`;
 
+  if ((a.adaptive === undefined) !== (b.adaptive === undefined)) {
+    const kind = (p: PlanContent) => (p.adaptive === undefined ? "a fixed number of systems per run" : "adaptive (runs grow until a DCO target)");
+    return `The kind of plan differs: ${kind(a)} in the existing plan, ${kind(b)} in the proposed plan.`;
+  }
+  if (a.adaptive !== undefined && canonicalJson(a.adaptive) !== canonicalJson(b.adaptive)) {
+    return both("The adaptive rule (target, chunk, cap, seed stride)", a.adaptive, b.adaptive);
+  }
   if (a.points.length !== b.points.length) return both("The number of grid points", a.points.length, b.points.length);
   for (let i = 0; i < a.points.length; i++) {
     const p = a.points[i];

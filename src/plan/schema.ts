@@ -41,6 +41,47 @@ export const TaskSchema = z.strictObject({
 /** One task: one COMPAS process for one chunk of one run. */
 export type Task = z.infer<typeof TaskSchema>;
 
+/** DCO kinds a stopping rule can count: the three of docs/physics.md, or any of them. */
+export const TARGET_DCO_TYPES = ["BBH", "BHNS", "BNS", "any"] as const;
+/** A DCO kind a stopping rule counts. */
+export type TargetDcoType = (typeof TARGET_DCO_TYPES)[number];
+
+/** What an adaptive run counts: DCOs of one kind, merging within a Hubble time or all. */
+export const AdaptiveTargetSchema = z.strictObject({
+  dco: z.enum(TARGET_DCO_TYPES),
+  /** Count only DCOs with COMPAS's Merges_Hubble_Time = 1. */
+  merging: z.boolean(),
+  count: z.number().int().positive(),
+});
+/** What an adaptive run counts. */
+export type AdaptiveTarget = z.infer<typeof AdaptiveTargetSchema>;
+
+/**
+ * The stopping rule of an adaptive plan (docs/adaptive.md): each run grows by chunks of
+ * `chunk` binaries until its chunks hold `target.count` target DCOs or `max` binaries.
+ * Run k's chunk c starts at seed seed_base + k * seed_stride + c * chunk.
+ */
+export const AdaptiveSpecSchema = z.strictObject({
+  target: AdaptiveTargetSchema,
+  chunk: z.number().int().positive(),
+  max: z.number().int().positive(),
+  seed_stride: z.number().int().positive(),
+});
+/** The stopping rule of an adaptive plan. */
+export type AdaptiveSpec = z.infer<typeof AdaptiveSpecSchema>;
+
+/** How an adaptive run stopped (only in a plan read back with its stop records). */
+export const RunStopSchema = z.strictObject({
+  /** Target DCOs in the run's chunks. */
+  dcos: z.number().int().nonnegative(),
+  /** `target`: the count was reached; `cap`: the run reached `max` binaries first. */
+  reason: z.enum(["target", "cap"]),
+  /** Chunks that ran beyond the one that reached the target: not part of the run. */
+  surplus_task_ids: z.array(KeyNameSchema),
+});
+/** How an adaptive run stopped. */
+export type RunStop = z.infer<typeof RunStopSchema>;
+
 /** One run (grid point) and the tasks that make it. */
 export const PlanRunSchema = z.strictObject({
   run_id: KeyNameSchema,
@@ -51,6 +92,10 @@ export const PlanRunSchema = z.strictObject({
   task_ids: z.array(KeyNameSchema).min(1),
   /** Store key of the run's merged COMPAS_Output.h5. */
   output_key: StoreKeySchema,
+  /** Adaptive plans: the run may still get chunks, so it is not done even when its tasks are. */
+  open: z.boolean().optional(),
+  /** Adaptive plans: how the run stopped (from its stop record). */
+  stop: RunStopSchema.optional(),
 });
 /** One run (grid point) of a plan and its tasks. */
 export type PlanRun = z.infer<typeof PlanRunSchema>;
@@ -69,6 +114,8 @@ export const PlanSchema = z.strictObject({
   seed_base: z.number().int().nonnegative(),
   hdf5_chunk_size: z.number().int().positive(),
   points: z.array(GridPointSchema),
+  /** Present in adaptive plans: the stopping rule and seed layout (docs/adaptive.md). */
+  adaptive: AdaptiveSpecSchema.optional(),
   runs: z.array(PlanRunSchema),
   tasks: z.array(TaskSchema),
 });

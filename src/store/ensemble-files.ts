@@ -5,7 +5,8 @@ import { type Manifest, ManifestSchema } from "../manifest/schema.js";
 import { type Plan, PlanSchema } from "../plan/schema.js";
 import { describeZodError } from "../util/zod-error.js";
 import { asStore, locationOf } from "./fragments.js";
-import { HANDLE_KEY, indexListKey, MANIFEST_KEY, mergeRecordKey, PLAN_KEY } from "./keys.js";
+import { ADAPTIVE_PREFIX, HANDLE_KEY, indexListKey, MANIFEST_KEY, mergeRecordKey, parseWaveKey, PLAN_KEY, stopRecordKey, waveKey } from "./keys.js";
+import { expandAdaptivePlan, type StopRecord, StopRecordSchema, type WaveRecord, WaveRecordSchema } from "../plan/adaptive.js";
 import type { Store } from "./types.js";
 
 // The files of an ensemble other than fragments (src/store/fragments.ts), read and written
@@ -73,12 +74,64 @@ export async function readJson<S extends z.ZodType>(store: Store, key: string, s
 }
 
 /**
- * Reads and validates the plan of an ensemble.
+ * Reads and validates the plan of an ensemble as it stands: an adaptive plan comes back with
+ * the chunks its waves added and the runs that stopped (src/plan/adaptive.ts).
  * @param where - the ensemble's store, or its directory
  * @returns the plan, or null when there is none (a new ensemble)
  */
 export async function readPlan(where: Store | string): Promise<Plan | null> {
+  const store = asStore(where);
+  const base = await readStoredPlan(store);
+  if (base === null || base.adaptive === undefined) return base;
+  const { waves, stops } = await readAdaptiveRecords(store);
+  return expandAdaptivePlan(base, waves, stops);
+}
+
+/**
+ * Reads plan.json exactly as written (for an adaptive plan: without its waves), which is
+ * what the ensemble id is the hash of.
+ * @param where - the ensemble's store, or its directory
+ */
+export async function readStoredPlan(where: Store | string): Promise<Plan | null> {
   return readJson(asStore(where), PLAN_KEY, PlanSchema, "a compas-ensemble plan");
+}
+
+/**
+ * Every wave and stop record of an adaptive ensemble.
+ * @param store - the ensemble's store
+ */
+export async function readAdaptiveRecords(store: Store): Promise<{ waves: WaveRecord[]; stops: StopRecord[] }> {
+  const waves: WaveRecord[] = [];
+  const stops: StopRecord[] = [];
+  for (const { key } of await store.list(ADAPTIVE_PREFIX)) {
+    if (parseWaveKey(key) !== null) {
+      const wave = await readJson(store, key, WaveRecordSchema, "an adaptive wave record");
+      if (wave) waves.push(wave);
+    } else if (key.startsWith(`${ADAPTIVE_PREFIX}runs/`) && key.endsWith(".json")) {
+      const stop = await readJson(store, key, StopRecordSchema, "an adaptive stop record");
+      if (stop) stops.push(stop);
+    }
+  }
+  waves.sort((a, b) => a.wave - b.wave);
+  return { waves, stops };
+}
+
+/**
+ * Writes a wave record (before its chunks are submitted).
+ * @param store - the ensemble's store
+ * @param wave - the record
+ */
+export async function writeWaveRecord(store: Store, wave: WaveRecord): Promise<void> {
+  await putJson(store, waveKey(wave.wave), wave);
+}
+
+/**
+ * Writes the record of a run that stopped (before its chunks are merged).
+ * @param store - the ensemble's store
+ * @param stop - the record
+ */
+export async function writeStopRecord(store: Store, stop: StopRecord): Promise<void> {
+  await putJson(store, stopRecordKey(stop.run_id), stop);
 }
 
 /**

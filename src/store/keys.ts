@@ -17,6 +17,8 @@ import { CompasEnsembleError } from "../errors.js";
 //   executor/index-lists/<name>.json                    indexListKey()
 //   executor/slurm/<submission>/array-<k>.sh            slurmScriptKey()
 //   executor/slurm/<submission>/cancelled.json          slurmCancelMarkerKey()
+//   adaptive/wave-<n>.json                              waveKey() (adaptive plans)
+//   adaptive/runs/<run_id>.json                         stopRecordKey() (adaptive plans)
 //   archive/<old ensemble id>/<key>                     archiveKey()
 //
 // and, in a local directory only:
@@ -39,6 +41,8 @@ export const RUNS_PREFIX = "runs/";
 export const CHUNKS_PREFIX = "chunks/";
 /** Folder of what executors keep: handle, index lists, Slurm scripts. */
 export const EXECUTOR_PREFIX = "executor/";
+/** Folder of an adaptive plan's wave and stop records. */
+export const ADAPTIVE_PREFIX = "adaptive/";
 /** Folder of metadata put aside by a restart. */
 export const ARCHIVE_PREFIX = "archive/";
 /** The handle of the latest submission of a detached executor. */
@@ -63,7 +67,7 @@ export const RUN_DETAILS_FILE = "Run_Details";
 export const ENSEMBLE_OWNED_ENTRIES: readonly string[] = [
   PLAN_KEY,
   MANIFEST_KEY,
-  ...[FRAGMENTS_PREFIX, LOGS_PREFIX, RUNS_PREFIX, CHUNKS_PREFIX, EXECUTOR_PREFIX, ARCHIVE_PREFIX].map((p) => p.slice(0, -1)),
+  ...[FRAGMENTS_PREFIX, LOGS_PREFIX, RUNS_PREFIX, CHUNKS_PREFIX, EXECUTOR_PREFIX, ADAPTIVE_PREFIX, ARCHIVE_PREFIX].map((p) => p.slice(0, -1)),
   SCRATCH_DIR,
   LOCK_FILE,
   SYNC_STATE_FILE,
@@ -184,6 +188,33 @@ export function slurmScriptKey(submission: string, arrayIndex: number): string {
  */
 export function slurmCancelMarkerKey(submission: string): string {
   return `${EXECUTOR_PREFIX}slurm/${submission}/cancelled.json`;
+}
+
+const WAVE_KEY = /^adaptive\/wave-([1-9][0-9]*)\.json$/;
+
+/**
+ * Store key of the record of an adaptive plan's wave n: the chunks it added to the ensemble.
+ * @param wave - 1-based wave number
+ */
+export function waveKey(wave: number): string {
+  return `${ADAPTIVE_PREFIX}wave-${wave}.json`;
+}
+
+/**
+ * The wave number a key names, or null for a key that is not a wave record.
+ * @param key - a store key
+ */
+export function parseWaveKey(key: string): number | null {
+  const m = WAVE_KEY.exec(key);
+  return m === null ? null : Number(m[1]);
+}
+
+/**
+ * Store key of the record of an adaptive run that stopped: its chunks and DCO count.
+ * @param runId - the run
+ */
+export function stopRecordKey(runId: string): string {
+  return `${ADAPTIVE_PREFIX}runs/${runId}.json`;
 }
 
 /**

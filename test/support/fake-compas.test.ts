@@ -322,6 +322,29 @@ describe("determinism and physics", () => {
 });
 
 describe("failure modes (environment)", () => {
+  it("FAKE_COMPAS_DCO_PERIOD_PER_Z makes DCOs by the documented rule on SEED: merging BBH, wide BBH and merging BNS, per metallicity", async () => {
+    // Z = 0.001 and K = 10^4: P = 10. Seeds 5..44: merging BBHs at 10, 20, 30, 40; BBHs that do not
+    // merge at 5, 15, 25, 35 (s mod 10 = 5); merging BNSs at 12, 22, 32, 42 (s mod 10 = 2).
+    const o = dirs();
+    const r = await run(["-n", "40", "--random-seed", "5", "--output-path", o, ...physics()], { FAKE_COMPAS_DCO_PERIOD_PER_Z: "10000" });
+    expect(r.code).toBe(0);
+    const h5 = join(o, "COMPAS_Output", "COMPAS_Output.h5");
+    const seeds = (await readColumn(h5, "BSE_Double_Compact_Objects/SEED")).map(Number);
+    const t1 = await readColumn(h5, "BSE_Double_Compact_Objects/Stellar_Type(1)");
+    const t2 = await readColumn(h5, "BSE_Double_Compact_Objects/Stellar_Type(2)");
+    const merges = await readColumn(h5, "BSE_Double_Compact_Objects/Merges_Hubble_Time");
+    const kind = (i: number) => `${t1[i] === 14 && t2[i] === 14 ? "BBH" : t1[i] === 13 && t2[i] === 13 ? "BNS" : "other"}${merges[i] === 1 ? "+" : "-"}`;
+    const bySeed = Object.fromEntries(seeds.map((s, i) => [s, kind(i)]));
+    expect(bySeed).toEqual({
+      5: "BBH-", 10: "BBH+", 12: "BNS+", 15: "BBH-", 20: "BBH+", 22: "BNS+", 25: "BBH-", 30: "BBH+", 32: "BNS+", 35: "BBH-", 40: "BBH+", 42: "BNS+",
+    });
+    // Z = 0.0001 with the same K: P = 1, every system a merging BBH.
+    const o2 = dirs();
+    const all = await run(["-n", "7", "--random-seed", "3", "--output-path", o2, ...physics({ "--metallicity": "0.0001" })], { FAKE_COMPAS_DCO_PERIOD_PER_Z: "10000" });
+    expect(all.code).toBe(0);
+    expect((await readColumn(join(o2, "COMPAS_Output", "COMPAS_Output.h5"), "BSE_Double_Compact_Objects/Merges_Hubble_Time")).map(Number)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+  });
+
   it("FAKE_COMPAS_FAIL=exit3 exits 3 with a message", async () => {
     const r = await run(["-n", "2", "--output-path", dirs()], { FAKE_COMPAS_FAIL: "exit3" });
     expect(r.code).toBe(3);

@@ -109,6 +109,7 @@ export function makeRng(seed, salt) {
  * @property {boolean} evolveUnbound
  * @property {boolean} msSurvive
  * @property {number} salt
+ * @property {number} dcoPeriod  0, or the period of FAKE_COMPAS_DCO_PERIOD_PER_Z
  */
 
 /**
@@ -155,6 +156,22 @@ function zamsType(t) {
 }
 
 /**
+ * The DCO a system is under FAKE_COMPAS_DCO_PERIOD_PER_Z, from its SEED s and the period P:
+ * s mod P = 0 a merging BBH; for P >= 4, s mod P = floor(P/2) a BBH that does not merge and
+ * s mod P = floor(P/4) a merging BNS; any other system no DCO (null).
+ * @param {bigint} seed
+ * @param {number} period
+ * @returns {{type: "BBH" | "BNS", merging: boolean} | null}
+ */
+export function forcedDco(seed, period) {
+  const m = Number(seed % BigInt(period));
+  if (m === 0) return { type: "BBH", merging: true };
+  if (period >= 4 && m === Math.floor(period / 2)) return { type: "BBH", merging: false };
+  if (period >= 4 && m === Math.floor(period / 4)) return { type: "BNS", merging: true };
+  return null;
+}
+
+/**
  * Evolves system `seed` under `phys`.
  * @param {bigint} seed
  * @param {Physics} phys
@@ -180,7 +197,7 @@ export function evolveSystem(seed, phys) {
   };
   const ceEff = phys.alpha * lambdaEff;
 
-  const dcoType = r.pick([
+  let dcoType = r.pick([
     ["BBH", 0.3 + 0.55 * zlow],
     ["BHNS", 0.2],
     ["BNS", 0.5 - 0.45 * zlow],
@@ -333,7 +350,14 @@ export function evolveSystem(seed, phys) {
     });
   };
 
-  const isDco = r.u() < pDco;
+  let isDco = r.u() < pDco;
+  // FAKE_COMPAS_DCO_PERIOD_PER_Z (README.md): DCOs by a rule on SEED alone, so tests can count
+  // them in advance. The draws above still happen, so nothing else about the system changes.
+  const forced = phys.dcoPeriod > 0 ? forcedDco(seed, phys.dcoPeriod) : undefined;
+  if (forced !== undefined) {
+    isDco = forced !== null;
+    if (forced !== null) dcoType = forced.type;
+  }
   let m1;
   let m2;
   let aZams;
@@ -360,7 +384,9 @@ export function evolveSystem(seed, phys) {
     const zamsM = [m1, m2];
     const tA = tMS(/** @type {number} */ (zamsM[f])) * r.range(1.05, 1.15);
     const tB = che ? tA + (r.chance(0.3) ? 0 : r.range(0.01, 0.3)) : Math.max(tA + r.range(0.2, 2), tMS(/** @type {number} */ (zamsM[s])) * 1.1);
-    const aDco = Math.max(0.003, 10 ** (r.range(-2.2, 0.1) + 0.25 * Math.log10(Math.max(ceEff, 1e-3) / 0.1)));
+    const aDrawn = Math.max(0.003, 10 ** (r.range(-2.2, 0.1) + 0.25 * Math.log10(Math.max(ceEff, 1e-3) / 0.1)));
+    // Forced DCOs: 0.005 AU merges within 60 Myr even for two 1.2 Msol neutron stars; 50 AU never does.
+    const aDco = forced ? (forced.merging ? 0.005 : 50) : aDrawn;
     const eDco = Math.min(0.95, Math.abs(r.normal() * (0.25 + sigmaDco / 1000)));
     const tCoal = coalescenceTimeMyr(masses[0], masses[1], aDco, eDco);
 

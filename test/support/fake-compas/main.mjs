@@ -176,6 +176,8 @@ async function main() {
     evolveUnbound: v["evolve-unbound-systems"],
     msSurvive: v["common-envelope-allow-main-sequence-survive"],
     salt: gslSalt,
+    // One merging BBH every round(K x Z) seeds (README.md), so yields differ by point.
+    dcoPeriod: env.FAKE_COMPAS_DCO_PERIOD_PER_Z ? Math.max(1, Math.round(Number(env.FAKE_COMPAS_DCO_PERIOD_PER_Z) * v.metallicity)) : 0,
   };
 
   /** @type {Record<string, import("./_evolve.mjs").Row[]>} */
