@@ -14,6 +14,7 @@ import { mergePredecessorManifests, PREDECESSOR_PATTERN } from "../metadata/pred
 import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";
 import { openStore } from "../store/open.js";
 import { addExecutorOptions, addReattachOptions, EXECUTOR_KINDS, executorFromFlags, reattachFromFlags, type ExecutorFlags, type ReattachFlags } from "./_executors.js";
+import { addNoCacheOption } from "./_cache-option.js";
 import { addGridOptions, type GridFlags, gridFromFlags, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { formatDuration, progressReporter } from "./_progress.js";
 import { liveReporter, nextSteps } from "./_live.js";
@@ -30,6 +31,7 @@ interface RunFlags extends GridFlags {
   restart?: boolean;
   allowInertAxes?: boolean;
   checkpointEvery: string;
+  cache: boolean;
 }
 
 /** `compas-ensemble grid`: prints the points of a grid. */
@@ -95,13 +97,13 @@ export function commandCommand(): Command {
 
 /** `compas-ensemble run`: runs a grid (the predecessor's flags plus executor options). */
 export function runCommand(): Command {
-  return addExecutorOptions(addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true)))
+  return addNoCacheOption(addExecutorOptions(addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true)))
     .option("--output-dir <dir>", "ensemble output directory or s3://bucket/prefix", "./compas-ensemble-output")
     .addOption(new Option("--executor <kind>", "where tasks run").choices([...EXECUTOR_KINDS]).default("local"))
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
     .option("--checkpoint-every <n>", "rewrite the manifest every n finished tasks", "10")
     .option("--restart", "start over when the output directory holds a different ensemble")
-    .option("--detach", "ssh/batch/slurm: return after submission; follow later with `compas-ensemble wait`")
+    .option("--detach", "ssh/batch/slurm: return after submission; follow later with `compas-ensemble wait`"))
     .action(async (extra: string[], flags: RunFlags & ExecutorFlags) => {
       const controller = new AbortController();
       const stop = (signal: string): void => {
@@ -118,6 +120,7 @@ export function runCommand(): Command {
         systemsPerTask: flags.systemsPerTask ? wholeNumber(flags.systemsPerTask, "--systems-per-task", 1) : undefined,
         seedBase: wholeNumber(flags.seedBase, "--seed-base", 0),
         compasBinary: flags.compasBinary,
+        probeCache: flags.cache,
         compas: { profile: flags.profile, extraFlags: extra, allowInertAxes: flags.allowInertAxes },
         output: flags.outputDir,
         executor,
@@ -223,11 +226,11 @@ export function mergeMetadataCommand(): Command {
 
 /** `npm run demo`: the sparse grid's first 3 points with 200 binaries each. */
 export function demoCommand(): Command {
-  return new Command("demo")
+  return addNoCacheOption(new Command("demo"))
     .description("run the sparse grid's first 3 points with 200 binaries each, on the COMPAS it finds")
     .option("--output-dir <dir>", "output directory", "./demo-output")
     .option("--compas-binary <path>", "COMPAS executable")
-    .action(async (flags: { outputDir: string; compasBinary?: string }) => {
+    .action(async (flags: { outputDir: string; compasBinary?: string; cache: boolean }) => {
       const points = pointsFromFlags({ sparse: true, testRun: true });
       const n = 200;
       let binary: string;
@@ -256,7 +259,7 @@ export function demoCommand(): Command {
         );
         return;
       }
-      const probe = await probeCompas(binary);
+      const probe = await probeCompas(binary, { cache: flags.cache });
       process.stderr.write(`COMPAS ${probe.version} at ${binary}\n`);
       const summary = await runEnsemble({
         points,

@@ -4,6 +4,7 @@ import { CompasEnsembleError } from "../errors.js";
 import { DEFAULT_CALIBRATION_BINARIES } from "../planner/calibrate.js";
 import { formatPlan } from "../planner/format.js";
 import { planEnsemble, type PlanTarget } from "../planner/plan-ensemble.js";
+import { addNoCacheOption } from "./_cache-option.js";
 import { addGridOptions, type GridFlags, selectionFromFlags, wholeNumber } from "./_grid-options.js";
 
 const TARGETS = ["local", "ec2", "batch", "slurm"] as const;
@@ -23,11 +24,12 @@ interface PlanFlags extends GridFlags {
   cacheDir?: string;
   compasBinary?: string;
   json?: boolean;
+  cache: boolean;
 }
 
 /** `compas-ensemble plan`: tasks, CPU-hours, output size, wall time and cost of a grid on a target. */
 export function planCommand(): Command {
-  return addGridOptions(new Command("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running"))
+  return addNoCacheOption(addGridOptions(new Command("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running"))
     .requiredOption("--n-systems <n>", "binaries per grid point")
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
     .addOption(new Option("--profile <name>", "COMPAS flag profile").choices([...PROFILE_NAMES]).default("default"))
@@ -39,9 +41,9 @@ export function planCommand(): Command {
     .option("--calibrate", "time your COMPAS binary at the grid's corners first (cached per binary hash)")
     .option("--calibration-binaries <n>", "binaries in the calibration run", String(DEFAULT_CALIBRATION_BINARIES))
     .option("--recalibrate", "calibrate again even when the cache has this binary")
-    .option("--cache-dir <dir>", "calibration cache folder (default ~/.cache/compas-ensemble)")
+    .option("--cache-dir <dir>", "cache folder of calibrations and binary hashes (default ~/.cache/compas-ensemble)")
     .option("--compas-binary <path>", "COMPAS executable (else COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS, PATH)")
-    .option("--json", "print the estimate as JSON")
+    .option("--json", "print the estimate as JSON"))
     .action(async (flags: PlanFlags) => {
       const calibrate = flags.calibrate || flags.recalibrate;
       if (calibrate && !flags.json) process.stderr.write("calibrating COMPAS at the grid's corners (or reading the cache)...\n");
@@ -53,6 +55,7 @@ export function planCommand(): Command {
         profile: flags.profile,
         target: targetFromFlags(flags),
         compasBinary: flags.compasBinary,
+        probeCache: flags.cache,
         // Without --calibrate a cached calibration of the binary is still used.
         calibrate: {
           cachedOnly: !calibrate,
