@@ -4,8 +4,8 @@
  * and prints one JSON line with times, memory and the result's checksum.
  * Usage (after bundling): node _extract_worker.mjs FILE REPEAT
  */
-import { loadH5Lib } from "../src/hdf5/_h5wasm.js";
-import { extractDcos } from "../src/hdf5/dco.js";
+import { loadH5Lib } from "../src/hdf5/h5wasm.js";
+import { extractDcos } from "../src/physics/dco.js";
 
 const [file, repeatArg] = process.argv.slice(2);
 const repeat = Number(repeatArg ?? 3);

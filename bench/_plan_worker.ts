@@ -4,7 +4,7 @@
  * one JSON line with the times, the peak RSS up to then, and the size plan.json would have.
  * Usage (after bundling): node _plan_worker.mjs GRID_FILE N_SYSTEMS
  */
-import { buildPlan } from "../src/ensemble/plan.js";
+import { buildPlan } from "../src/plan/build.js";
 import { expandGrid, loadGridFile } from "../src/grid/index.js";
 
 const [file, nArg] = process.argv.slice(2);
@@ -19,7 +19,7 @@ const plan = buildPlan({
 });
 const t2 = performance.now();
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-// plan.json is written as this text (src/ensemble/_store-io.ts putJson); V8 refuses strings
+// plan.json is written as this text (src/store/ensemble-files.ts jsonText); V8 refuses strings
 // beyond ~512 MiB, which is where a plan stops being writable.
 let planJsonBytes: number | null = null;
 let planJsonError: string | null = null;

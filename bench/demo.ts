@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureBuilt } from "../scripts/built-cli.mjs";
 import { withOutput } from "../src/compas/argv.js";
 import { probeCompas } from "../src/compas/probe.js";
-import { buildPlan } from "../src/ensemble/plan.js";
+import { buildPlan } from "../src/plan/build.js";
 import { expandGrid, sparseGrid, TEST_RUN_POINTS } from "../src/grid/index.js";
 import { loadAverage, row, takeTurns, type Timings } from "./_side-by-side.js";
 

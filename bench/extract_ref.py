@@ -2,7 +2,7 @@
 
 Usage: /usr/bin/python3 bench/extract_ref.py FILE.h5 [REPEAT]
 
-Reads the columns src/hdf5/dco.ts reads (DCO, supernova, common-envelope, RLOF and CHE
+Reads the columns src/physics/dco.ts reads (DCO, supernova, common-envelope, RLOF and CHE
 columns), joins them on SEED and computes the same quantities (GW-ordered masses, q, chirp
 mass, t_delay, default-model spins and tilts with the SplitMix64 azimuth, chi_eff, chi_p,
 channels I-V, pessimistic flag), vectorised with numpy as a Python user would write it.

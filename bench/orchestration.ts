@@ -22,10 +22,10 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { withOutput } from "../src/compas/argv.js";
 import { probeCompas } from "../src/compas/probe.js";
-import { buildPlan } from "../src/ensemble/plan.js";
 import { runEnsemble } from "../src/ensemble/run.js";
-import { LocalExecutor } from "../src/executors/local.js";
+import { LocalExecutor } from "../src/executors/local/executor.js";
 import { expandGrid, fullGrid } from "../src/grid/index.js";
+import { buildPlan } from "../src/plan/build.js";
 import { loadAverage, row, takeTurns, type Timings } from "./_side-by-side.js";
 
 const STAND_IN = fileURLToPath(new URL("../test/support/fake-compas/COMPAS", import.meta.url));

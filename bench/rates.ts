@@ -21,11 +21,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { extractDcos } from "../src/hdf5/dco.js";
-import { encodeNpyTyped } from "../src/hdf5/write-npy.js";
+import { extractDcos } from "../src/physics/dco.js";
+import { encodeNpyTyped } from "../src/dataset/write-npy.js";
 import { RATE_DCO_TYPES } from "../src/physics/rates/run-rates.js";
 import { starFormingMassPerBinary } from "../src/physics/rates/star-forming-mass.js";
-import { FIXTURES, gunzipFixture } from "../test/hdf5/compas-fixtures.js";
+import { FIXTURES, gunzipFixture } from "../test/support/compas-fixtures.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const REFERENCE = fileURLToPath(new URL("../test/expected/rates_ref.py", import.meta.url));

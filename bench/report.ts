@@ -14,10 +14,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runEnsemble } from "../src/ensemble/run.js";
-import { LocalExecutor } from "../src/executors/local.js";
+import { LocalExecutor } from "../src/executors/local/executor.js";
 import { expandGrid, fullGrid } from "../src/grid/index.js";
-import { buildSbiDataset } from "../src/hdf5/dataset.js";
-import { writeSbiHdf5 } from "../src/hdf5/write-h5.js";
+import { buildSbiDataset } from "../src/dataset/build.js";
+import { writeSbiHdf5 } from "../src/dataset/write-h5.js";
 import { writeReport, type WriteReportResult } from "../src/report/write.js";
 
 const STAND_IN = fileURLToPath(new URL("../test/support/fake-compas/COMPAS", import.meta.url));

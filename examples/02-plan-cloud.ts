@@ -7,7 +7,7 @@
  * With a COMPAS binary (--compas-binary, COMPAS_BINARY, COMPAS_ROOT_DIR or PATH, see example 1)
  * the estimate is calibrated on it: 200 binaries at the grid's corners, cached per binary hash
  * in ~/.cache/compas-ensemble, so only the first plan of a build takes that time. Without one
- * the planner uses the per-binary time measured with COMPAS v03.07.00 and says so.
+ * the estimate uses the per-binary time measured with COMPAS v03.07.00 and says so.
  *
  * To submit (nothing is submitted otherwise):
  * - AWS Batch: COMPAS_BATCH_QUEUE (job queue), COMPAS_BATCH_JOB_DEFINITION (a definition whose
@@ -25,17 +25,9 @@
  * of SSH hosts, else 4).
  */
 import { parseArgs } from "node:util";
-import {
-  expandGrid,
-  formatPlan,
-  isCompasEnsembleError,
-  planEnsemble,
-  resolveCompasBinary,
-  runEnsemble,
-  sparseGrid,
-  type Executor,
-  type PlanEnsembleOptions,
-} from "../src/index.js";
+import { resolveCompasBinary } from "../src/entry/compas.js";
+import { estimateEnsemble, formatEstimate, type EstimateEnsembleOptions } from "../src/entry/estimate.js";
+import { expandGrid, isCompasEnsembleError, runEnsemble, sparseGrid, type Executor } from "../src/index.js";
 
 const { values } = parseArgs({ options: { "compas-binary": { type: "string" } } });
 const env = process.env;
@@ -53,7 +45,7 @@ try {
   if (!isCompasEnsembleError(err, "COMPAS_NOT_FOUND") || values["compas-binary"]) throw err;
   console.log("No COMPAS binary found: planning with the measured constants (see the notes below).\n");
 }
-const common: PlanEnsembleOptions = {
+const common: EstimateEnsembleOptions = {
   points,
   nSystems,
   systemsPerTask,
@@ -62,11 +54,11 @@ const common: PlanEnsembleOptions = {
 };
 
 console.log("=== AWS Batch ===");
-const batch = await planEnsemble({ ...common, target: { kind: "batch", vcpus: Number(env.COMPAS_BATCH_VCPUS ?? 512) } });
-process.stdout.write(formatPlan(batch));
+const batch = await estimateEnsemble({ ...common, target: { kind: "batch", vcpus: Number(env.COMPAS_BATCH_VCPUS ?? 512) } });
+process.stdout.write(formatEstimate(batch));
 
 console.log("\n=== SSH hosts on EC2 ===");
-const ec2 = await planEnsemble({
+const ec2 = await estimateEnsemble({
   ...common,
   target: {
     kind: "ec2",
@@ -74,7 +66,7 @@ const ec2 = await planEnsemble({
     count: Number(env.COMPAS_EC2_INSTANCES ?? (sshHosts.length || 4)),
   },
 });
-process.stdout.write(formatPlan(ec2));
+process.stdout.write(formatEstimate(ec2));
 
 // Submission: the executors are imported only when they are used, so planning needs neither
 // the AWS SDK's credentials nor SSH keys.
@@ -84,11 +76,11 @@ let output: string | undefined;
 if (env.COMPAS_BATCH_QUEUE) {
   output = env.COMPAS_EXAMPLE_S3;
   if (!output?.startsWith("s3://")) throw new Error("AWS Batch needs COMPAS_EXAMPLE_S3=s3://bucket/prefix for the outputs.");
-  const { BatchExecutor } = await import("../src/executors/batch/index.js");
+  const { BatchExecutor } = await import("../src/entry/batch.js");
   executor = new BatchExecutor({ jobQueue: env.COMPAS_BATCH_QUEUE, jobDefinition: env.COMPAS_BATCH_JOB_DEFINITION });
 } else if (sshHosts.length > 0) {
   output = env.COMPAS_EXAMPLE_S3 ?? env.COMPAS_EXAMPLE_OUT ?? "example-output/02-plan-cloud";
-  const { SshExecutor } = await import("../src/executors/ssh/index.js");
+  const { SshExecutor } = await import("../src/entry/ssh.js");
   executor = new SshExecutor({ hosts: sshHosts, identityFile: env.COMPAS_SSH_IDENTITY });
 }
 

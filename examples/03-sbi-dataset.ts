@@ -13,7 +13,8 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { expandGrid, extractCommand, isCompasEnsembleError, runEnsemble, sliceGrid, sparseGrid } from "../src/index.js";
+import { extractCommand } from "../src/entry/sbi.js";
+import { expandGrid, isCompasEnsembleError, runEnsemble, sliceGrid, sparseGrid } from "../src/index.js";
 
 const { values } = parseArgs({ options: { "compas-binary": { type: "string" } } });
 const output = process.env.COMPAS_EXAMPLE_OUT ?? "example-output/03-sbi-dataset";

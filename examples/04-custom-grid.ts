@@ -12,7 +12,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { expandGrid, formatPlan, isCompasEnsembleError, loadGridFile, planEnsemble, runEnsemble } from "../src/index.js";
+import { estimateEnsemble, formatEstimate } from "../src/entry/estimate.js";
+import { expandGrid, isCompasEnsembleError, loadGridFile, runEnsemble } from "../src/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +34,8 @@ for (const p of points) console.log(`  ${String(p.index).padStart(3)}  ${p.run_i
 try {
   // Uses a cached calibration of this COMPAS binary if there is one (example 2 makes one);
   // otherwise the constants measured with COMPAS v03.07.00.
-  const estimate = await planEnsemble({ points, nSystems, compasBinary: values["compas-binary"] });
-  process.stdout.write(formatPlan(estimate));
+  const estimate = await estimateEnsemble({ points, nSystems, compasBinary: values["compas-binary"] });
+  process.stdout.write(formatEstimate(estimate));
 
   const summary = await runEnsemble({ points, nSystems, compasBinary: values["compas-binary"], output });
   console.log(`${summary.runs.succeeded}/${summary.runs.total} runs succeeded; manifest ${summary.output}/${summary.manifestKey}`);

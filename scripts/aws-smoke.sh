@@ -25,7 +25,7 @@ usage: scripts/aws-smoke.sh --queue NAME --bucket NAME (--job-definition NAME | 
   --prefix                  key prefix in the bucket (default: ensembles/smoke-<time>)
   --compas-binary           local COMPAS to plan with; must be the image's build (default: COMPAS_BINARY)
   --container-compas-binary COMPAS inside the image (default: /opt/compas/bin/COMPAS, as in examples/batch)
-  --instance-type           instance type to price the run with (default: c7i.large; see src/planner/prices.ts)
+  --instance-type           instance type to price the run with (default: c7i.large; see src/estimate/prices.ts)
   --n-systems               binaries per grid point (default: 100)
   --keep                    keep the S3 prefix and the definition (prints where they are)
 EOF

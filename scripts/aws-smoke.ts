@@ -10,11 +10,11 @@ import { DeregisterJobDefinitionCommand, type JobDefinition } from "@aws-sdk/cli
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { HANDLE_KEY } from "../src/ensemble/run.js";
+import { HANDLE_KEY } from "../src/store/keys.js";
 import { BatchApi } from "../src/executors/batch/_api.js";
 import { BatchHandleDataSchema, reattachBatchExecutor } from "../src/executors/batch/executor.js";
 import { ExecutorHandleSchema, type ExecutorHandle } from "../src/executors/types.js";
-import { instancePrice, PRICE_TABLE, pricePerVcpuHour, type PriceTable } from "../src/planner/prices.js";
+import { instancePrice, PRICE_TABLE, pricePerVcpuHour, type PriceTable } from "../src/estimate/prices.js";
 import { openStore } from "../src/store/open.js";
 import type { Store } from "../src/store/types.js";
 
@@ -46,12 +46,12 @@ export interface SmokeCost {
 
 /**
  * The cost of Batch attempts on one instance type: container time times the vCPUs a child
- * occupies, priced per vCPU-hour from the planner's price table (src/planner/prices.ts).
+ * occupies, priced per vCPU-hour from the estimate's price table (src/estimate/prices.ts).
  * Batch itself costs nothing extra; instance start-up and idle time are not counted.
  * @param attempts - every attempt of every child
  * @param resources - the job definition's vCPUs and memory per child
  * @param instanceType - a type in the price table
- * @param table - prices (default: the planner's)
+ * @param table - prices (default: the estimate's)
  */
 export function costOfAttempts(
   attempts: readonly AttemptTimes[],

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { runEnsemble } from "../src/ensemble/run.js";
-import { LocalExecutor } from "../src/executors/local.js";
+import { LocalExecutor } from "../src/executors/local/executor.js";
 import { expandGrid, sparseGrid } from "../src/grid/index.js";
 import { writeReport } from "../src/report/write.js";
 

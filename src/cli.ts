@@ -1,16 +1,14 @@
 import { Command, CommanderError } from "commander";
-import {
-  attachCommand,
-  commandCommand,
-  demoCommand,
-  gridCommand,
-  mergeMetadataCommand,
-  runCommand,
-  statusCommand,
-} from "./cli/commands.js";
-import { extractCliCommand, inspectCliCommand, syncCliCommand } from "./cli/data.js";
-import { planCommand } from "./cli/plan.js";
+import { attachCommand } from "./cli/attach.js";
+import { estimateCommand } from "./cli/estimate.js";
+import { extractCliCommand } from "./cli/extract.js";
+import { commandCommand, gridCommand } from "./cli/grid.js";
+import { inspectCliCommand } from "./cli/inspect.js";
+import { mergeMetadataCommand } from "./cli/merge-metadata.js";
 import { reportCliCommand } from "./cli/report.js";
+import { demoCommand, runCommand } from "./cli/run.js";
+import { statusCommand } from "./cli/status.js";
+import { syncCliCommand } from "./cli/sync.js";
 import { workerCommand } from "./cli/worker.js";
 import { CompasEnsembleError } from "./errors.js";
 import { LIBRARY_VERSION } from "./version.js";
@@ -54,7 +52,7 @@ reportUsageErrors(program, "compas-ensemble");
 for (const cmd of [
   gridCommand(),
   commandCommand(),
-  planCommand(),
+  estimateCommand(),
   runCommand(),
   statusCommand(),
   attachCommand("wait"),

@@ -28,6 +28,9 @@ export const ERROR_CODES = [
   "OUTPUT_CORRUPT",
   "OUTPUT_PATH_REFUSED",
   "N_MISMATCH",
+  "ENSEMBLE_LOCKED",
+  "PLAN_MISSING",
+  "HANDLE_MISSING",
 ] as const;
 
 /** One of the stable error codes in {@link ERROR_CODES}. */
@@ -51,6 +54,11 @@ const USER_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "SSH_HOST_KEY",
   "OUTPUT_PATH_REFUSED",
   "N_MISMATCH",
+  // Another process holds the ensemble directory: wait for it or stop it.
+  "ENSEMBLE_LOCKED",
+  // The path given is not an ensemble output (no plan.json), or nothing detached was submitted there.
+  "PLAN_MISSING",
+  "HANDLE_MISSING",
 ]);
 
 /** Options for {@link CompasEnsembleError}. */
@@ -59,6 +67,12 @@ export interface CompasEnsembleErrorOptions {
   cause?: unknown;
   /** A short suggestion of what to do next, printed by the CLI under the message. */
   hint?: string;
+  /** The task the error is about, when there is one. */
+  taskId?: string;
+  /** The store key (or file) the error is about, when there is one. */
+  key?: string;
+  /** The host (SSH host name, Batch job, Slurm node) the error is about, when there is one. */
+  host?: string;
 }
 
 /**
@@ -70,17 +84,26 @@ export class CompasEnsembleError extends Error {
   readonly code: ErrorCode;
   /** What the user can do about it, if anything. */
   readonly hint: string | undefined;
+  /** The task the error is about, if known. */
+  readonly taskId: string | undefined;
+  /** The store key (or file) the error is about, if known. */
+  readonly key: string | undefined;
+  /** The host the error is about, if known. */
+  readonly host: string | undefined;
 
   /**
    * @param code - stable code from {@link ERROR_CODES}
    * @param message - one sentence naming the file, flag or axis and what is wrong
-   * @param options - `cause` and `hint`
+   * @param options - `cause`, `hint` and the task, key or host it is about
    */
   constructor(code: ErrorCode, message: string, options: CompasEnsembleErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "CompasEnsembleError";
     this.code = code;
     this.hint = options.hint;
+    this.taskId = options.taskId;
+    this.key = options.key;
+    this.host = options.host;
   }
 
   /** True when the error is caused by user input rather than a failure while running. */

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 
 /**
- * Adds `--no-cache` (run, plan, demo): the COMPAS binary's sha256, --version and --help are
+ * Adds `--no-cache` (run, estimate, demo): the COMPAS binary's sha256, --version and --help are
  * read afresh instead of from the cache (src/compas/identity-cache.ts). Commander turns it
  * into `cache: false` (default true), passed on as the API's `probeCache`.
  * @param cmd - the command

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import type { Reattach } from "../ensemble/attach.js";
 import { CompasEnsembleError } from "../errors.js";
-import { BatchExecutor, reattachBatchExecutor } from "../executors/batch/index.js";
-import { LocalExecutor } from "../executors/local.js";
-import { SlurmExecutor, reattachSlurmExecutor } from "../executors/slurm/index.js";
-import { SshExecutor, reattachSshExecutor, loadHostsFile } from "../executors/ssh/index.js";
+import { EXECUTOR_DEFAULTS, type ExecutorOptions } from "../executors/options.js";
 import type { Executor } from "../executors/types.js";
 import { wholeNumber } from "./_grid-options.js";
+
+// Executors are loaded when one is asked for: the AWS SDK and ssh2 stay out of every other
+// command's start-up.
 
 /** Executors `run --executor` offers. */
 export const EXECUTOR_KINDS = ["local", "ssh", "batch", "slurm"] as const;
@@ -15,7 +15,7 @@ export const EXECUTOR_KINDS = ["local", "ssh", "batch", "slurm"] as const;
 export interface ExecutorFlags {
   executor: (typeof EXECUTOR_KINDS)[number];
   concurrency?: string;
-  retries: string;
+  retries?: string;
   taskTimeout?: string;
   // ssh
   hosts?: string;
@@ -61,38 +61,39 @@ function collect(value: string, previous: string[] = []): string[] {
  * @param cmd - the run command
  */
 export function addExecutorOptions(cmd: Command): Command {
+  const d = EXECUTOR_DEFAULTS;
   return cmd
     .option("--concurrency <n>", "COMPAS processes at once (local; default: cores)")
-    .option("--retries <n>", "further attempts after a retryable failure", "2")
+    .option("--retries <n>", `further attempts after a retryable failure (default ${d.retries})`)
     .option("--task-timeout <seconds>", "kill a task that runs longer")
     .option("--hosts <file>", "ssh: JSON or YAML list of {host, user, port, identityFile, slots}")
     .option("--known-hosts <file>", "ssh: known_hosts file (default ~/.ssh/known_hosts)")
     .option("--identity <file>", "ssh: private key for hosts without their own")
-    .option("--remote-command <argv>", "ssh: how to start compas-ensemble on the hosts, space-separated (default: compas-ensemble)")
-    .option("--remote-dir <dir>", "ssh: working folder on the hosts (default ~/.compas-ensemble)")
+    .option("--remote-command <argv>", `ssh: how to start compas-ensemble on the hosts, space-separated (default: ${d.workerCommand.join(" ")})`)
+    .option("--remote-dir <dir>", `ssh: working folder on the hosts (default ~/${d.ssh.remoteDir})`)
     .option("--remote-compas-binary <path>", "ssh: COMPAS on the hosts (default: the plan's path)")
-    .option("--host-timeout <seconds>", "ssh: move an unreachable host's tasks elsewhere after this long", "120")
+    .option("--host-timeout <seconds>", `ssh: move an unreachable host's tasks elsewhere after this long (default ${d.ssh.hostTimeoutMs / 1000})`)
     .option("--allow-partial-hosts", "ssh: run on the hosts that pass preflight")
     .option("--job-queue <name>", "batch: job queue")
     .option("--job-definition <name>", "batch: existing job definition (name, name:revision or ARN)")
     .option("--image <uri>", "batch: register (or reuse) a job definition for this container image")
-    .option("--job-definition-name <name>", "batch: name of the definition registered for --image (default: compas-ensemble)")
-    .option("--vcpus <n>", "batch: vCPUs per child (with --image)", "1")
-    .option("--memory <MiB>", "batch: memory per child (with --image)", "2048")
+    .option("--job-definition-name <name>", `batch: name of the definition registered for --image (default: ${d.batch.jobDefinitionName})`)
+    .option("--vcpus <n>", `batch: vCPUs per child (with --image; default ${d.batch.vcpus})`)
+    .option("--memory <MiB>", `batch: memory per child (with --image; default ${d.batch.memoryMiB})`)
     .option("--job-role <arn>", "batch: IAM role of the children (S3 access)")
     .option("--region <region>", "batch: AWS region (default: the standard chain)")
     .option("--batch-endpoint <url>", "batch: API endpoint (tests, private endpoints)")
     .option("--container-compas-binary <path>", "batch: COMPAS inside the image (default: the plan's path)")
-    .option("--attempts <n>", "batch: attempts per child, Spot reclaims included", "3")
+    .option("--attempts <n>", `batch: attempts per child, Spot reclaims included (default ${d.retries + 1}, i.e. --retries + 1)`)
     .option("--partition <name>", "slurm: partition")
     .option("--account <name>", "slurm: account")
     .option("--time <limit>", "slurm: time limit per array element, e.g. 02:00:00")
     .option("--mem <size>", "slurm: memory per array element, e.g. 2G")
-    .option("--cpus-per-task <n>", "slurm: CPUs per array element", "1")
+    .option("--cpus-per-task <n>", `slurm: CPUs per array element (default ${d.slurm.cpusPerTask})`)
     .option("--throttle <n>", "slurm: at most n array elements at once (%n)")
     .option("--sbatch-arg <arg>", "slurm: extra sbatch argument (repeatable)", collect)
-    .option("--worker-command <argv>", "slurm/batch: how jobs start compas-ensemble, space-separated (default: compas-ensemble)")
-    .option("--poll-interval <seconds>", "ssh/batch/slurm: how often to look at the jobs")
+    .option("--worker-command <argv>", `slurm/batch: how jobs start compas-ensemble, space-separated (default: ${d.workerCommand.join(" ")})`)
+    .option("--poll-interval <seconds>", `ssh/batch/slurm: how often to look at the jobs (default ${d.pollIntervalMs.ssh / 1000} s for ssh, ${d.pollIntervalMs.batch / 1000} s for batch and slurm)`)
     .option("--env <NAME=VALUE>", "ssh/batch/slurm: non-secret environment for the workers (repeatable)", collect);
 }
 
@@ -107,34 +108,46 @@ function envRecord(pairs: readonly string[] = []): Record<string, string> {
 }
 
 /**
- * Builds the executor `run` asked for.
+ * The options every executor shares, from the flags (each parsed here once, defaults left to
+ * the executors).
  * @param flags - parsed flags
  */
-export function executorFromFlags(flags: ExecutorFlags): Executor {
-  const retries = wholeNumber(flags.retries, "--retries", 0);
-  const taskTimeoutMs = flags.taskTimeout ? wholeNumber(flags.taskTimeout, "--task-timeout", 1) * 1000 : undefined;
-  const pollMs = flags.pollInterval ? wholeNumber(flags.pollInterval, "--poll-interval", 1) * 1000 : undefined;
+export function commonExecutorOptions(flags: ExecutorFlags): Omit<ExecutorOptions, "env"> & { env?: Record<string, string> } {
+  return {
+    ...(flags.retries !== undefined ? { retries: wholeNumber(flags.retries, "--retries", 0) } : {}),
+    ...(flags.taskTimeout ? { taskTimeoutMs: wholeNumber(flags.taskTimeout, "--task-timeout", 1) * 1000 } : {}),
+    ...(flags.pollInterval ? { pollIntervalMs: wholeNumber(flags.pollInterval, "--poll-interval", 1) * 1000 } : {}),
+    ...(flags.env?.length ? { env: envRecord(flags.env) } : {}),
+  };
+}
+
+/**
+ * Builds the executor `run` asked for, loading only its module.
+ * @param flags - parsed flags
+ */
+export async function executorFromFlags(flags: ExecutorFlags): Promise<Executor> {
+  const common = commonExecutorOptions(flags);
+  const argv = (text: string | undefined): string[] | undefined => (text ? text.split(/\s+/).filter(Boolean) : undefined);
   switch (flags.executor) {
-    case "local":
+    case "local": {
+      const { LocalExecutor } = await import("../executors/local/executor.js");
       return new LocalExecutor({
-        concurrency: flags.concurrency ? wholeNumber(flags.concurrency, "--concurrency", 1) : undefined,
-        retries,
-        taskTimeoutMs,
+        ...common,
+        ...(flags.concurrency ? { concurrency: wholeNumber(flags.concurrency, "--concurrency", 1) } : {}),
       });
+    }
     case "ssh": {
       if (!flags.hosts) throw new CompasEnsembleError("OPTIONS_INVALID", "--executor ssh needs --hosts <file> listing the hosts.");
+      const { SshExecutor, loadHostsFile } = await import("../executors/ssh/index.js");
       return new SshExecutor({
+        ...common,
         hosts: loadHostsFile(flags.hosts),
         knownHostsFile: flags.knownHosts,
         identityFile: flags.identity,
-        remoteCommand: flags.remoteCommand ? flags.remoteCommand.split(/\s+/).filter(Boolean) : undefined,
+        workerCommand: argv(flags.remoteCommand),
         remoteDir: flags.remoteDir,
         compasBinary: flags.remoteCompasBinary,
-        remoteEnv: envRecord(flags.env),
-        retries,
-        taskTimeoutMs,
-        pollMs,
-        hostTimeoutMs: wholeNumber(flags.hostTimeout ?? "120", "--host-timeout", 1) * 1000,
+        ...(flags.hostTimeout ? { hostTimeoutMs: wholeNumber(flags.hostTimeout, "--host-timeout", 1) * 1000 } : {}),
         requireAllHosts: !flags.allowPartialHosts,
       });
     }
@@ -143,7 +156,9 @@ export function executorFromFlags(flags: ExecutorFlags): Executor {
       if (!flags.jobDefinition && !flags.image) {
         throw new CompasEnsembleError("OPTIONS_INVALID", "--executor batch needs --job-definition <name> or --image <uri> to register one.");
       }
+      const { BatchExecutor } = await import("../executors/batch/index.js");
       return new BatchExecutor({
+        ...common,
         jobQueue: flags.jobQueue,
         ...(flags.jobDefinition
           ? { jobDefinition: flags.jobDefinition }
@@ -151,36 +166,33 @@ export function executorFromFlags(flags: ExecutorFlags): Executor {
               jobDefinitionSpec: {
                 image: flags.image!,
                 ...(flags.jobDefinitionName ? { name: flags.jobDefinitionName } : {}),
-                vcpus: wholeNumber(flags.vcpus ?? "1", "--vcpus", 1),
-                memoryMiB: wholeNumber(flags.memory ?? "2048", "--memory", 128),
+                ...(flags.vcpus ? { vcpus: wholeNumber(flags.vcpus, "--vcpus", 1) } : {}),
+                ...(flags.memory ? { memoryMiB: wholeNumber(flags.memory, "--memory", 128) } : {}),
                 ...(flags.jobRole ? { jobRoleArn: flags.jobRole } : {}),
               },
             }),
         ...(flags.region ? { region: flags.region } : {}),
         ...(flags.batchEndpoint ? { endpoint: flags.batchEndpoint } : {}),
         ...(flags.containerCompasBinary ? { compasBinary: flags.containerCompasBinary } : {}),
-        ...(pollMs ? { pollIntervalMs: pollMs } : {}),
-        ...(taskTimeoutMs ? { timeoutSeconds: taskTimeoutMs / 1000 } : {}),
-        attempts: wholeNumber(flags.attempts ?? "3", "--attempts", 1),
-        environment: envRecord(flags.env),
-        ...(flags.workerCommand ? { workerCommand: flags.workerCommand.split(/\s+/).filter(Boolean) } : {}),
+        // --attempts counts the first try too; it wins over --retries for Batch, as before.
+        ...(flags.attempts ? { retries: wholeNumber(flags.attempts, "--attempts", 1) - 1 } : {}),
+        ...(flags.workerCommand ? { workerCommand: argv(flags.workerCommand) } : {}),
       });
     }
-    case "slurm":
+    case "slurm": {
+      const { SlurmExecutor } = await import("../executors/slurm/index.js");
       return new SlurmExecutor({
+        ...common,
         ...(flags.partition ? { partition: flags.partition } : {}),
         ...(flags.account ? { account: flags.account } : {}),
         ...(flags.time ? { timeLimit: flags.time } : {}),
         ...(flags.mem ? { memory: flags.mem } : {}),
-        cpusPerTask: wholeNumber(flags.cpusPerTask ?? "1", "--cpus-per-task", 1),
+        ...(flags.cpusPerTask ? { cpusPerTask: wholeNumber(flags.cpusPerTask, "--cpus-per-task", 1) } : {}),
         ...(flags.throttle ? { throttle: wholeNumber(flags.throttle, "--throttle", 1) } : {}),
         ...(flags.sbatchArg ? { extraSbatchArgs: flags.sbatchArg } : {}),
-        ...(flags.workerCommand ? { workerCommand: flags.workerCommand.split(/\s+/).filter(Boolean) } : {}),
-        ...(taskTimeoutMs ? { taskTimeoutS: taskTimeoutMs / 1000 } : {}),
-        ...(pollMs ? { pollIntervalMs: pollMs } : {}),
-        retries,
-        env: envRecord(flags.env),
+        ...(flags.workerCommand ? { workerCommand: argv(flags.workerCommand) } : {}),
       });
+    }
   }
 }
 
@@ -210,17 +222,23 @@ export function addReattachOptions(cmd: Command): Command {
  * @param flags - parsed reattach flags
  */
 export function reattachFromFlags(flags: ReattachFlags): Reattach {
-  return (handle, store) => {
+  return async (handle, store) => {
     switch (handle.kind) {
-      case "ssh":
+      case "ssh": {
+        const { reattachSshExecutor } = await import("../executors/ssh/index.js");
         return reattachSshExecutor(handle, { store, knownHostsFile: flags.knownHosts, identityFile: flags.identity });
-      case "slurm":
+      }
+      case "slurm": {
+        const { reattachSlurmExecutor } = await import("../executors/slurm/index.js");
         return reattachSlurmExecutor(handle, { store });
-      case "batch":
+      }
+      case "batch": {
+        const { reattachBatchExecutor } = await import("../executors/batch/index.js");
         return reattachBatchExecutor(handle, {
           ...(flags.region ? { region: flags.region } : {}),
           ...(flags.batchEndpoint ? { endpoint: flags.batchEndpoint } : {}),
         });
+      }
       default:
         throw new CompasEnsembleError(
           "OPTIONS_INVALID",

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { CompasEnsembleError } from "../errors.js";
 import { expandSelection, type GridSelection, MAX_GRID_POINTS, selectGrid, TEST_RUN_POINTS } from "../grid/expand.js";
 import { loadGridFile } from "../grid/file.js";
-import { fullGrid, type GridSpec, sparseGrid } from "../grid/presets.js";
+import { DEFAULT_ALPHA_POINTS, fullGrid, type GridSpec, sparseGrid } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
 
 /** Grid selection flags shared by grid, command, run and plan (the predecessor's names). */
@@ -26,7 +26,7 @@ export function addGridOptions(cmd: Command, defaultSparse = false): Command {
     .option("--sparse", `the 40-point sparse grid${defaultSparse ? " (default)" : ""}`)
     .option("--full", "the 1,440-point full grid")
     .option("--file <grid>", "a custom grid file (JSON or YAML)")
-    .option("--n-alpha-points <n>", "number of log-spaced alpha_ce values (presets only)", "10")
+    .option("--n-alpha-points <n>", `number of log-spaced alpha_ce values (presets only; default ${DEFAULT_ALPHA_POINTS})`)
     .option("--start-index <a>", "first grid index of the slice [a, b)")
     .option("--end-index <b>", "one past the last grid index of the slice")
     .option("--test-run", `only the first ${TEST_RUN_POINTS} points`);
@@ -47,7 +47,7 @@ export function gridFromFlags(flags: GridFlags, defaultSparse = false): { spec: 
     throw new CompasEnsembleError("OPTIONS_INVALID", "No grid chosen; pass --sparse, --full or --file <grid>.");
   }
   if (flags.file) return { spec: loadGridFile(flags.file), source: `grid file ${flags.file}` };
-  const nAlpha = wholeNumber(flags.nAlphaPoints ?? "10", "--n-alpha-points", 1, MAX_GRID_POINTS);
+  const nAlpha = flags.nAlphaPoints === undefined ? undefined : wholeNumber(flags.nAlphaPoints, "--n-alpha-points", 1, MAX_GRID_POINTS);
   return flags.full
     ? { spec: fullGrid({ nAlphaPoints: nAlpha }), source: "the full grid" }
     : { spec: sparseGrid({ nAlphaPoints: nAlpha }), source: "the sparse grid" };

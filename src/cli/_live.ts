@@ -1,6 +1,6 @@
 import type { EnsembleEvent } from "../ensemble/run.js";
-import type { Plan } from "../metadata/schemas.js";
-import { formatDuration } from "../planner/_format.js";
+import type { Plan } from "../plan/schema.js";
+import { formatDuration } from "../util/format.js";
 
 /** What the one-line view shows. */
 export interface LiveCounts {

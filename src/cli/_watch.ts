@@ -1,9 +1,10 @@
-import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
+import { requirePlan } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
 import { CompasEnsembleError } from "../errors.js";
-import { abortableDelay } from "../executors/_delay.js";
-import { outcomesByTask, relevantFragments } from "../metadata/_outcomes.js";
-import { runProgressState } from "../metadata/run-states.js";
-import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";
+import { abortableDelay } from "../util/delay.js";
+import { outcomesByTask, relevantFragments } from "../manifest/outcomes.js";
+import { runProgressState } from "../manifest/run-states.js";
+import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
 import type { Store } from "../store/types.js";
 import { formatLiveLine, LiveLine, nextSteps, type LiveCounts } from "./_live.js";
 
@@ -53,13 +54,8 @@ export async function watchStatus(store: Store, options: WatchOptions): Promise<
   const line = new LiveLine(options.stream);
   const reported = new Set<string>();
   for (;;) {
-    const plan = await readPlanFromStore(store);
-    if (!plan) {
-      throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`, {
-        hint: "Give the --output-dir of `compas-ensemble run`.",
-      });
-    }
-    const { fragments } = await readFragmentsFromStore(store);
+    const plan = await requirePlan(store);
+    const { fragments } = await readFragments(store);
     const relevant = relevantFragments(fragments, plan).fragments;
     const outcomes = outcomesByTask(relevant);
     const summary = summarizeStatus(plan, fragments);

@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
-import { parseSpinModelFlag } from "../hdf5/dataset-spin-flag.js";
-import type { PlanEstimate } from "../planner/plan-ensemble.js";
-import { formatBytes } from "../planner/_format.js";
+import { parseSpinModelFlag } from "./spin-model-flag.js";
+import type { EnsembleEstimate } from "../estimate/estimate.js";
+import { formatBytes } from "../util/format.js";
 import { wholeNumber } from "./_grid-options.js";
 
 interface ReportFlags {
@@ -19,30 +19,30 @@ interface ReportFlags {
   region?: string;
 }
 
-// The fields of `compas-ensemble plan --json` that the report shows; the rest is ignored.
+// The fields of `compas-ensemble estimate --json` that the report shows; the rest is ignored.
 const EstimateFileSchema = z.looseObject({
   taskHours: z.number(),
   wallSeconds: z.number(),
   costUsd: z.object({ onDemand: z.number(), spot: z.number() }).optional(),
 });
 
-function readEstimate(path: string): PlanEstimate {
+function readEstimate(path: string): EnsembleEstimate {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, "utf8"));
   } catch (cause) {
     throw new CompasEnsembleError("OPTIONS_INVALID", `--estimate ${path} is not a readable JSON file.`, {
       cause,
-      hint: "Write it with `compas-ensemble plan ... --json > estimate.json`.",
+      hint: "Write it with `compas-ensemble estimate ... --json > estimate.json`.",
     });
   }
   const parsed = EstimateFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `--estimate ${path} is not the output of \`compas-ensemble plan --json\` (no taskHours or wallSeconds).`, {
-      hint: "Write it with `compas-ensemble plan ... --json > estimate.json`.",
+    throw new CompasEnsembleError("OPTIONS_INVALID", `--estimate ${path} is not the output of \`compas-ensemble estimate --json\` (no taskHours or wallSeconds).`, {
+      hint: "Write it with `compas-ensemble estimate ... --json > estimate.json`.",
     });
   }
-  return parsed.data as unknown as PlanEstimate;
+  return parsed.data as unknown as EnsembleEstimate;
 }
 
 /** `compas-ensemble report`: one self-contained HTML file with the status, science plots and provenance. */
@@ -55,7 +55,7 @@ export function reportCliCommand(): Command {
     .option("--concurrency <n>", "tasks that run at once, for the ETA (default: cores)")
     .option("--status-only", "do not read the run outputs (no science section); fast on large ensembles")
     .option("--spin-model <model>", "bavera2021[:chi_natal=X] (default), qin2018, fixed:X, uniform:X")
-    .option("--estimate <file>", "the plan's estimate (`compas-ensemble plan --json` output) to show its cost")
+    .option("--estimate <file>", "the ensemble's estimate (`compas-ensemble estimate --json` output) to show its cost")
     .option("--force", "replace an existing file that is not an earlier report (files of the ensemble are never replaced)")
     .option("--endpoint <url>", "S3-compatible endpoint (MinIO, Ceph)")
     .option("--region <region>", "AWS region (default: the standard chain)")

@@ -1,6 +1,5 @@
 import { Command } from "commander";
 import { CompasEnsembleError } from "../errors.js";
-import { runWorker } from "../executors/run-worker.js";
 import { wholeNumber } from "./_grid-options.js";
 
 /** `compas-ensemble worker`: runs one task of a plan; used by every executor. */
@@ -23,6 +22,7 @@ export function workerCommand(): Command {
       const controller = new AbortController();
       process.once("SIGTERM", () => controller.abort());
       process.once("SIGINT", () => controller.abort());
+      const { runWorker } = await import("../worker/main.js");
       const result = await runWorker({
         plan: flags.plan,
         taskId: flags.task,

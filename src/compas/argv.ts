@@ -79,7 +79,7 @@ function axisFlag(axis: AxisName): { reason: string; use: string } {
 /** The largest --number-of-systems COMPAS accepts: the option is a C++ int (32 bits). */
 export const MAX_COMPAS_SYSTEMS = 2_147_483_647;
 
-/** The prescription selector each axis needs, from compas.md: without it the axis is inert. */
+/** The prescription selector each axis needs, from docs/compas.md: without it the axis is inert. */
 export const AXIS_SELECTORS: ReadonlyArray<{ axis: AxisName; flag: string; value: string; defaultValue: string }> = [
   { axis: "lambda_ce", flag: "--common-envelope-lambda-prescription", value: "LAMBDA_FIXED", defaultValue: "LAMBDA_NANJING" },
   { axis: "kick_sigma", flag: "--kick-magnitude-distribution", value: "MAXWELLIAN", defaultValue: "MULLERMANDEL" },

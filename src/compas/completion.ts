@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset, Group } from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
-import { openH5Read } from "../hdf5/_h5wasm.js";
+import { openH5Read } from "../hdf5/h5wasm.js";
 
 /** Inputs of {@link checkCompletion}. */
 export interface CompletionInput {
@@ -26,7 +26,7 @@ export interface CompletionResult {
 }
 
 /**
- * Decides whether a COMPAS run finished, by compas.md's rule: exit code 0 is not enough,
+ * Decides whether a COMPAS run finished, by docs/compas.md's rule: exit code 0 is not enough,
  * because main() returns 0 after an aborted evolution loop. Complete means stdout reports
  * `Generated N of N` and `Simulation completed`, the Run_Details file and group say
  * Objects-Created == Objects-Requested == N, and BSE_System_Parameters has N rows.

@@ -1,4 +1,4 @@
-/** Variables that change COMPAS's random numbers behind --random-seed's back (compas.md). */
+/** Variables that change COMPAS's random numbers behind --random-seed's back (docs/compas.md). */
 export const COMPAS_FORBIDDEN_ENV = ["GSL_RNG_SEED", "GSL_RNG_TYPE"] as const;
 
 /**

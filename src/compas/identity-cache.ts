@@ -3,11 +3,11 @@ import { readFileSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { writeFileAtomic } from "../metadata/atomic.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 
 /**
  * The user's cache folder of compas-ensemble: `$XDG_CACHE_HOME/compas-ensemble`, else
- * `~/.cache/compas-ensemble`. Holds the calibrations (planner/_cache.ts) and the binary
+ * `~/.cache/compas-ensemble`. Holds the calibrations (src/estimate/calibration-cache.ts) and the binary
  * identities below; everything in it can be deleted at any time.
  * @param env - environment to read XDG_CACHE_HOME from; default process.env
  */

@@ -24,7 +24,7 @@ const COMMON: ReadonlyArray<readonly [string, string]> = [
 
 /**
  * The built-in profiles. `default`: no detailed output. `predecessor`: the old script's flags,
- * detailed output included, which measured ~38x slower and ~5 MB per binary (compas.md).
+ * detailed output included, which measured ~38x slower and ~5 MB per binary (docs/compas.md).
  */
 export const PROFILES: Record<ProfileName, Profile> = {
   default: { name: "default", flags: [...COMMON, ["--detailed-output", "FALSE"]] },
@@ -38,7 +38,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
   },
 };
 
-/** Seconds of one core per binary, measured with COMPAS v03.07.00 (compas.md), for rough plans. */
+/** Seconds of one core per binary, measured with COMPAS v03.07.00 (docs/compas.md), for rough plans. */
 export const MEASURED_SECONDS_PER_BINARY: Record<ProfileName, number> = {
   default: 0.0063,
   predecessor: 0.227,

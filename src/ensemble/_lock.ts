@@ -1,11 +1,10 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { diskFullError, isNoSpace } from "../store/_disk.js";
-import { pathError } from "../store/_path-errors.js";
+import { diskFullError, isNoSpace } from "../util/disk.js";
+import { LOCK_FILE } from "../store/keys.js";
+import { pathError } from "../util/path-errors.js";
 
-/** Name of the lock file in a local ensemble directory. */
-export const LOCK_FILE = ".compas-ensemble.lock";
 
 function alive(pid: number): boolean {
   try {
@@ -53,7 +52,7 @@ export function acquireLock(dir: string): () => void {
       const holder = Number(readFileSafe(path).trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
         throw new CompasEnsembleError(
-          "OPTIONS_INVALID",
+          "ENSEMBLE_LOCKED",
           `${dir} is in use by another compas-ensemble process (pid ${holder}); wait for it or stop it first.`,
           { hint: `If that process is not compas-ensemble, delete ${path}.` },
         );
@@ -61,7 +60,9 @@ export function acquireLock(dir: string): () => void {
       rmSync(path, { force: true });
     }
   }
-  throw new CompasEnsembleError("OPTIONS_INVALID", `Could not take the lock ${path}; another process keeps creating it.`);
+  throw new CompasEnsembleError("ENSEMBLE_LOCKED", `Could not take the lock ${path}; another process keeps creating it.`, {
+    hint: "Stop the other compas-ensemble process that works in this directory, then run the command again.",
+  });
 }
 
 function readFileSafe(path: string): string {

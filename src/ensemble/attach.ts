@@ -1,10 +1,11 @@
 import { CompasEnsembleError } from "../errors.js";
-import { ExecutorHandleSchema, type Executor, type ExecutorEvent, type ExecutorHandle, type TaskStatus } from "../executors/types.js";
+import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
-import { readPlanFromStore } from "./_store-io.js";
+import { readHandle, requirePlan } from "../store/ensemble-files.js";
+import { HANDLE_KEY } from "../store/keys.js";
 import { finalizeEnsemble } from "./finalize.js";
-import { HANDLE_KEY, summarize, type EnsembleEvent, type EnsembleSummary } from "./run.js";
+import { summarize, type EnsembleEvent, type EnsembleSummary } from "./run.js";
 
 /** Rebuilds a detached executor from its saved handle (see {@link attachEnsemble}). */
 export type Reattach = (handle: ExecutorHandle, store: Store) => Executor | Promise<Executor>;
@@ -33,11 +34,8 @@ export interface AttachEnsembleOptions {
 export async function attachEnsemble(options: AttachEnsembleOptions): Promise<EnsembleSummary & { statuses: TaskStatus[] }> {
   const started = Date.now();
   const store = typeof options.output === "string" ? openStore(options.output) : options.output;
-  const plan = await readPlanFromStore(store);
-  if (!plan) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`);
-  }
-  const handle = await readHandle(store);
+  const plan = await requirePlan(store);
+  const handle = await savedHandle(store);
   const executor = await options.reattach(handle, store);
   const emit = (e: EnsembleEvent): void => options.onEvent?.(e);
   if (options.action === "cancel") await executor.cancel(handle);
@@ -47,17 +45,14 @@ export async function attachEnsemble(options: AttachEnsembleOptions): Promise<En
   return { ...summarize(plan, store, summary.manifest, 0, handle.task_ids.length, started, cancelled, handle, statuses), statuses };
 }
 
-async function readHandle(store: Store): Promise<ExecutorHandle> {
-  if (!(await store.exists(HANDLE_KEY))) {
+async function savedHandle(store: Store): Promise<ExecutorHandle> {
+  const handle = await readHandle(store);
+  if (handle === null) {
     throw new CompasEnsembleError(
-      "METADATA_INVALID",
+      "HANDLE_MISSING",
       `${store.uri} has no ${HANDLE_KEY}: nothing was submitted there by a detached executor (local runs cannot be re-attached).`,
-      { hint: "Use `compas-ensemble status <dir>` to see what the fragments say." },
+      { hint: "Use `compas-ensemble status <dir>` to see what the fragments say.", key: HANDLE_KEY },
     );
   }
-  const parsed = ExecutorHandleSchema.safeParse(JSON.parse((await store.get(HANDLE_KEY)).toString("utf8")));
-  if (!parsed.success) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri}/${HANDLE_KEY} is not a saved executor handle.`, { cause: parsed.error });
-  }
-  return parsed.data;
+  return handle;
 }

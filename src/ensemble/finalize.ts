@@ -1,8 +1,10 @@
-import { mergeMetadata } from "../metadata/merge.js";
-import { planIndex } from "../metadata/plan-index.js";
-import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
+import { mergeMetadata } from "../manifest/merge.js";
+import { planIndex } from "../plan/plan-index.js";
+import type { Fragment, Manifest } from "../manifest/schema.js";
+import type { Plan } from "../plan/schema.js";
 import type { Store } from "../store/types.js";
-import { MANIFEST_KEY, putJson, readFragmentsFromStore } from "./_store-io.js";
+import { writeManifest } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
 import { mergeRun } from "./merge-runs.js";
 import type { EnsembleEvent } from "./run.js";
 import { verifiedSuccesses } from "./verify.js";
@@ -19,14 +21,14 @@ export async function finalizeEnsemble(
   plan: Plan,
   emit: (e: EnsembleEvent) => void = () => {},
 ): Promise<{ manifest: Manifest }> {
-  const { fragments } = await readFragmentsFromStore(store);
+  const { fragments } = await readFragments(store);
   const { successes, mergedRuns } = await verifiedSuccesses(store, plan, fragments);
   const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
   await merger.mergeReady();
   await merger.idle();
   const manifest = mergeMetadata(fragments, plan, { outputRoot: store.uri });
   merger.markUnmerged(manifest);
-  await putJson(store, MANIFEST_KEY, manifest);
+  await writeManifest(store, manifest);
   return { manifest };
 }
 

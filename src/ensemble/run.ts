@@ -2,26 +2,29 @@ import type { CompasCommandOptions } from "../compas/argv.js";
 import { checkFlagsKnown, probeCompas, resolveCompasBinary } from "../compas/probe.js";
 import { PROFILES, type ProfileName } from "../compas/profiles.js";
 import { CompasEnsembleError, DiskFullError } from "../errors.js";
-import { LocalExecutor, type LocalExecutorOptions } from "../executors/local.js";
+import { LocalExecutor, type LocalExecutorOptions } from "../executors/local/executor.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
 import { expandGrid } from "../grid/expand.js";
 import type { GridSpec } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
-import { ManifestCheckpointer } from "../metadata/checkpoint.js";
-import { mergeMetadata } from "../metadata/merge.js";
-import { assertSamePlan } from "../metadata/plan-hash.js";
-import { nextAttempts } from "../metadata/resume.js";
-import type { Fragment, Manifest, Plan } from "../metadata/schemas.js";
-import { formatBytes } from "../planner/_format.js";
-import { measuredSizeModel, runBytes } from "../planner/_size.js";
-import { diskFullError, diskOf, isNoSpace } from "../store/_disk.js";
+import { ManifestCheckpointer } from "../manifest/checkpoint.js";
+import { mergeMetadata } from "../manifest/merge.js";
+import { assertSamePlan } from "../plan/hash.js";
+import { nextAttempts } from "../manifest/resume.js";
+import type { Fragment, Manifest } from "../manifest/schema.js";
+import type { Plan } from "../plan/schema.js";
+import { formatBytes } from "../util/format.js";
+import { measuredSizeModel, runBytes } from "../estimate/size.js";
+import { diskFullError, diskOf, isNoSpace } from "../util/disk.js";
 import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { acquireLock } from "./_lock.js";
-import { jsonText, MANIFEST_KEY, PLAN_KEY, putJson, readFragmentsFromStore, readPlanFromStore } from "./_store-io.js";
+import { jsonText, readPlan, writeHandle, writeManifest } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
+import { archiveKey, FRAGMENTS_PREFIX, isMergeRecordKey, MANIFEST_KEY, PLAN_KEY, RUNS_PREFIX } from "../store/keys.js";
 import { finalizeEnsemble, RunMerger } from "./finalize.js";
-import { buildPlan } from "./plan.js";
+import { buildPlan } from "../plan/build.js";
 import { verifiedSuccesses } from "./verify.js";
 
 /** Options of {@link runEnsemble}; only `nSystems`, `output` and a grid are required. */
@@ -85,9 +88,6 @@ export interface EnsembleSummary {
   handle?: ExecutorHandle;
 }
 
-/** Store key of the handle of the latest submission. */
-export const HANDLE_KEY = "executor/handle.json";
-
 /**
  * The one front door: plans the ensemble, writes the plan, skips tasks whose output is
  * verified, submits the rest to the executor, merges chunked runs, keeps the manifest
@@ -125,7 +125,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     // Holding the lock, clear what a killed or crashed predecessor left in scratch, even when
     // nothing is left to run (submit would do it otherwise).
     if (store instanceof LocalStore && executor instanceof LocalExecutor) executor.reclaimScratch(plan, store);
-    const { fragments } = await readFragmentsFromStore(store);
+    const { fragments } = await readFragments(store);
     const { successes: verified, mergedRuns, unverified } = await verifiedSuccesses(store, plan, fragments, (taskId, reason) =>
       emit({ type: "unverified", taskId, reason }),
     );
@@ -136,10 +136,10 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
     const successes = new Map(verified);
     const checkpoint = new ManifestCheckpointer({
       plan,
-      every: options.checkpointEvery ?? 10,
+      ...(options.checkpointEvery === undefined ? {} : { every: options.checkpointEvery }),
       fragments,
       ...outputRoot(store),
-      write: (manifest) => putJson(store, MANIFEST_KEY, manifest),
+      write: async (manifest) => void (await writeManifest(store, manifest)),
       onWrite: (manifest) => {
         const ok = manifest.runs.filter((r) => r.status === "success").length;
         emit({ type: "checkpoint", succeeded: ok, failed: manifest.runs.length - ok });
@@ -167,7 +167,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
       };
       const supersedes = Object.fromEntries(unverified);
       handle = await executor.submit({ plan, store, firstAttempt, supersedes, signal: options.signal, onEvent }, todo);
-      if (executor.detached) await putJson(store, HANDLE_KEY, handle);
+      if (executor.detached) await writeHandle(store, handle);
       if (executor.detached && options.detach) {
         return summarize(plan, store, mergeMetadata(all, plan, outputRoot(store)), verified.size, todo.length, started, false, handle);
       }
@@ -200,7 +200,7 @@ async function stopForFullDisk(store: Store, plan: Plan, err: unknown, emit: (e:
   }
   const done = new Set((manifest?.runs ?? []).filter((r) => r.status === "success").map((r) => r.run_id));
   const unfinished = plan.runs.filter((r) => !done.has(r.run_id));
-  // The planner's size model (src/planner/_size.ts) for the outputs still to come.
+  // The estimate's size model (src/estimate/size.ts) for the outputs still to come.
   const model = measuredSizeModel(plan.profile as ProfileName);
   const needed = unfinished.reduce((sum, r) => sum + runBytes(model, r.n_systems), 0);
   const disk = diskOf(full.path);
@@ -225,7 +225,7 @@ function outputRoot(store: Store): { outputRoot: string } {
 
 async function settlePlan(store: Store, proposed: Plan, restart: boolean): Promise<Plan> {
   const text = planJson(proposed);
-  const existing = await readPlanFromStore(store);
+  const existing = await readPlan(store);
   if (existing) {
     try {
       assertSamePlan(existing, proposed, store.uri);
@@ -259,10 +259,15 @@ function planJson(plan: Plan): string {
 // Starting over keeps the old plan, fragments, logs and manifest (small files) under
 // archive/<old ensemble id>/; run outputs are replaced as the new tasks finish.
 async function archiveMetadata(store: Store, ensembleId: string): Promise<void> {
-  const keys = [PLAN_KEY, MANIFEST_KEY, ...(await store.list("fragments/")).map((e) => e.key), ...(await store.list("runs/")).map((e) => e.key).filter((k) => k.endsWith("/merge.json"))];
+  const keys = [
+    PLAN_KEY,
+    MANIFEST_KEY,
+    ...(await store.list(FRAGMENTS_PREFIX)).map((e) => e.key),
+    ...(await store.list(RUNS_PREFIX)).map((e) => e.key).filter(isMergeRecordKey),
+  ];
   for (const key of keys) {
     if (!(await store.exists(key))) continue;
-    await store.put(`archive/${ensembleId}/${key}`, await store.get(key));
+    await store.put(archiveKey(ensembleId, key), await store.get(key));
     await store.delete(key);
   }
 }

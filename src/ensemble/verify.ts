@@ -1,7 +1,8 @@
-import type { Fragment, Plan } from "../metadata/schemas.js";
+import type { Fragment } from "../manifest/schema.js";
+import type { Plan } from "../plan/schema.js";
 import type { Store } from "../store/types.js";
-import { mapLimit } from "./_store-io.js";
-import { readMergeRecord, type MergeRecord } from "./merge-runs.js";
+import { mapLimit } from "../util/map-limit.js";
+import { readMergeRecord, type MergeRecord } from "../store/ensemble-files.js";
 
 /**
  * How closely an output is compared with its record: `size` only (cheap, for status);

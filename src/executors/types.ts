@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { Fragment, Plan } from "../metadata/schemas.js";
+import type { Fragment } from "../manifest/schema.js";
+import type { Plan } from "../plan/schema.js";
 import type { Store } from "../store/types.js";
 
 /** Task states; the last three are terminal. */

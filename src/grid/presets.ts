@@ -10,6 +10,9 @@ export interface PresetOptions {
   nAlphaPoints?: number;
 }
 
+/** alpha_ce values of the presets unless `nAlphaPoints` says otherwise. */
+export const DEFAULT_ALPHA_POINTS = 10;
+
 const ALPHA_MIN = 0.1;
 const ALPHA_MAX = 5.0;
 
@@ -19,7 +22,7 @@ const ALPHA_MAX = 5.0;
  */
 export function sparseGrid(options: PresetOptions = {}): GridSpec {
   return {
-    alpha_ce: logspaceBetween(ALPHA_MIN, ALPHA_MAX, options.nAlphaPoints ?? 10),
+    alpha_ce: logspaceBetween(ALPHA_MIN, ALPHA_MAX, options.nAlphaPoints ?? DEFAULT_ALPHA_POINTS),
     lambda_ce: [0.1, 0.5],
     kick_sigma: [217],
     metallicity: [0.0001, 0.0142],
@@ -33,7 +36,7 @@ export function sparseGrid(options: PresetOptions = {}): GridSpec {
  */
 export function fullGrid(options: PresetOptions = {}): GridSpec {
   return {
-    alpha_ce: logspaceBetween(ALPHA_MIN, ALPHA_MAX, options.nAlphaPoints ?? 10),
+    alpha_ce: logspaceBetween(ALPHA_MIN, ALPHA_MAX, options.nAlphaPoints ?? DEFAULT_ALPHA_POINTS),
     lambda_ce: [0.05, 0.1, 0.5, 1.0],
     kick_sigma: [150, 217, 300],
     metallicity: [0.0001, 0.001, 0.0142, 0.02],

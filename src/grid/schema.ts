@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { KeyNameSchema } from "../store/keys.js";
+import { KeyNameSchema } from "../store/safe-keys.js";
 
 /** The five physics axes, in the predecessor's order (alpha outermost, fa innermost). */
 export const AXES = ["alpha_ce", "lambda_ce", "kick_sigma", "metallicity", "mass_transfer_fa"] as const;

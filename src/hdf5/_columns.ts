@@ -1,6 +1,6 @@
 import type { Dataset, File as H5File, Group } from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
-import { type H5Lib, h5Reason, loadH5Lib, openH5Read, withH5Errors } from "./_h5wasm.js";
+import { type H5Lib, h5Reason, loadH5Lib, openH5Read, withH5Errors } from "./h5wasm.js";
 
 /** A numeric column as read: the typed array matching the dataset's HDF5 type. */
 export type NumericArray =
@@ -269,7 +269,7 @@ export class ColumnReader {
   readIntoBuffer(info: ColumnInfo, start: number, n: number): NumericArray {
     const ctor = this.requireNumeric(info);
     if (start < 0 || n < 0 || start + n > info.rows) {
-      throw new RangeError(`Rows [${start}, ${start + n}) are outside ${info.group}/${info.name} (${info.rows} rows).`);
+      throw new CompasEnsembleError("OPTIONS_INVALID", `Rows [${start}, ${start + n}) are outside ${info.group}/${info.name} (${info.rows} rows).`);
     }
     if (n === 0) return new ctor(0);
     const bytes = n * info.size;

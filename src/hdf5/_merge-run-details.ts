@@ -69,7 +69,7 @@ function formatClock(seconds: number): string {
  */
 export function combineRunDetail(rule: RunDetailsRule, values: (number | bigint | string)[]): number | bigint | string {
   const first = values[0];
-  if (first === undefined) throw new Error("combineRunDetail needs at least one value");
+  if (first === undefined) throw new CompasEnsembleError("OPTIONS_INVALID", "Run_Details values of no chunk cannot be combined; pass the values of at least one chunk.");
   switch (rule) {
     case "sum":
       if (typeof first === "bigint") return values.reduce<bigint>((s, v) => s + BigInt(v), 0n);

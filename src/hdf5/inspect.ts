@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
-import type { DcoType } from "./dco-table.js";
+import type { DcoType } from "../physics/dco-table.js";
 import { BSE_GROUPS, ColumnReader, readColumnsFrom } from "./read.js";
-import { runDetail, runDetailFlag } from "./_run-details.js";
+import { runDetail, runDetailFlag } from "./run-details.js";
 
 /** One group of the file as {@link inspect} reports it. */
 export interface InspectGroup {
@@ -96,37 +96,4 @@ export async function inspect(path: string): Promise<InspectResult> {
   } finally {
     reader.close();
   }
-}
-
-/**
- * Plain-text rendering of {@link inspect}'s result for the CLI (`compas-ensemble inspect`).
- * @param result - from {@link inspect}
- */
-export function formatInspect(result: InspectResult): string {
-  const lines: string[] = [];
-  lines.push(`${result.path} (${result.bytes.toLocaleString("en-US")} bytes)`);
-  const meta = [
-    `COMPAS ${result.compasVersion ?? "version unknown"}`,
-    result.systemsRequested === null ? null : `${result.systemsRequested} systems requested`,
-    result.rlofPrinting === null ? null : `--rlof-printing ${result.rlofPrinting ? "TRUE" : "FALSE"}`,
-  ].filter((x) => x !== null);
-  lines.push(meta.join(", "));
-  lines.push("");
-  const width = Math.max(5, ...result.groups.map((g) => g.name.length));
-  lines.push(`${"group".padEnd(width)}  ${"rows".padStart(10)}  ${"columns".padStart(7)}`);
-  for (const g of result.groups) {
-    const rows = g.name === "Run_Details" ? `${g.rows} opts` : String(g.rows);
-    lines.push(`${g.name.padEnd(width)}  ${rows.padStart(10)}  ${String(g.columns).padStart(7)}`);
-  }
-  if (!result.groups.some((g) => g.name === "BSE_RLOF")) {
-    lines.push("(no BSE_RLOF: formation channels need COMPAS's --rlof-printing TRUE)");
-  }
-  lines.push("");
-  const row = (label: string, c: DcoCounts) =>
-    `${label.padEnd(8)} ${String(c.total).padStart(6)} ${String(c.BBH).padStart(6)} ${String(c.BHNS).padStart(6)} ${String(c.BNS).padStart(6)}${c.other > 0 ? `  (+${c.other} other)` : ""}`;
-  lines.push(`${"DCOs".padEnd(8)} ${"total".padStart(6)} ${"BBH".padStart(6)} ${"BHNS".padStart(6)} ${"BNS".padStart(6)}`);
-  lines.push(row("all", result.dco));
-  lines.push(row("merging", result.merging));
-  lines.push("(merging = COMPAS's Merges_Hubble_Time: coalescence time below 14021.28 Myr)");
-  return lines.join("\n");
 }

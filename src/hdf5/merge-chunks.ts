@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { replaceAtomicallySync, tempPathFor } from "../util/atomic-write.js";
+import { dirname, join } from "node:path";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
-import { loadH5wasm, openH5Read, openH5Write, type H5Module } from "./_h5wasm.js";
+import { loadH5wasm, openH5Read, openH5Write, type H5Module } from "./h5wasm.js";
 import { RUN_DETAILS_RULES, combineRunDetail, mergeRunDetailsText } from "./_merge-run-details.js";
 
 export { mergeRunDetailsText } from "./_merge-run-details.js";
@@ -99,7 +99,7 @@ export async function mergeChunkOutputs(
   }
   const h5 = await loadH5wasm();
   const chunks: ChunkInfo[] = [];
-  const tmpPath = join(dirname(outPath), `.${basename(outPath)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmpPath = tempPathFor(outPath);
   // Read (and validate) the text files first, so that a bad one fails before anything is written.
   const runDetailsText = mergedRunDetailsText(chunkPaths);
   try {
@@ -388,8 +388,6 @@ function mergedRunDetailsText(chunkPaths: readonly string[]): string | null {
 
 function writeRunDetailsText(text: string, outPath: string): string {
   const target = join(dirname(outPath), "Run_Details");
-  const tmp = join(dirname(outPath), `.Run_Details.${randomBytes(6).toString("hex")}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, target);
+  replaceAtomicallySync(target, (tmp) => writeFileSync(tmp, text, { flag: "wx" }));
   return target;
 }

@@ -15,7 +15,7 @@ export const BSE_GROUPS = [
 /** Name of a BSE group. */
 export type BseGroup = (typeof BSE_GROUPS)[number];
 
-/** Element types of COMPAS columns (compas.md, "Output file layout"). */
+/** Element types of COMPAS columns (docs/compas.md, "Output file layout"). */
 export type CompasDtype = "float64" | "int32" | "uint32" | "uint8" | "uint64" | "string";
 
 /**

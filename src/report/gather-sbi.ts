@@ -2,11 +2,12 @@ import { availableParallelism } from "node:os";
 import type * as H5 from "h5wasm";
 import { CompasEnsembleError } from "../errors.js";
 import { AXES, type Params } from "../grid/schema.js";
-import { openH5Read } from "../hdf5/_h5wasm.js";
-import { allocateDcoTable, DCO_COLUMNS, type Channel, type DcoType } from "../hdf5/dco-table.js";
-import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
+import { openH5Read } from "../hdf5/h5wasm.js";
+import { allocateDcoTable, DCO_COLUMNS, type Channel, type DcoType } from "../physics/dco-table.js";
+import type { SbiDcoTable, SpinModelRecord } from "../dataset/types.js";
 import { countStates } from "./gather-store.js";
-import type { ProvenanceData, RatesData, ReportRun, ScienceData, StatusData } from "./types.js";
+import type { ProvenanceData, RatesData, ReportDcoTable, ReportRun, ScienceData, StatusData } from "./types.js";
+import { logKey } from "../store/keys.js";
 
 /** What {@link gatherFromSbiFile} returns: the three sections' data. */
 export interface GatheredSbi {
@@ -68,7 +69,7 @@ export async function gatherFromSbiFile(path: string): Promise<GatheredSbi> {
       etaSeconds: 0,
       concurrency: availableParallelism(),
       runningKnown: true,
-      failures: failedIds.map((id) => ({ run_id: id, task_id: id, reason: "listed as failed in the ensemble's manifest", attempts: 0, logKey: `logs/${id}.a<k>.log` })),
+      failures: failedIds.map((id) => ({ run_id: id, task_id: id, reason: "listed as failed in the ensemble's manifest", attempts: 0, logKey: logKey(id, "<k>") })),
       problems: [],
       invalidFragments: [],
     };
@@ -195,20 +196,27 @@ function jsonAttr(file: H5.File, name: string): unknown {
   }
 }
 
-function readDco(file: H5.File, path: string): SbiDcoTable & { a_final?: Float64Array } {
+// Columns format 2 added: read when present, so that files of format 1 still make a report.
+const OPTIONAL_DCO_COLUMNS = ["a_final", "e_final"] as const;
+
+function readDco(file: H5.File, path: string): ReportDcoTable {
   const runIndex = Int32Array.from(numbers(file, "dco/run_index", path) as ArrayLike<number>);
   const n = runIndex.length;
-  const table: SbiDcoTable & { a_final?: Float64Array } = { ...allocateDcoTable(n), run_index: runIndex };
+  const { a_final: _a, e_final: _e, ...rest } = allocateDcoTable(n);
+  const table: ReportDcoTable = { ...rest, run_index: runIndex };
   for (const column of DCO_COLUMNS) {
+    if ((OPTIONAL_DCO_COLUMNS as readonly string[]).includes(column)) continue;
     const d = required(file, `dco/${column}`, path);
     const v = d.value;
     if (column === "type") table.type = (v as string[]).map(String) as DcoType[];
     else if (column === "channel") table.channel = (v as string[]).map(String) as Channel[];
     else if (column === "seed") table.seed = BigUint64Array.from(v as ArrayLike<bigint>);
-    else (table[column] as Float64Array | Uint8Array).set(v as ArrayLike<number>);
+    else ((table as unknown as Record<string, Float64Array | Uint8Array>)[column]!).set(v as ArrayLike<number>);
   }
-  const a = dataset(file, "dco/a_final");
-  if (a) table.a_final = Float64Array.from(a.value as ArrayLike<number>);
+  for (const column of OPTIONAL_DCO_COLUMNS) {
+    const d = dataset(file, `dco/${column}`);
+    if (d) table[column] = Float64Array.from(d.value as ArrayLike<number>);
+  }
   return table;
 }
 

@@ -2,21 +2,24 @@ import { availableParallelism, tmpdir } from "node:os";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseFlags } from "../compas/argv.js";
-import { readFragmentsFromStore, readPlanFromStore } from "../ensemble/_store-io.js";
+import { requirePlan } from "../store/ensemble-files.js";
+import { readFragments } from "../store/fragments.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { liveScratchProcesses } from "../executors/_process.js";
-import { logKey } from "../executors/worker.js";
-import { stackDcoTables } from "../hdf5/dataset-assemble.js";
-import type { SpinModelRecord } from "../hdf5/dataset-types.js";
-import type { DcoTable } from "../hdf5/dco-table.js";
-import { extractDcos } from "../hdf5/dco.js";
-import type { SpinModelInput } from "../hdf5/spins.js";
-import { computeSummary } from "../hdf5/summary.js";
-import { errorText, outcomesByTask, relevantFragments, type TaskOutcome } from "../metadata/_outcomes.js";
-import { runProgressState } from "../metadata/run-states.js";
-import type { Fragment, Plan, PlanRun } from "../metadata/schemas.js";
-import { estimateRemainingSeconds, summarizeStatus } from "../metadata/status.js";
-import type { PlanEstimate } from "../planner/plan-ensemble.js";
+import { liveScratchProcesses } from "../worker/process.js";
+import { scratchFolderTask } from "../worker/task.js";
+import { logKey, RUNS_PREFIX, SCRATCH_DIR } from "../store/keys.js";
+import { stackDcoTables } from "../dataset/assemble.js";
+import type { SpinModelRecord } from "../dataset/types.js";
+import type { DcoTable } from "../physics/dco-table.js";
+import { extractDcos } from "../physics/dco.js";
+import type { SpinModelInput } from "../physics/spins.js";
+import { computeSummary } from "../dataset/summary.js";
+import { errorText, outcomesByTask, relevantFragments, type TaskOutcome } from "../manifest/outcomes.js";
+import { runProgressState } from "../manifest/run-states.js";
+import type { Fragment } from "../manifest/schema.js";
+import type { Plan, PlanRun } from "../plan/schema.js";
+import { estimateRemainingSeconds, summarizeStatus } from "../manifest/status.js";
+import type { EnsembleEstimate } from "../estimate/estimate.js";
 import { LocalStore } from "../store/local.js";
 import type { Store } from "../store/types.js";
 import { RUN_STATES, type ProvenanceData, type ReportFailure, type ReportProblem, type ReportRun, type RunState, type ScienceData, type StatusData } from "./types.js";
@@ -31,8 +34,8 @@ export interface GatherStoreOptions {
   science?: boolean;
   /** Spin model for the DCO extraction; default bavera2021 (as `extract`). */
   spinModel?: SpinModelInput;
-  /** The plan's estimate (`compas-ensemble plan --json`), shown in the status section. */
-  estimate?: PlanEstimate;
+  /** The ensemble's estimate (`compas-ensemble estimate --json`), shown in the status section. */
+  estimate?: EnsembleEstimate;
   /** Called after each run's output is read. */
   onRun?: (done: number, total: number, runId: string) => void;
 }
@@ -55,20 +58,17 @@ export interface GatheredEnsemble {
  * @param options - see {@link GatherStoreOptions}
  */
 export async function gatherFromStore(store: Store, options: GatherStoreOptions = {}): Promise<GatheredEnsemble> {
-  const plan = await readPlanFromStore(store);
-  if (!plan) {
-    throw new CompasEnsembleError("METADATA_INVALID", `${store.uri} holds no plan.json, so it is not an ensemble output.`, {
-      hint: "Give the --output-dir of `compas-ensemble run`, or an SBI dataset file (.h5) made by `compas-ensemble extract`.",
-    });
-  }
-  const { fragments, invalid } = await readFragmentsFromStore(store);
+  const plan = await requirePlan(store, {
+    hint: "Give the --output-dir of `compas-ensemble run`, or an SBI dataset file (.h5) made by `compas-ensemble extract`.",
+  });
+  const { fragments, invalid } = await readFragments(store);
   const relevant = relevantFragments(fragments, plan).fragments;
   const outcomes = outcomesByTask(relevant);
   const running = new Set(options.running ?? []);
   const runningKnown = store instanceof LocalStore || options.running !== undefined;
   if (store instanceof LocalStore) for (const id of liveTasks(store)) running.add(id);
 
-  const stored = new Set((await store.list("runs/")).map((e) => e.key));
+  const stored = new Set((await store.list(RUNS_PREFIX)).map((e) => e.key));
   const problems: ReportProblem[] = [];
   const runs = plan.runs.map((run) => reportRun(run, outcomes, running));
   runs.forEach((r, i) => {
@@ -94,7 +94,7 @@ export async function gatherFromStore(store: Store, options: GatherStoreOptions 
     runningKnown,
     failures: failuresOf(plan, outcomes, running),
     problems,
-    invalidFragments: invalid,
+    invalidFragments: invalid.map(({ key, reason }) => ({ key, reason })),
     ...(options.estimate ? { estimate: options.estimate } : {}),
   };
 
@@ -115,11 +115,10 @@ export async function gatherFromStore(store: Store, options: GatherStoreOptions 
 }
 
 function liveTasks(store: LocalStore): string[] {
-  // The local executor's scratch folders are `<task_id>.a<attempt>.<8 hex>` under
-  // <output>/.scratch, with compas.pid while COMPAS runs (src/executors/worker.ts).
-  return liveScratchProcesses(join(store.root, ".scratch"))
-    .map(({ dir }) => /^(.+)\.a[1-9][0-9]*\.[0-9a-f]{8}$/.exec(dir)?.[1])
-    .filter((id): id is string => id !== undefined);
+  // The local executor's scratch folders hold compas.pid while COMPAS runs (src/worker/task.ts).
+  return liveScratchProcesses(join(store.root, SCRATCH_DIR))
+    .map(({ dir }) => scratchFolderTask(dir))
+    .filter((id): id is string => id !== null);
 }
 
 function reportRun(run: PlanRun, outcomes: Map<string, TaskOutcome>, running: ReadonlySet<string>): ReportRun {

@@ -1,8 +1,8 @@
 import { isAbsolute, relative, sep } from "node:path";
 import { AXIS_SELECTORS } from "../compas/argv.js";
-import { formatDuration, formatHours, formatUsd } from "../planner/_format.js";
+import { formatDuration, formatHours, formatUsd } from "../util/format.js";
 import { LIBRARY_VERSION } from "../version.js";
-import type { Figure } from "./plots/_figure.js";
+import type { Figure } from "./plots/figure.js";
 import { STATE_COLOURS, stateLabel } from "./plots/status-heatmap.js";
 import { RUN_STATES, type ReportData, type StatusData } from "./types.js";
 

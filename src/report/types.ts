@@ -1,7 +1,7 @@
 import type { Params } from "../grid/schema.js";
-import type { SbiDcoTable, SpinModelRecord } from "../hdf5/dataset-types.js";
-import type { CompasIdentity } from "../metadata/schemas.js";
-import type { PlanEstimate } from "../planner/plan-ensemble.js";
+import type { SbiDcoTable, SpinModelRecord } from "../dataset/types.js";
+import type { CompasIdentity } from "../plan/schema.js";
+import type { EnsembleEstimate } from "../estimate/estimate.js";
 
 /**
  * What the report shows for a run. `output missing`: the fragments say it succeeded but the
@@ -73,7 +73,7 @@ export interface StatusData {
   problems: ReportProblem[];
   /** Fragments that could not be read (their tasks count as not done). */
   invalidFragments: { key: string; reason: string }[];
-  estimate?: PlanEstimate;
+  estimate?: EnsembleEstimate;
 }
 
 /** Merger rates read from an SBI dataset (docs/sbi-dataset.md, rates). */
@@ -86,7 +86,14 @@ export interface RatesData {
   combined: Record<"BBH" | "BHNS" | "BNS", Float64Array[]>;
 }
 
+/**
+ * The DCO table as a report reads it: `a_final` and `e_final` only when the source has them
+ * (SBI datasets of format 1 do not).
+ */
+export type ReportDcoTable = Omit<SbiDcoTable, "a_final" | "e_final"> & { a_final?: Float64Array; e_final?: Float64Array };
+
 /** The science section's data: per-run summary vectors and the stacked DCO table. */
+
 export interface ScienceData {
   runs: { run_id: string; params: Params; nSystems: number }[];
   /** One summary vector per run (docs/sbi-dataset.md). */
@@ -95,7 +102,7 @@ export interface ScienceData {
   /** Whether yields are per solar mass of star formation (x has yield_per_msun_*) or per simulated binary. */
   yieldUnit: "Msol" | "binary";
   /** DCOs of every run; `run_index` points into `runs`. `a_final` [AU] only when the source has it. */
-  dco: SbiDcoTable & { a_final?: Float64Array };
+  dco: ReportDcoTable;
   /** True when the table keeps only merging DCOs (an SBI dataset built with --merging-only). */
   mergingOnly: boolean;
   rates: RatesData | null;

@@ -1,15 +1,16 @@
 import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
-import { writeFileAtomic } from "../metadata/atomic.js";
-import type { S3StoreOptions } from "../store/_s3-client.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import type { S3StoreOptions } from "../store/s3-client.js";
+import { ENSEMBLE_OWNED_ENTRIES } from "../store/keys.js";
 import { LocalStore } from "../store/local.js";
 import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { gatherFromSbiFile } from "./gather-sbi.js";
 import { gatherFromStore, type GatherStoreOptions } from "./gather-store.js";
 import { renderReportHtml, REPORT_GENERATOR, type ReportFigures } from "./html.js";
-import { loadPlotLib } from "./plots/_lib.js";
+import { loadPlotLib } from "./plots/plot-lib.js";
 import { channelsFigure } from "./plots/channels.js";
 import { histogramFigures } from "./plots/histograms.js";
 import { massesFigure } from "./plots/masses.js";
@@ -47,11 +48,8 @@ export interface WriteReportResult {
   scienceEmptyReason: string | null;
 }
 
-/**
- * Store keys (first path segment) that belong to an ensemble: a report never lands there.
- * See the output layout in README.md.
- */
-const ENSEMBLE_ENTRIES = new Set(["plan.json", "ensemble_metadata.json", "fragments", "logs", "runs", "executor", "archive", ".scratch", ".lock"]);
+/** Store keys (first path segment) that belong to an ensemble: a report never lands there. */
+const ENSEMBLE_ENTRIES: ReadonlySet<string> = new Set(ENSEMBLE_OWNED_ENTRIES);
 
 /**
  * Makes the report of an ensemble or an SBI dataset: one self-contained HTML file (inline SVG
@@ -119,7 +117,7 @@ function basename(uri: string): string {
  */
 async function checkTarget(out: string, ctx: { sbiPath: string | null; store: Store | null; force: boolean }): Promise<void> {
   const refuse = (why: string, hint: string): never => {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `--out ${out} ${why}.`, { hint });
+    throw new CompasEnsembleError("OUTPUT_PATH_REFUSED", `--out ${out} ${why}.`, { hint });
   };
   if (existsSync(out) && statSync(out).isDirectory()) refuse("is a directory", "Give a file name, e.g. --out report.html.");
   if (ctx.sbiPath !== null && out === ctx.sbiPath) refuse("is the SBI dataset the report reads", "Give another file name, e.g. --out report.html.");

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { replaceAtomically } from "../util/atomic-write.js";
 
-/** Name of the checksum cache kept at the root of a local store; never listed or synced. */
-export const SYNC_STATE_FILE = ".compas-sync-state.json";
+import { SYNC_STATE_FILE } from "./keys.js";
 
 const EntrySchema = z.object({
   size: z.number(),
@@ -106,10 +105,9 @@ export class ChecksumCache {
   /** Writes the state file atomically if anything changed; a no-op otherwise. */
   async flush(): Promise<void> {
     if (!this.dirty || !this.files) return;
-    const tmp = `${this.file}.${randomBytes(6).toString("hex")}.compas-part`;
+    const text = JSON.stringify({ version: 1, files: this.files });
     await fs.mkdir(this.root, { recursive: true });
-    await fs.writeFile(tmp, JSON.stringify({ version: 1, files: this.files }));
-    await fs.rename(tmp, this.file);
+    await replaceAtomically(this.file, (tmp) => fs.writeFile(tmp, text, { flag: "wx" }));
     this.dirty = false;
   }
 }

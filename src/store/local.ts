@@ -2,13 +2,15 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { isAbort } from "./_abort.js";
-import { diskFullError, isNoSpace } from "./_disk.js";
-import { ChecksumCache, SYNC_STATE_FILE, type Checksums } from "./_checksum-cache.js";
+import { isAbort } from "../util/abort.js";
+import { diskFullError, isNoSpace } from "../util/disk.js";
+import { ChecksumCache, type Checksums } from "./_checksum-cache.js";
+import { SYNC_STATE_FILE } from "./keys.js";
 import { hashBuffer, hashFile } from "./_hash.js";
-import { PARTIAL_SUFFIX, writeBufferAtomically, writeStreamAtomically } from "./_local-files.js";
-import { pathError } from "./_path-errors.js";
-import { assertSafeKey, isInside, keyToLocalPath } from "./keys.js";
+import { writeStreamAtomically } from "./_local-files.js";
+import { isTempName, replaceAtomically } from "../util/atomic-write.js";
+import { pathError } from "../util/path-errors.js";
+import { assertSafeKey, isInside, keyToLocalPath } from "./safe-keys.js";
 import type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
 
 /**
@@ -100,14 +102,18 @@ export class LocalStore implements Store {
   }
 
   async put(key: string, body: Buffer | string, _options?: TransferOptions): Promise<void> {
-    const buf = typeof body === "string" ? Buffer.from(body) : body;
-    const target = await this.pathForWrite(key);
-    try {
-      await writeBufferAtomically(buf, target);
-      await this.checksums.remember(key, await fsp.stat(target), hashBuffer(buf));
-    } catch (err) {
-      throw this.accessError("write", key, err);
-    }
+    await this.write(key, body, true);
+  }
+
+  /**
+   * Writes a small object unless the key exists: an existing object with the same bytes is
+   * accepted (a repeated write), one with other bytes fails with METADATA_CONFLICT and is left
+   * as it is. Two writers racing for the key cannot both succeed with different content.
+   * @param key - store key
+   * @param body - the content
+   */
+  async putNew(key: string, body: Buffer | string): Promise<void> {
+    await this.write(key, body, false);
   }
 
   async putFile(key: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
@@ -218,6 +224,19 @@ export class LocalStore implements Store {
     }
   }
 
+  // Small objects (plans, fragments, manifests) are flushed to disk before the call returns,
+  // so a fragment that exists survives a power failure.
+  private async write(key: string, body: Buffer | string, overwrite: boolean): Promise<void> {
+    const buf = typeof body === "string" ? Buffer.from(body) : body;
+    const target = await this.pathForWrite(key);
+    try {
+      await replaceAtomically(target, (tmp) => fsp.writeFile(tmp, buf, { flag: "wx" }), { durable: true, overwrite, content: buf });
+      await this.checksums.remember(key, await fsp.stat(target), hashBuffer(buf));
+    } catch (err) {
+      throw this.accessError("write", key, err);
+    }
+  }
+
   private lexicalPath(key: string): string {
     assertSafeKey(key, this.uri);
     if (key === SYNC_STATE_FILE) {
@@ -271,7 +290,7 @@ export class LocalStore implements Store {
     }
     for (const entry of entries) {
       const key = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      if (entry.name.endsWith(PARTIAL_SUFFIX) || key === SYNC_STATE_FILE) continue;
+      if (isTempName(entry.name) || key === SYNC_STATE_FILE) continue;
       // Prune directories that cannot contain a key with this prefix.
       if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue;
       const full = path.join(dir, entry.name);

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CompasEnsembleError } from "../errors.js";
-import type { S3StoreOptions } from "./_s3-client.js";
+import type { S3StoreOptions } from "./s3-client.js";
 import { LocalStore } from "./local.js";
 import { S3Store } from "./s3.js";
 import type { Store } from "./types.js";

@@ -1,23 +1,14 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type GetObjectCommandOutput,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import fs from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { isAbort } from "./_abort.js";
+import { isAbort } from "../util/abort.js";
+import { withRetries } from "../util/retry.js";
 import { hashBuffer, hashFile } from "./_hash.js";
 import { writeStreamAtomically } from "./_local-files.js";
-import { createS3Client, redact, type S3StoreOptions } from "./_s3-client.js";
-import { assertSafeKey, joinKey } from "./keys.js";
+import { createS3Client, redact, type S3StoreOptions } from "./s3-client.js";
+import { assertSafeKey, joinKey } from "./safe-keys.js";
 import type { HeadOptions, Store, StoreEntry, StoreHead, TransferOptions, TransferResult } from "./types.js";
 
 /** User metadata name (x-amz-meta-sha256) holding the hex SHA-256 of an object's content. */
@@ -52,7 +43,7 @@ export class S3Store implements Store {
   readonly bucket: string;
   /** Key prefix inside the bucket, without leading or trailing '/' ('' for the whole bucket). */
   readonly prefix: string;
-  private readonly client: S3Client;
+  private readonly client: () => Promise<S3Client>;
   private readonly endpoint: string | undefined;
   private readonly forcePathStyle: boolean;
   private readonly maxAttempts: number;
@@ -91,7 +82,8 @@ export class S3Store implements Store {
     const name = this.objectName(key);
     const buf = typeof body === "string" ? Buffer.from(body) : body;
     try {
-      await this.client.send(
+      const { PutObjectCommand } = await import("@aws-sdk/client-s3");
+      await (await this.client()).send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: name,
@@ -116,8 +108,9 @@ export class S3Store implements Store {
       const sums = options.sha256
         ? { size: (await fs.promises.stat(localPath)).size, sha256: options.sha256 }
         : await hashFile(localPath, controller.signal);
+      const { Upload } = await import("@aws-sdk/lib-storage");
       const upload = new Upload({
-        client: this.client,
+        client: await this.client(),
         partSize: this.partSize,
         queueSize: this.queueSize,
         leavePartsOnError: false,
@@ -175,7 +168,8 @@ export class S3Store implements Store {
   async head(key: string, _options: HeadOptions = {}): Promise<StoreHead | null> {
     const name = this.objectName(key);
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: name }));
+      const { HeadObjectCommand } = await import("@aws-sdk/client-s3");
+      const out = await (await this.client()).send(new HeadObjectCommand({ Bucket: this.bucket, Key: name }));
       const etag = out.ETag?.replace(/"/g, "");
       const sha256 = out.Metadata?.[SHA256_METADATA];
       const head: StoreHead = { size: out.ContentLength ?? 0 };
@@ -195,8 +189,10 @@ export class S3Store implements Store {
     const out: StoreEntry[] = [];
     let token: string | undefined;
     try {
+      const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+      const client = await this.client();
       do {
-        const page = await this.client.send(
+        const page = await client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }),
         );
         for (const obj of page.Contents ?? []) {
@@ -217,7 +213,8 @@ export class S3Store implements Store {
   async delete(key: string): Promise<void> {
     const name = this.objectName(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: name }));
+      const { DeleteObjectCommand } = await import("@aws-sdk/client-s3");
+      await (await this.client()).send(new DeleteObjectCommand({ Bucket: this.bucket, Key: name }));
     } catch (err) {
       if (isNotFound(err)) return;
       throw this.fail("delete", key, err);
@@ -230,7 +227,8 @@ export class S3Store implements Store {
   }
 
   private async getObject(name: string, signal: AbortSignal | undefined): Promise<GetObjectCommandOutput> {
-    return this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name }), { abortSignal: signal });
+    const { GetObjectCommand } = await import("@aws-sdk/client-s3");
+    return (await this.client()).send(new GetObjectCommand({ Bucket: this.bucket, Key: name }), { abortSignal: signal });
   }
 
   /**
@@ -238,15 +236,7 @@ export class S3Store implements Store {
    * started; this loop re-fetches the object in that case, with the same backoff idea.
    */
   private async withBodyRetries<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (attempt >= this.maxAttempts || signal?.aborted || !isBodyFailure(err)) throw err;
-        const delay = Math.min(5000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        await sleep(delay, undefined, signal ? { signal } : {});
-      }
-    }
+    return withRetries(fn, { retries: this.maxAttempts - 1, baseDelayMs: 100, maxDelayMs: 5000, jitter: "equal", retryable: isBodyFailure, signal });
   }
 
   private fail(action: string, key: string, err: unknown, localPath?: string): CompasEnsembleError {

@@ -2,11 +2,10 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
-import { isAbort } from "./_abort.js";
-import type { S3StoreOptions } from "./_s3-client.js";
-import { unsafeKeyReason } from "./keys.js";
+import { isAbort } from "../util/abort.js";
+import { mapLimit } from "../util/map-limit.js";
+import { unsafeKeyReason } from "./safe-keys.js";
 import { LocalStore } from "./local.js";
-import { S3Store } from "./s3.js";
 import type { Store, StoreHead } from "./types.js";
 
 /** Parallel transfers unless `concurrency` says otherwise. */
@@ -118,14 +117,7 @@ export async function sync(src: Store, dst: Store | string, options: SyncOptions
   };
 
   try {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < srcEntries.length && !signal?.aborted) {
-        const entry = srcEntries[next++] as (typeof srcEntries)[number];
-        await handle(entry.key, entry.size);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, srcEntries.length) }, worker));
+    await mapLimit(srcEntries, concurrency, (entry) => handle(entry.key, entry.size), signal);
   } finally {
     await Promise.all([src, target].map((s) => (s instanceof LocalStore && !dryRun ? s.flush() : undefined)));
   }
@@ -196,82 +188,4 @@ async function transfer(src: Store, dst: Store, key: string, head: StoreHead, si
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Options of {@link syncCommand}: the CLI's `sync <s3-uri> <dir> [--up]` plus S3 options. */
-export interface SyncCommandOptions extends S3StoreOptions {
-  /** `s3://bucket/prefix` */
-  s3Uri: string;
-  /** Local directory (created when downloading). */
-  dir: string;
-  /** Upload `dir` to `s3Uri` instead of downloading. */
-  up?: boolean;
-  prefix?: string;
-  dryRun?: boolean;
-  concurrency?: number;
-  signal?: AbortSignal;
-  /** Called for each object transferred, skipped or refused. */
-  onProgress?: (event: SyncProgress) => void;
-}
-
-/**
- * `compas-ensemble sync <s3-uri> <dir> [--up]`: downloads the S3 prefix into the directory
- * (or uploads the directory with `up`), transferring only what differs.
- * @param options - the URI, directory, direction and sync/S3 options
- * @returns the {@link SyncSummary}; see {@link formatSyncSummary} for a printable line
- * @throws CompasEnsembleError OPTIONS_INVALID for a bad URI or directory, plus what {@link sync} throws
- */
-export async function syncCommand(options: SyncCommandOptions): Promise<SyncSummary> {
-  const { s3Uri, dir, up, prefix, dryRun, concurrency, signal, onProgress, ...s3Options } = options;
-  if (!/^s3:\/\//i.test(s3Uri.trim())) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `sync expects an s3:// URI as its first argument, got ${JSON.stringify(s3Uri)}.`, {
-      hint: "Usage: compas-ensemble sync s3://bucket/prefix <dir> [--up]",
-    });
-  }
-  const local = path.resolve(dir);
-  const stat = await fs.stat(local).catch(() => null);
-  if (stat !== null && !stat.isDirectory()) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `sync directory ${local} exists and is not a directory.`);
-  }
-  if (up && stat === null) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `sync --up directory ${local} does not exist.`);
-  }
-  const remote = new S3Store(s3Uri.trim(), s3Options);
-  const localStore = new LocalStore(local);
-  const syncOptions: SyncOptions = {
-    ...(prefix !== undefined ? { prefix } : {}),
-    ...(dryRun !== undefined ? { dryRun } : {}),
-    ...(concurrency !== undefined ? { concurrency } : {}),
-    ...(signal !== undefined ? { signal } : {}),
-    ...(onProgress !== undefined ? { onProgress } : {}),
-  };
-  return up ? sync(localStore, remote, syncOptions) : sync(remote, localStore, syncOptions);
-}
-
-/**
- * One line describing a sync result, e.g. for the CLI.
- * @param summary - what {@link sync} returned
- */
-export function formatSyncSummary(summary: SyncSummary): string {
-  const verb = summary.dryRun ? "would transfer" : "transferred";
-  const parts = [
-    `${verb} ${summary.transferred} file${summary.transferred === 1 ? "" : "s"} (${formatBytes(summary.bytes)})`,
-    `${summary.skipped} up to date`,
-  ];
-  if (summary.refused.length > 0) {
-    parts.push(`${summary.refused.length} refused as unsafe: ${summary.refused.map((k) => JSON.stringify(k)).join(", ")}`);
-  }
-  return parts.join(", ");
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }

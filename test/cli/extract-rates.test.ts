@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIXTURES, gunzipFixture, makeTempDir, python } from "../hdf5/compas-fixtures.js";
+import { FIXTURES, gunzipFixture, makeTempDir, python } from "../support/compas-fixtures.js";
 import { cliCommand } from "../support/cli.js";
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { expandGrid, loadGridFile, sparseGrid } from "../../src/grid/index.js";
-import { ManifestSchema } from "../../src/metadata/schemas.js";
+import { ManifestSchema } from "../../src/manifest/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 
 // Every example that needs no cloud credentials runs here as a user would run it (tsx), on the

@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
-import { buildPlan } from "../../src/ensemble/plan.js";
+import { buildPlan } from "../../src/plan/build.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { BatchApi } from "../../src/executors/batch/_api.js";
-import { backoffDelayMs, isThrottlingError } from "../../src/executors/batch/_backoff.js";
+import { isThrottlingError } from "../../src/executors/batch/_backoff.js";
+import { backoffDelayMs } from "../../src/util/retry.js";
 import { childTaskStatus, failureReason, type ChildView } from "../../src/executors/batch/_states.js";
 import { groupTasks, retryStrategy, submitJobInput, type SubmissionContext } from "../../src/executors/batch/_submission.js";
 import {
@@ -19,15 +20,15 @@ import {
   SPEC_TAG,
 } from "../../src/executors/batch/index.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
 import { LocalStore } from "../../src/store/local.js";
 import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { openStore } from "../../src/store/open.js";
-import { indexListKey } from "../../src/executors/run-worker.js";
+import { indexListKey } from "../../src/store/keys.js";
 import { fullGrid } from "../../src/grid/index.js";
-import { HANDLE_KEY } from "../../src/ensemble/run.js";
+import { HANDLE_KEY } from "../../src/store/keys.js";
 import { waitFor } from "../support/processes.js";
 
 const DUMMY = { accessKeyId: "AKIDFAKEBATCH", secretAccessKey: "fake-batch-secret" };

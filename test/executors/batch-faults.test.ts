@@ -7,14 +7,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
-import { PLAN_KEY, readFragmentsFromStore } from "../../src/ensemble/_store-io.js";
-import { buildPlan } from "../../src/ensemble/plan.js";
+import { readFragments } from "../../src/store/fragments.js";
+import { PLAN_KEY } from "../../src/store/keys.js";
+import { buildPlan } from "../../src/plan/build.js";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
 import { verifiedSuccesses } from "../../src/ensemble/verify.js";
 import { BatchExecutor, type BatchExecutorOptions } from "../../src/executors/batch/index.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { hashBuffer } from "../../src/store/_hash.js";
-import { PlanSchema, type Fragment, type Plan } from "../../src/metadata/schemas.js";
+import { type Fragment } from "../../src/manifest/schema.js";
+import { PlanSchema, type Plan } from "../../src/plan/schema.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
 import { ATTEMPT_TIMEOUT, EXITED_REASON, HOST_TERMINATED, startFakeBatch, TASK_FAILED_TO_START, type FakeBatch, type FakeJob } from "../support/fake-batch.js";
@@ -84,7 +86,7 @@ describe("Batch faults with the real worker", () => {
   const childOf = (store: Store, index: number): FakeJob | undefined =>
     fake.allJobs().find((j) => j.index === index && j.command.includes(store.uri));
   const fragmentsOf = async (store: Store, taskId: string): Promise<Fragment[]> =>
-    (await readFragmentsFromStore(store)).fragments.filter((f) => f.task_id === taskId).sort((a, b) => a.attempt - b.attempt);
+    (await readFragments(store)).fragments.filter((f) => f.task_id === taskId).sort((a, b) => a.attempt - b.attempt);
 
   it("Spot reclaims mid-run, mid-upload of the output and mid-upload of the fragment: each attempt is retried, a half-written output is never counted, and each task's fragment is written exactly once", async () => {
     fake.clearHooks();
@@ -126,7 +128,7 @@ describe("Batch faults with the real worker", () => {
 
       // What a resume or the manifest would see now: no success for either task, whatever
       // the cut uploads left behind (child 2's output is whole but has no fragment).
-      const now = await readFragmentsFromStore(store);
+      const now = await readFragments(store);
       expect(now.fragments.filter((f) => f.task_id === t1!.task_id || f.task_id === t2!.task_id)).toEqual([]);
       expect(await store.exists(t2!.output_key)).toBe(true);
       const livePlan = PlanSchema.parse(JSON.parse((await store.get(PLAN_KEY)).toString("utf8")));
@@ -181,7 +183,7 @@ describe("Batch faults with the real worker", () => {
       expect(child.attempts).toHaveLength(1);
       expect(child.pids).toEqual([]);
     }
-    expect((await readFragmentsFromStore(store)).fragments).toEqual([]);
+    expect((await readFragments(store)).fragments).toEqual([]);
   }, E2E_TIMEOUT);
 
   it("ends an attempt that runs past attemptDurationSeconds with AWS's reason and does not retry it; the task fails with that reason and writes no fragment", async () => {
@@ -207,7 +209,7 @@ describe("Batch faults with the real worker", () => {
     expect(summary.failures[0]!.reason).toMatch(new RegExp(`^Batch: ${ATTEMPT_TIMEOUT}, exit code \\d+$`));
     // SIGTERM reached the worker, which stopped COMPAS and recorded nothing.
     for (const pid of compas) expect(isAlive(pid)).toBe(false);
-    expect((await readFragmentsFromStore(store)).fragments.map((f) => f.task_id)).toEqual([summary.handle!.task_ids[1]]);
+    expect((await readFragments(store)).fragments.map((f) => f.task_id)).toEqual([summary.handle!.task_ids[1]]);
   }, E2E_TIMEOUT);
 
   it("submits once when SubmitJob's response is lost and Batch does not list the new job yet: the name is looked up until the job shows", async () => {
@@ -320,7 +322,7 @@ describe("a throttled DescribeJobs storm during a 10,000-child array", () => {
     expect(fake.throttled.describejobs ?? 0).toBeGreaterThan(4);
     const warnings = events.filter((e) => e.type === "log" && e.level === "warn" && /DescribeJobs/.test(e.message));
     expect(warnings.length).toBeGreaterThan(0);
-    const { fragments } = await readFragmentsFromStore(store);
+    const { fragments } = await readFragments(store);
     expect(fragments.map((f) => f.status)).toEqual(["success", "success"]);
   }, E2E_TIMEOUT);
 });

@@ -2,14 +2,17 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MANIFEST_KEY, PLAN_KEY, readFragmentsFromStore } from "../../src/ensemble/_store-io.js";
-import { HANDLE_KEY, runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
+import { readFragments } from "../../src/store/fragments.js";
+import { MANIFEST_KEY, PLAN_KEY } from "../../src/store/keys.js";
+import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
+import { HANDLE_KEY } from "../../src/store/keys.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { BatchExecutor, reattachBatchExecutor, type BatchExecutorOptions } from "../../src/executors/batch/index.js";
-import { indexListKey } from "../../src/executors/run-worker.js";
+import { indexListKey } from "../../src/store/keys.js";
 import { ExecutorHandleSchema, type ExecutorHandle } from "../../src/executors/types.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import { ManifestSchema, PlanSchema, type Fragment } from "../../src/metadata/schemas.js";
+import { ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
+import { PlanSchema } from "../../src/plan/schema.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
 import { EXITED_REASON, HOST_TERMINATED, startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
@@ -150,7 +153,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       expect(child(3).attempts.map((a) => a.exitCode)).toEqual([75, 0]);
       expect(child(1).attempts.map((a) => a.exitCode)).toEqual([1]);
       expect(child(4).attempts.map((a) => a.exitCode)).toEqual([1]);
-      const { fragments } = await readFragmentsFromStore(store);
+      const { fragments } = await readFragments(store);
       const of = (i: number): Fragment[] => fragments.filter((f) => f.task_id === ids[i]).sort((a, b) => a.attempt - b.attempt);
       expect(of(2).map((f) => [f.attempt, f.status])).toEqual([[1, "success"]]);
       expect(of(3).map((f) => [f.attempt, f.status])).toEqual([
@@ -183,7 +186,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
       expect(await json(store, indexListKey(firstIndexList))).toHaveLength(5);
       const manifest = ManifestSchema.parse(await json(store, MANIFEST_KEY));
       expect(manifest.runs.every((r) => r.status === "success")).toBe(true);
-      const { fragments } = await readFragmentsFromStore(store);
+      const { fragments } = await readFragments(store);
       expect(fragments.filter((f) => f.task_id === plan.tasks[1]!.task_id).map((f) => [f.attempt, f.status])).toEqual(
         expect.arrayContaining([
           [1, "failed"],
@@ -257,7 +260,7 @@ describe("the Batch executor end to end (fake Batch control plane, real workers,
     expect(fake.job(jobId)!.status).toBe("FAILED");
     expect(fake.job(`${jobId}:2`)!.pids).toEqual([]);
     for (const pid of [...compasPids, ...workerPids]) expect(isAlive(pid)).toBe(false);
-    const { fragments } = await readFragmentsFromStore(store);
+    const { fragments } = await readFragments(store);
     expect(fragments).toEqual([]);
   }, E2E_TIMEOUT);
 });

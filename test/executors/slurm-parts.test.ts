@@ -5,13 +5,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { parseArrayIndices, parseScontrolJobs, parseSqueueJson, slurmPhase, type SlurmElement } from "../../src/executors/slurm/_jobs.js";
-import { batchScript, shQuote } from "../../src/executors/slurm/_script.js";
+import { batchScript } from "../../src/executors/slurm/_script.js";
+import { quoteArg as shQuote } from "../../src/util/shell-quote.js";
 import { combineStatus } from "../../src/executors/slurm/_status.js";
 import { slurmHandleData, type SlurmHandleData } from "../../src/executors/slurm/handle.js";
 import { sbatchArgs, validateSlurmOptions, type SlurmExecutorOptions } from "../../src/executors/slurm/options.js";
 import { SlurmExecutor } from "../../src/executors/slurm/index.js";
 import type { ExecutorHandle } from "../../src/executors/types.js";
-import type { Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
 
 const HOSTILE = [
   "",

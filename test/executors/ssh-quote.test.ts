@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { checkRemoteEnv, workerScript } from "../../src/executors/ssh/_remote-scripts.js";
-import { quoteArg, shellQuote } from "../../src/executors/ssh/shell-quote.js";
+import { quoteArg, shellQuote } from "../../src/util/shell-quote.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ssh-quote-"));
 const marker = join(dir, "pwned");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reconcile, type LiveJob, type ReconcileInput } from "../../src/executors/ssh/_reconcile.js";
-import type { Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
 

@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeCompas } from "../../src/compas/probe.js";
-import { readFragmentsFromStore } from "../../src/ensemble/_store-io.js";
-import { HANDLE_KEY, runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
+import { readFragments } from "../../src/store/fragments.js";
+import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
+import { HANDLE_KEY } from "../../src/store/keys.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { SshConnection } from "../../src/executors/ssh/_connection.js";
 import { parseHosts } from "../../src/executors/ssh/hosts.js";
@@ -15,7 +16,7 @@ import { SshExecutor, preflightHosts, reattachSshExecutor, shellQuote, type SshE
 import { parseKnownHosts } from "../../src/executors/ssh/known-hosts.js";
 import { ExecutorHandleSchema } from "../../src/executors/types.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Fragment } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
 import { LIBRARY_VERSION } from "../../src/version.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
@@ -117,7 +118,7 @@ describe("the SSH executor against real sshd hosts", () => {
     });
     console.log(`SSH executor: grid of 4 points x 10 binaries over 2 hosts (1 slot each) into S3 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(summary.runs).toEqual({ total: 4, succeeded: 4, failed: 0, pending: 0 });
-    const { fragments } = await readFragmentsFromStore(store);
+    const { fragments } = await readFragments(store);
     expect([...successesPerTask(fragments).values()]).toEqual([1, 1, 1, 1]);
     expect(new Set(events.flatMap((e) => (e.type === "task-started" ? [e.where] : [])))).toEqual(new Set(["host-a", "host-b"]));
     expect(events.filter((e) => e.type === "task-finished")).toHaveLength(4);
@@ -180,7 +181,7 @@ describe("the SSH executor against real sshd hosts", () => {
     expect(jobs.filter((j) => j.task === killed.task)).toHaveLength(2);
     // The rerun was never taken for dead itself (that would revoke it and drop its result).
     expect(jobs.filter((j) => j.task === killed.task && j.job !== killed.job).map((j) => [j.exit, j.revoked])).toEqual([["0", false]]);
-    const { fragments } = await readFragmentsFromStore(openStore(out));
+    const { fragments } = await readFragments(openStore(out));
     expect([...successesPerTask(fragments).values()]).toEqual([1, 1]);
     for (const f of fragments) {
       // What arrived is what the worker hashed on the host; logs and Run_Details came too.
@@ -221,7 +222,7 @@ describe("the SSH executor against real sshd hosts", () => {
       await b.start();
       const summary = await run;
       expect(summary.runs).toEqual({ total: 4, succeeded: 4, failed: 0, pending: 0 });
-      const { fragments } = await readFragmentsFromStore(store);
+      const { fragments } = await readFragments(store);
       expect([...successesPerTask(fragments).values()]).toEqual([1, 1, 1, 1]);
       expect(events.some((e) => e.type === "log" && e.message.includes("host-b answers again"))).toBe(true);
       // Neither of host-b's jobs from before its death ran again: the dead one never got an

@@ -3,12 +3,12 @@
 Run with Debian's Python (h5py + numpy):  /usr/bin/python3 test/expected/make_expected.py
 Writes test/expected/dco_expected.json from the COMPAS fixtures in test/fixtures/compas.
 
-This is a separate implementation of physics.md (written against the spec, not translated
+This is a separate implementation of docs/physics.md (written against the spec, not translated
 from the TypeScript), so the tests compare two readings of the same definitions:
 - masses in GW order (m1 >= m2), q, chirp mass, type, t_form, t_coal, t_delay, COMPAS flag;
 - spins under the default model (Bavera et al. 2021 for second-born BHs from helium stars,
   chi_natal = 0 otherwise, NS 0), tilts from SN inclinations with the SplitMix64 azimuth;
-- channels (Broekgaarden et al. 2021 rules as in physics.md), pessimistic-CE flag, and the
+- channels (Broekgaarden et al. 2021 rules as in docs/physics.md), pessimistic-CE flag, and the
   double-core cross-check count.
 """
 import gzip

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatInspect, inspect } from "../../src/hdf5/inspect.js";
-import { FIXTURES, gunzipFixture, makeTempDir } from "./compas-fixtures.js";
+import { formatInspect } from "../../src/cli/format-inspect.js";
+import { inspect } from "../../src/hdf5/inspect.js";
+import { FIXTURES, gunzipFixture, makeTempDir } from "../support/compas-fixtures.js";
 
 const tmp = makeTempDir("inspect-test-");
 let chunksFull = "";

@@ -3,10 +3,10 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readSync, writeFileSync }
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CompasEnsembleError, type ErrorCode, isCompasEnsembleError } from "../../src/errors.js";
-import { extractDcos } from "../../src/hdf5/dco.js";
+import { extractDcos } from "../../src/physics/dco.js";
 import { inspect } from "../../src/hdf5/inspect.js";
 import { groupRowCounts, readColumns } from "../../src/hdf5/read.js";
-import { FIXTURES, gunzipFixture, makeTempDir, python } from "./compas-fixtures.js";
+import { FIXTURES, gunzipFixture, makeTempDir, python } from "../support/compas-fixtures.js";
 
 const tmp = makeTempDir("read-errors-");
 let detailed = "";

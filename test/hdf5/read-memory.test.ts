@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadH5Lib } from "../../src/hdf5/_h5wasm.js";
-import { extractDcos } from "../../src/hdf5/dco.js";
-import { makeTempDir, python } from "./compas-fixtures.js";
+import { loadH5Lib } from "../../src/hdf5/h5wasm.js";
+import { extractDcos } from "../../src/physics/dco.js";
+import { makeTempDir, python } from "../support/compas-fixtures.js";
 
 const ROWS = 10_000_000;
 const tmp = makeTempDir("read-memory-");

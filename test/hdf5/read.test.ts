@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { groupRowCounts, openCompasFile, readColumns } from "../../src/hdf5/read.js";
-import { FIXTURES, gunzipFixture, makeTempDir, python } from "./compas-fixtures.js";
+import { FIXTURES, gunzipFixture, makeTempDir, python } from "../support/compas-fixtures.js";
 
 const tmp = makeTempDir("read-test-");
 let z1e4 = "";

@@ -13,7 +13,12 @@ import { FIXTURE_ROOT } from "../support/fixtures.js";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { name: string; version: string };
 const fixture = join(FIXTURE_ROOT, "detailed_alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5_seed100315/COMPAS_Output/COMPAS_Output.h5.gz");
-const BUILD = ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "dist/cli.js"];
+/** The subpath entry points besides the root (package.json "exports", tsup.config.ts). */
+const ENTRIES = ["ssh", "batch", "slurm", "store", "manifest", "sbi", "estimate", "compas", "worker", "report"];
+const BUILD = [
+  ...["index", ...ENTRIES].flatMap((name) => [`dist/${name}.js`, `dist/${name}.cjs`, `dist/${name}.d.ts`, `dist/${name}.d.cts`]),
+  "dist/cli.js",
+];
 
 interface Result {
   code: number;
@@ -81,7 +86,8 @@ describe("the packed tarball", () => {
   it("works with require from CommonJS, including reading HDF5 through h5wasm", async () => {
     const code = `
       const m = require("compas-ensemble");
-      m.inspect(${JSON.stringify(h5)}).then((r) => console.log(JSON.stringify({
+      const sbi = require("compas-ensemble/sbi");
+      sbi.inspect(${JSON.stringify(h5)}).then((r) => console.log(JSON.stringify({
         n: m.expandGrid(m.sparseGrid()).length,
         run: typeof m.runEnsemble,
         systems: r.groups.find((g) => g.name === "BSE_System_Parameters").rows,
@@ -90,6 +96,24 @@ describe("the packed tarball", () => {
     const r = ok(await exec(process.execPath, ["-e", code], project), "require");
     // Fixture README: 5 binaries, one DCO, a BBH.
     expect(JSON.parse(r.stdout)).toEqual({ n: 40, run: "function", systems: 5, dco: { total: 1, BBH: 1, BHNS: 0, BNS: 0, other: 0 } });
+  });
+
+  it("gives every subpath entry point to import and to require, sharing one set of classes with the root", async () => {
+    const probe = `
+      const names = { ssh: "SshExecutor", batch: "BatchExecutor", slurm: "SlurmExecutor", store: "LocalStore", manifest: "mergeMetadata",
+        sbi: "buildSbiDataset", estimate: "estimateEnsemble", compas: "buildCompasArgs", worker: "runWorker", report: "writeReport" };
+      const out = {};
+      for (const [entry, name] of Object.entries(names)) out[entry] = typeof (await load("compas-ensemble/" + entry))[name];
+      // An error thrown under a subpath is the root's CompasEnsembleError (one class, not a copy per entry).
+      const root = await load("compas-ensemble");
+      const store = await load("compas-ensemble/store");
+      try { store.openStore("gs://bucket/x"); } catch (e) { out.shared = e instanceof root.CompasEnsembleError && root.isCompasEnsembleError(e, "OPTIONS_INVALID"); }
+      console.log(JSON.stringify(out));`;
+    const expected = { ssh: "function", batch: "function", slurm: "function", store: "function", manifest: "function", sbi: "function", estimate: "function", compas: "function", worker: "function", report: "function", shared: true };
+    const esm = ok(await exec(process.execPath, ["--input-type=module", "-e", `const load = (s) => import(s);\n(async () => { ${probe} })();`], project), "import of the entry points");
+    expect(JSON.parse(esm.stdout)).toEqual(expected);
+    const cjs = ok(await exec(process.execPath, ["-e", `const load = async (s) => require(s);\n(async () => { ${probe} })();`], project), "require of the entry points");
+    expect(JSON.parse(cjs.stdout)).toEqual(expected);
   });
 
   it("gives TypeScript users types for both import (.d.ts) and require (.d.cts)", async () => {
@@ -105,6 +129,16 @@ describe("the packed tarball", () => {
     const bad = await exec(process.execPath, [tsc, ...flags, "bad.cts"], project);
     expect(bad.code).not.toBe(0);
     expect(bad.stdout).toMatch(/bad\.cts.*error TS2322/);
+    // The subpaths have types too, with today's resolution (node16) and the older one (node10,
+    // through typesVersions), where a wrong type is again an error.
+    writeFileSync(join(project, "sub.mts"), 'import { SshExecutor } from "compas-ensemble/ssh";\nimport { estimateEnsemble, type EnsembleEstimate } from "compas-ensemble/estimate";\nexport const k: string = new SshExecutor({}).kind;\nexport const e: Promise<EnsembleEstimate> = estimateEnsemble({ nSystems: 1, points: [] });\n');
+    ok(await exec(process.execPath, [tsc, ...flags, "sub.mts"], project), "tsc of subpath imports (node16)");
+    writeFileSync(join(project, "sub.ts"), 'import { LocalStore } from "compas-ensemble/store";\nexport const s: number = new LocalStore("/tmp/x").root;\n');
+    const node10 = ["--module", "commonjs", "--moduleResolution", "node10", "--target", "ES2022", "--strict", "--noEmit", "--skipLibCheck", "--types", "node"];
+    const badNode10 = await exec(process.execPath, [tsc, ...node10, "sub.ts"], project);
+    expect(badNode10.stdout).toMatch(/sub\.ts.*error TS2322/);
+    writeFileSync(join(project, "sub.ts"), 'import { LocalStore } from "compas-ensemble/store";\nexport const s: string = new LocalStore("/tmp/x").root;\n');
+    ok(await exec(process.execPath, [tsc, ...node10, "--listFiles", "sub.ts"], project), "tsc of subpath imports (node10)");
   });
 
   it("installs the compas-ensemble command, which runs with npx", async () => {

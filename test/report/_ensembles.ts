@@ -6,9 +6,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
-import { LocalExecutor } from "../../src/executors/local.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
-import type { Fragment, Plan } from "../../src/metadata/schemas.js";
+import type { Fragment } from "../../src/manifest/schema.js";
+import type { Plan } from "../../src/plan/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 
 /** A temp folder. */

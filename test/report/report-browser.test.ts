@@ -7,12 +7,12 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { runEnsemble, type EnsembleEvent } from "../../src/ensemble/run.js";
-import { LocalExecutor } from "../../src/executors/local.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { STATE_COLOURS } from "../../src/report/plots/status-heatmap.js";
 import { writeReport } from "../../src/report/write.js";
 import { horizontalOverflow, openFile, screenshot, type OpenedPage } from "../support/browser.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
-import { python } from "../hdf5/compas-fixtures.js";
+import { python } from "../support/compas-fixtures.js";
 import { partialEnsemble, planOf, sparsePoints, statesFromFragments, tempDir } from "./_ensembles.js";
 
 // Each test starts chromium (twice for the two widths); a loaded machine needs minutes.

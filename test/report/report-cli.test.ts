@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runEnsemble } from "../../src/ensemble/run.js";
-import { LocalExecutor } from "../../src/executors/local.js";
+import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { openStore } from "../../src/store/open.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";

@@ -1,18 +1,17 @@
 /**
  * Reports made from an SBI dataset file, with and without what the rates issue adds to it
- * (/rates_combined, yield_per_msun_* in x, /dco/a_final). The rates here are constructed by the
- * test with h5py, so the rate plot's rendering is checked before the library computes rates.
- * TODO(rates): once `extract` writes rates, add an end-to-end check (stand-in ensemble ->
- * extract -> report) that the R(z) plot draws one line per alpha_ce and type from real rates.
+ * (/rates_combined, yield_per_msun_* in x, /dco/a_final). The library writes format 2 with
+ * rates; to know every value the plots must show, the test replaces them with values it
+ * chooses (h5py), and strips them to get a format-1 file.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { writeSbiHdf5 } from "../../src/hdf5/write-h5.js";
+import { writeSbiHdf5 } from "../../src/dataset/write-h5.js";
 import { writeReport } from "../../src/report/write.js";
 import { horizontalOverflow, openFile, screenshot } from "../support/browser.js";
-import { python } from "../hdf5/compas-fixtures.js";
-import { makeDataset } from "../hdf5/dataset-helpers.js";
+import { python } from "../support/compas-fixtures.js";
+import { makeDataset } from "../dataset/dataset-helpers.js";
 import { tempDir } from "./_ensembles.js";
 
 // Each test starts chromium (twice for the two widths); a loaded machine needs minutes.
@@ -32,9 +31,26 @@ function csvOf(html: string, name: string): string[][] {
 // Adds what the rates issue writes, with values chosen here: two groups (alpha_ce 0.1 and 1),
 // BBH R(z) = 10 (1 + z)^2 and 20 (1 + z)^2, BHNS constant 3 and 4, BNS 5 and 0 (a zero line);
 // yield_per_msun_* appended to x; a_final = 0.01 * m1 AU.
+// What format 2 added, removed again: the rates groups, the final orbit and x's entries after
+// the 52 of format 1 (yield_per_msun_*, rate_*_z0).
+const STRIP_V2 = `
+def strip_v2(f):
+    for k in ["rates", "rates_combined", "dco/a_final", "dco/e_final", "dco/rate_z0"]:
+        if k in f:
+            del f[k]
+    cols = [c.decode() if isinstance(c, bytes) else str(c) for c in f["x"].attrs["columns"]]
+    keep = [i for i, c in enumerate(cols) if not (c.startswith("yield_per_msun_") or c.startswith("rate_"))]
+    x = f["x"][()][:, keep]
+    del f["x"]
+    d = f.create_dataset("x", data=x)
+    d.attrs["columns"] = np.array([cols[i].encode() for i in keep])
+`;
+
 const ADD_RATES = `
 import h5py, numpy as np, sys, json
+${STRIP_V2}
 with h5py.File(sys.argv[1], "r+") as f:
+    strip_v2(f)
     z = np.round(np.arange(0, 1001) * 0.01, 2)
     f.create_dataset("rates/z", data=z)
     th = f.create_dataset("rates_combined/theta", data=np.array([[0.1, 0.1, 217, 0.5], [1.0, 0.1, 217, 0.5]]))
@@ -117,6 +133,7 @@ describe("report of an SBI dataset without rates (format 1)", () => {
     const dir = tempDir("sbi-plain");
     const file = join(dir, "sbi.h5");
     await writeSbiHdf5(makeDataset(), file);
+    python(`import h5py, numpy as np, sys\n${STRIP_V2}\nwith h5py.File(sys.argv[1], "r+") as f:\n    strip_v2(f)\n`, [file]);
     const html = join(dir, "report.html");
     const result = await writeReport({ source: file, out: html });
     expect(result.omitted.map((o) => o.id).sort()).toEqual(["plot-hist-log10-a-final", "plot-rates"]);
@@ -129,5 +146,24 @@ describe("report of an SBI dataset without rates (format 1)", () => {
     } finally {
       await p.close();
     }
+  }, 300_000);
+});
+
+describe("report of an SBI dataset as extract writes it (format 2)", () => {
+  it("plots yields per solar mass and final separations, and says why no R(z) is drawn when no group spans two metallicities", async () => {
+    const dir = tempDir("sbi-v2");
+    const file = join(dir, "sbi.h5");
+    // makeDataset's runs differ in alpha_ce as well as Z, so no group can be combined over Z;
+    // its DCOs have no orbit, so give them one (a_final = m1 / 100 AU).
+    const d = makeDataset();
+    d.dco.a_final = d.dco.m1.map((m) => m / 100);
+    await writeSbiHdf5(d, file);
+    const html = join(dir, "report.html");
+    const result = await writeReport({ source: file, out: html });
+    expect(result.omitted.map((o) => o.id)).toEqual(["plot-rates"]);
+    const text = readFileSync(html, "utf8");
+    expect(text).toContain("DCO yields per Msol of star formation");
+    expect(text).toContain("no group of runs spans two or more metallicities");
+    expect(csvOf(text, "hist_log10_a_final.csv").length).toBeGreaterThan(1);
   }, 300_000);
 });

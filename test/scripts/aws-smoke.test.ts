@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { costOfAttempts, definitionResources, formatCost, MIB_PER_VCPU } from "../../scripts/aws-smoke.js";
-import type { PriceTable } from "../../src/planner/prices.js";
+import type { PriceTable } from "../../src/estimate/prices.js";
 import { builtCli } from "../support/cli.js";
 import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";

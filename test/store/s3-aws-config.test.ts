@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { createS3Client } from "../../src/store/_s3-client.js";
+import { createS3Client } from "../../src/store/s3-client.js";
 import { S3Store } from "../../src/store/s3.js";
 import { recorder, withAwsEnv, type Reply } from "../support/aws-env.js";
 
@@ -35,9 +35,9 @@ describe("the S3 client without an endpoint (real AWS)", () => {
       const cfg = createS3Client({});
       expect(cfg.forcePathStyle).toBe(false);
       expect(cfg.endpointForDisplay).toBeUndefined();
-      expect(await cfg.client.config.region()).toBe("eu-west-2");
-      const requests = intercept(cfg.client);
-      await attempt(cfg.client.send(new PutObjectCommand({ Bucket: "my-bucket", Key: "ensembles/a/plan.json", Body: "{}" })));
+      expect(await (await cfg.client()).config.region()).toBe("eu-west-2");
+      const requests = intercept(await cfg.client());
+      await attempt((await cfg.client()).send(new PutObjectCommand({ Bucket: "my-bucket", Key: "ensembles/a/plan.json", Body: "{}" })));
       expect(requests).toHaveLength(1);
       expect(requests[0]).toMatchObject({ method: "PUT", protocol: "https:", hostname: "my-bucket.s3.eu-west-2.amazonaws.com", path: "/ensembles/a/plan.json" });
       expect(requests[0]!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAENVEXAMPLE000001\/\d{8}\/eu-west-2\/s3\/aws4_request/);
@@ -49,29 +49,29 @@ describe("the S3 client without an endpoint (real AWS)", () => {
     const config = "[default]\nregion = ap-southeast-2\n\n[profile research]\nregion = eu-central-1\n";
     const credentials = "[research]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = profile-secret\n";
     await withAwsEnv({ config, credentials }, { AWS_PROFILE: "research" }, async () => {
-      const { client } = createS3Client({});
+      const client = await createS3Client({}).client();
       expect(await client.config.region()).toBe("eu-central-1");
       const requests = intercept(client);
       await attempt(client.send(new GetObjectCommand({ Bucket: "my-bucket", Key: "k" })));
       expect(requests[0]!.hostname).toBe("my-bucket.s3.eu-central-1.amazonaws.com");
     });
     await withAwsEnv({ config }, { ...ENV_KEYS }, async () => {
-      expect(await createS3Client({}).client.config.region()).toBe("ap-southeast-2");
+      expect(await (await createS3Client({}).client()).config.region()).toBe("ap-southeast-2");
     });
     // AWS_CONFIG_FILE points elsewhere than ~/.aws/config; AWS_REGION beats any profile.
     await withAwsEnv({ config }, { AWS_CONFIG_FILE: "{home}/other-config", ...ENV_KEYS }, async (home) => {
       writeFileSync(`${home.home}/other-config`, "[default]\nregion = sa-east-1\n");
-      expect(await createS3Client({}).client.config.region()).toBe("sa-east-1");
+      expect(await (await createS3Client({}).client()).config.region()).toBe("sa-east-1");
     });
     await withAwsEnv({ config }, { AWS_REGION: "us-west-2", AWS_PROFILE: "research", ...ENV_KEYS }, async () => {
-      expect(await createS3Client({}).client.config.region()).toBe("us-west-2");
+      expect(await (await createS3Client({}).client()).config.region()).toBe("us-west-2");
     });
   });
 
   it("fails with one clear error naming AWS_REGION, before sending anything, when no region is set anywhere", async () => {
     await withAwsEnv({}, { ...ENV_KEYS }, async () => {
       const store = new S3Store("s3://my-bucket/ensembles/a");
-      const requests = intercept((store as unknown as { client: S3Client }).client);
+      const requests = intercept(await (store as unknown as { client: () => Promise<S3Client> }).client());
       const err = await store.list("fragments/").catch((e: unknown) => e);
       expect(isCompasEnsembleError(err, "STORE_ACCESS")).toBe(true);
       expect((err as { hint?: string }).hint).toBe("Set AWS_REGION (or a region option) for this bucket.");
@@ -83,7 +83,7 @@ describe("the S3 client without an endpoint (real AWS)", () => {
     const credentials =
       "[default]\naws_access_key_id = AKIADEFAULTEXAMPLE01\naws_secret_access_key = default-secret\n\n" +
       "[research]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = profile-secret\n";
-    const keyOf = async (): Promise<string> => (await createS3Client({}).client.config.credentials()).accessKeyId;
+    const keyOf = async (): Promise<string> => (await (await createS3Client({}).client()).config.credentials()).accessKeyId;
     await withAwsEnv({ credentials }, { AWS_REGION: "eu-west-2", ...ENV_KEYS }, async () => {
       expect(await keyOf()).toBe("AKIAENVEXAMPLE000001");
     });
@@ -95,7 +95,7 @@ describe("the S3 client without an endpoint (real AWS)", () => {
       expect(await keyOf()).toBe("AKIAPROFILEEXAMPLE01");
     });
     await withAwsEnv({ credentials }, { AWS_REGION: "eu-west-2", AWS_PROFILE: "research" }, async () => {
-      const { client } = createS3Client({});
+      const client = await createS3Client({}).client();
       expect((await client.config.credentials()).accessKeyId).toBe("AKIAPROFILEEXAMPLE01");
       const requests = intercept(client);
       await attempt(client.send(new GetObjectCommand({ Bucket: "my-bucket", Key: "k" })));
@@ -113,7 +113,7 @@ describe("the S3 client without an endpoint (real AWS)", () => {
     try {
       const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/credentials/example`;
       await withAwsEnv({}, { AWS_REGION: "eu-west-2", AWS_CONTAINER_CREDENTIALS_FULL_URI: uri }, async () => {
-        const { client } = createS3Client({});
+        const client = await createS3Client({}).client();
         const requests = intercept(client);
         await attempt(client.send(new GetObjectCommand({ Bucket: "my-bucket", Key: "k" })));
         expect(served).toEqual(["GET /v2/credentials/example "]);
@@ -125,14 +125,15 @@ describe("the S3 client without an endpoint (real AWS)", () => {
     }
     // Explicit credentials win over the chain.
     await withAwsEnv({}, { AWS_REGION: "eu-west-2", ...ENV_KEYS }, async () => {
-      const { client } = createS3Client({ credentials: { accessKeyId: "AKIAEXPLICIT00000001", secretAccessKey: "x" } });
+      const client = await createS3Client({ credentials: { accessKeyId: "AKIAEXPLICIT00000001", secretAccessKey: "x" } }).client();
       expect((await client.config.credentials()).accessKeyId).toBe("AKIAEXPLICIT00000001");
     });
   });
 
   it("retries in standard mode (5 attempts): a throttled request is sent again, and a bucket in another region is followed there", async () => {
     await withAwsEnv({}, { AWS_REGION: "eu-west-2", ...ENV_KEYS }, async () => {
-      const { client, maxAttempts } = createS3Client({});
+      const { client: built, maxAttempts } = createS3Client({});
+      const client = await built();
       expect(maxAttempts).toBe(5);
       expect(await client.config.maxAttempts()).toBe(5);
       expect(((await client.config.retryStrategy()) as { mode?: string }).mode).toBe("standard");
@@ -151,7 +152,7 @@ describe("the S3 client without an endpoint (real AWS)", () => {
     const expected = Buffer.alloc(4);
     expected.writeUInt32BE(crc32(body));
     await withAwsEnv({}, { AWS_REGION: "eu-west-2", ...ENV_KEYS }, async () => {
-      const { client } = createS3Client({});
+      const client = await createS3Client({}).client();
       expect(await client.config.requestChecksumCalculation()).toBe("WHEN_SUPPORTED");
       expect(await client.config.responseChecksumValidation()).toBe("WHEN_SUPPORTED");
       const requests = intercept(client);
@@ -159,7 +160,8 @@ describe("the S3 client without an endpoint (real AWS)", () => {
       expect(requests[0]!.headers["x-amz-checksum-crc32"]).toBe(expected.toString("base64"));
     });
     await withAwsEnv({}, { AWS_REGION: "eu-west-2", ...ENV_KEYS }, async () => {
-      const { client, forcePathStyle } = createS3Client({ endpoint: "http://minio.example:9000" });
+      const { client: built, forcePathStyle } = createS3Client({ endpoint: "http://minio.example:9000" });
+      const client = await built();
       expect(forcePathStyle).toBe(true);
       expect(await client.config.requestChecksumCalculation()).toBe("WHEN_REQUIRED");
       const requests = intercept(client);
@@ -171,7 +173,7 @@ describe("the S3 client without an endpoint (real AWS)", () => {
 
   it("addresses a bucket whose name holds dots path-style, since its virtual host would not match AWS's certificate", async () => {
     await withAwsEnv({}, { AWS_REGION: "eu-west-2", ...ENV_KEYS }, async () => {
-      const { client } = createS3Client({});
+      const client = await createS3Client({}).client();
       const requests = intercept(client);
       await attempt(client.send(new PutObjectCommand({ Bucket: "my.dotted.bucket", Key: "k", Body: "x" })));
       expect(requests[0]).toMatchObject({ protocol: "https:", hostname: "s3.eu-west-2.amazonaws.com", path: "/my.dotted.bucket/k" });

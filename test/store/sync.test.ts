@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { LocalStore } from "../../src/store/local.js";
 import { S3Store } from "../../src/store/s3.js";
-import { formatSyncSummary, sync, syncCommand, type SyncProgress } from "../../src/store/sync.js";
+import { formatSyncSummary, syncCommand } from "../../src/cli/sync-command.js";
+import { sync, type SyncProgress } from "../../src/store/sync.js";
 import { startFaultProxy, startS3rver, type S3rverHandle } from "../support/s3rver.js";
 import { expectCode } from "./store-behaviour.js";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCompasEnsembleError } from "../../src/errors.js";
-import { openH5Read } from "../../src/hdf5/_h5wasm.js";
+import { openH5Read } from "../../src/hdf5/h5wasm.js";
 import { fakeCompasPath, runFakeCompas } from "./fake-compas/index.js";
 import { gunzipFixture, readColumn, snapshotH5, type ColumnSnapshot } from "./fake-compas/_h5-snapshot.js";
 

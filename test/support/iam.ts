@@ -18,11 +18,16 @@ export interface SentCommand {
 }
 
 const IMPORT = /import\s+(type\s+)?\{([^}]*)\}\s*from\s*["'](@aws-sdk\/[^"']+)["']/g;
+// `const { PutObjectCommand } = await import("@aws-sdk/client-s3")`: the SDK loaded on first use.
+const DYNAMIC_IMPORT = /()\{([^{}]*)\}\s*=\s*await\s+import\(\s*["'](@aws-sdk\/[^"']+)["']\s*\)/g;
 const NEW_COMMAND = /new\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g;
+// The SDK's paginators (paginateListJobs) send the command they are named after, page by page.
+const PAGINATE = /\bpaginate([A-Z][A-Za-z0-9]*)\s*\(/g;
 
 /**
  * The SDK commands constructed in the given sources: `new XCommand(` where XCommand is imported
- * (as a value) from an @aws-sdk client; plus, for a file that imports @aws-sdk/lib-storage,
+ * (as a value, statically or with `await import()`) from an @aws-sdk client, and `paginateX(`
+ * calls of a client's paginators; plus, for a file that imports @aws-sdk/lib-storage,
  * the S3 commands lib-storage itself constructs (multipart uploads).
  * @param files - sources as path and text
  * @param libStorageSource - text of @aws-sdk/lib-storage's bundle (default: the installed one)
@@ -37,7 +42,7 @@ export function commandsInSource(files: { path: string; text: string }[], libSto
   };
   for (const { path, text } of files) {
     const from = new Map<string, string>();
-    for (const m of text.matchAll(IMPORT)) {
+    for (const m of [...text.matchAll(IMPORT), ...text.matchAll(DYNAMIC_IMPORT)]) {
       if (m[1]) continue; // `import type` brings no value to construct
       for (const raw of m[2]!.split(",")) {
         const name = raw.trim().replace(/^type\s+/, "").split(/\s+as\s+/)[0]!.trim();
@@ -48,7 +53,11 @@ export function commandsInSource(files: { path: string; text: string }[], libSto
       const pkg = from.get(`${m[1]}Command`);
       if (pkg?.startsWith("@aws-sdk/client-")) add(pkg.slice("@aws-sdk/".length), m[1]!, path);
     }
-    if ([...text.matchAll(IMPORT)].some((m) => !m[1] && m[3] === "@aws-sdk/lib-storage")) {
+    for (const m of text.matchAll(PAGINATE)) {
+      const pkg = from.get(`paginate${m[1]}`);
+      if (pkg?.startsWith("@aws-sdk/client-")) add(pkg.slice("@aws-sdk/".length), m[1]!, path);
+    }
+    if ([...text.matchAll(IMPORT), ...text.matchAll(DYNAMIC_IMPORT)].some((m) => !m[1] && m[3] === "@aws-sdk/lib-storage")) {
       for (const m of libStorageSource.matchAll(NEW_COMMAND)) add("client-s3", m[1]!, `${path} (via @aws-sdk/lib-storage)`);
     }
   }

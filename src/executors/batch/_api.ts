@@ -1,8 +1,8 @@
 import {
   BatchClient,
-  DescribeJobDefinitionsCommand,
   DescribeJobsCommand,
-  ListJobsCommand,
+  paginateDescribeJobDefinitions,
+  paginateListJobs,
   RegisterJobDefinitionCommand,
   SubmitJobCommand,
   TerminateJobCommand,
@@ -12,15 +12,15 @@ import {
   type JobDetail,
   type JobStatus,
   type JobSummary,
-  type ListJobsCommandOutput,
   type RegisterJobDefinitionCommandInput,
   type RegisterJobDefinitionCommandOutput,
   type SubmitJobCommandInput,
   type SubmitJobCommandOutput,
 } from "@aws-sdk/client-batch";
 import { CompasEnsembleError } from "../../errors.js";
-import { abortableDelay } from "../_delay.js";
-import { ApiRetrySchema, backoffDelayMs, isRetryableApiError, isThrottlingError, withBackoff, type ApiRetryOptions } from "./_backoff.js";
+import { abortableDelay } from "../../util/delay.js";
+import { backoffDelayMs, withRetries } from "../../util/retry.js";
+import { ApiRetrySchema, isRetryableApiError, isThrottlingError, type ApiRetryOptions } from "./_backoff.js";
 
 /** Connection settings of the Batch API client. */
 export interface BatchApiOptions {
@@ -98,14 +98,8 @@ export class BatchApi {
   /** Jobs of a queue (any status) whose name is `jobName`, newest first. */
   async findJobsByName(jobQueue: string, jobName: string): Promise<JobSummary[]> {
     const out: JobSummary[] = [];
-    let nextToken: string | undefined;
-    do {
-      const res: ListJobsCommandOutput = await this.call("ListJobs", () =>
-        this.client.send(new ListJobsCommand({ jobQueue, filters: [{ name: "JOB_NAME", values: [jobName] }], maxResults: 100, nextToken })),
-      );
-      out.push(...(res.jobSummaryList ?? []));
-      nextToken = res.nextToken ?? undefined;
-    } while (nextToken);
+    const pages = paginateListJobs({ client: this.paged("ListJobs"), pageSize: 100 }, { jobQueue, filters: [{ name: "JOB_NAME", values: [jobName] }] });
+    for await (const page of pages) out.push(...(page.jobSummaryList ?? []));
     // The filter is case-insensitive; names are compared exactly here.
     return out.filter((s) => s.jobName === jobName);
   }
@@ -124,14 +118,7 @@ export class BatchApi {
   /** Every child of an array job in one status (all pages). */
   async listChildren(arrayJobId: string, jobStatus: JobStatus): Promise<JobSummary[]> {
     const out: JobSummary[] = [];
-    let nextToken: string | undefined;
-    do {
-      const res: ListJobsCommandOutput = await this.call("ListJobs", () =>
-        this.client.send(new ListJobsCommand({ arrayJobId, jobStatus, maxResults: 1000, nextToken })),
-      );
-      out.push(...(res.jobSummaryList ?? []));
-      nextToken = res.nextToken ?? undefined;
-    } while (nextToken);
+    for await (const page of paginateListJobs({ client: this.paged("ListJobs"), pageSize: 1000 }, { arrayJobId, jobStatus })) out.push(...(page.jobSummaryList ?? []));
     return out;
   }
 
@@ -148,15 +135,21 @@ export class BatchApi {
   /** Job definitions matching the filter (all pages). */
   async describeJobDefinitions(input: DescribeJobDefinitionsCommandInput): Promise<NonNullable<DescribeJobDefinitionsCommandOutput["jobDefinitions"]>> {
     const out: NonNullable<DescribeJobDefinitionsCommandOutput["jobDefinitions"]> = [];
-    let nextToken: string | undefined;
-    do {
-      const res: DescribeJobDefinitionsCommandOutput = await this.call("DescribeJobDefinitions", () =>
-        this.client.send(new DescribeJobDefinitionsCommand({ ...input, nextToken })),
-      );
-      out.push(...(res.jobDefinitions ?? []));
-      nextToken = res.nextToken ?? undefined;
-    } while (nextToken);
+    for await (const page of paginateDescribeJobDefinitions({ client: this.paged("DescribeJobDefinitions") }, { ...input })) out.push(...(page.jobDefinitions ?? []));
     return out;
+  }
+
+  /**
+   * The client the SDK's paginators get: each page's request goes through {@link BatchApi.call},
+   * so it is retried and its error named like every other request.
+   * @param operation - the operation's name, for messages
+   */
+  private paged(operation: string): BatchClient {
+    const client = Object.create(this.client) as BatchClient;
+    const send = (command: Parameters<BatchClient["send"]>[0], options?: Parameters<BatchClient["send"]>[1]): Promise<unknown> =>
+      this.call(operation, () => this.client.send(command, options));
+    client.send = send as BatchClient["send"];
+    return client;
   }
 
   /** Closes the HTTP connections. */
@@ -166,8 +159,11 @@ export class BatchApi {
 
   private async call<T>(operation: string, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
-      return await withBackoff(send, {
-        retry: this.retry,
+      return await withRetries(send, {
+        retries: this.retry.maxRetries,
+        baseDelayMs: this.retry.baseDelayMs,
+        maxDelayMs: this.retry.maxDelayMs,
+        retryable: isRetryableApiError,
         signal,
         onRetry: ({ retry, delayMs, error }) => this.onRetry?.({ operation, retry, delayMs, throttled: isThrottlingError(error) }),
       });

@@ -1,4 +1,3 @@
-import { abortableDelay } from "../_delay.js";
 import { z } from "zod";
 
 /** How Batch API calls are retried; every field has a default. */
@@ -61,48 +60,4 @@ export function isRetryableApiError(err: unknown): boolean {
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined && status >= 500) return true;
   return TRANSIENT_NAMES.has(e.name ?? "") || TRANSIENT_NET_CODES.has(e.code ?? "");
-}
-
-/**
- * Delay before retry number `retry` (0-based): "full jitter", a uniform draw between 0 and
- * min(maxDelayMs, baseDelayMs * 2^retry), so that many throttled clients spread out.
- * @param retry - how many retries were already made
- * @param options - base and cap
- * @param random - uniform [0, 1) source (injectable for tests)
- */
-export function backoffDelayMs(
-  retry: number,
-  options: { baseDelayMs: number; maxDelayMs: number },
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** retry);
-  return Math.floor(random() * ceiling);
-}
-
-/** What {@link withBackoff} needs besides the call. */
-export interface BackoffContext {
-  retry: z.output<typeof ApiRetrySchema>;
-  signal?: AbortSignal;
-  /** Told about each retry (for logs and tests). */
-  onRetry?: (info: { retry: number; delayMs: number; error: unknown }) => void;
-  random?: () => number;
-}
-
-/**
- * Runs `call`, retrying retryable errors with exponential backoff and full jitter; the last
- * error is thrown as is once the retries are used up or when it is not retryable.
- * @param call - one API request
- * @param context - retry settings, abort signal and hooks
- */
-export async function withBackoff<T>(call: () => Promise<T>, context: BackoffContext): Promise<T> {
-  for (let retry = 0; ; retry++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (retry >= context.retry.maxRetries || !isRetryableApiError(error) || context.signal?.aborted) throw error;
-      const delayMs = backoffDelayMs(retry, context.retry, context.random);
-      context.onRetry?.({ retry: retry + 1, delayMs, error });
-      await abortableDelay(delayMs, context.signal);
-    }
-  }
 }

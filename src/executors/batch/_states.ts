@@ -1,4 +1,4 @@
-import type { Fragment } from "../../metadata/schemas.js";
+import type { Fragment } from "../../manifest/schema.js";
 import type { TaskState, TaskStatus } from "../types.js";
 import { CANCEL_REASON } from "./_submission.js";
 

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { RetryStrategy, SubmitJobCommandInput } from "@aws-sdk/client-batch";
-import { WORKER_EXIT } from "../run-worker.js";
+import { WORKER_EXIT } from "../../worker/main.js";
 import { BATCH_LIMITS, type ResolvedBatchExecutorOptions } from "./options.js";
+import { timeoutSeconds } from "../options.js";
 
 /** Reason given to TerminateJob by cancel(); children's reasons starting with it mean "cancelled". */
 export const CANCEL_REASON = "compas-ensemble cancel";
@@ -83,8 +84,8 @@ export function workerCommand(options: ResolvedBatchExecutorOptions, planUri: st
     planUri,
     ...select,
     ...(options.compasBinary ? ["--compas-binary", options.compasBinary] : []),
-    ...(options.scratch ? ["--scratch", options.scratch] : []),
-    ...(options.timeoutSeconds ? ["--task-timeout", String(options.timeoutSeconds)] : []),
+    ...(options.scratchDir ? ["--scratch", options.scratchDir] : []),
+    ...(options.taskTimeoutMs ? ["--task-timeout", String(timeoutSeconds(options.taskTimeoutMs))] : []),
   ];
 }
 
@@ -109,7 +110,7 @@ export interface SubmissionContext {
  */
 export function submitJobInput(ctx: SubmissionContext, group: JobGroup, k: number): SubmitJobCommandInput {
   const { options } = ctx;
-  const environment = Object.entries(options.environment).map(([name, value]) => ({ name, value }));
+  const environment = Object.entries(options.env).map(([name, value]) => ({ name, value }));
   const name = `${options.jobNamePrefix}-${ctx.ensembleId.slice(0, 12)}-${ctx.submission}${ctx.groups > 1 ? `-${k}` : ""}`;
   return {
     jobName: name.slice(0, 128),
@@ -120,9 +121,9 @@ export function submitJobInput(ctx: SubmissionContext, group: JobGroup, k: numbe
       command: workerCommand(options, ctx.planUri, group),
       ...(environment.length > 0 ? { environment } : {}),
     },
-    retryStrategy: retryStrategy(options.attempts),
-    ...(options.timeoutSeconds
-      ? { timeout: { attemptDurationSeconds: Math.max(BATCH_LIMITS.minTimeoutSeconds, options.timeoutSeconds + BATCH_TIMEOUT_MARGIN_S) } }
+    retryStrategy: retryStrategy(options.retries + 1),
+    ...(options.taskTimeoutMs
+      ? { timeout: { attemptDurationSeconds: Math.max(BATCH_LIMITS.minTimeoutSeconds, timeoutSeconds(options.taskTimeoutMs) + BATCH_TIMEOUT_MARGIN_S) } }
       : {}),
     tags: { ...options.tags, [TAG_ENSEMBLE]: ctx.ensembleId, [TAG_SUBMISSION]: ctx.submission },
     propagateTags: true,

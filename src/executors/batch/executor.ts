@@ -1,20 +1,20 @@
 import type { JobDetail, JobSummary } from "@aws-sdk/client-batch";
 import { z } from "zod";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
+import { readHandle, writeIndexList } from "../../store/ensemble-files.js";
+import { FragmentCache } from "../../store/fragments.js";
 import { openStore } from "../../store/open.js";
 import type { Store } from "../../store/types.js";
-import { indexListKey } from "../run-worker.js";
-import { HANDLE_KEY } from "../../ensemble/run.js";
 import type { Executor, ExecutorEvent, ExecutorHandle, SubmitContext, TaskStatus, WaitOptions } from "../types.js";
-import { ExecutorHandleSchema, isTerminal } from "../types.js";
+import { isTerminal } from "../types.js";
 import { BatchApi } from "./_api.js";
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { isRetryableApiError } from "./_backoff.js";
-import { FragmentCache } from "./_fragments.js";
 import { childTaskStatus, isBatchTerminal, type BatchChildInfo } from "./_states.js";
 import { CANCEL_REASON, groupTasks, newSubmissionName, submitJobInput, type SubmissionContext } from "./_submission.js";
 import { ensureJobDefinition } from "./job-definition.js";
 import { resolveBatchOptions, type BatchExecutorOptions, type ResolvedBatchExecutorOptions } from "./options.js";
+import { describeZodError } from "../../util/zod-error.js";
 
 /** One SubmitJob of a submission, as saved in the handle. */
 export const BatchJobRefSchema = z.strictObject({
@@ -140,7 +140,7 @@ export class BatchExecutor implements Executor {
     const submission = newSubmissionName();
     const groups = groupTasks(taskIds, submission);
     // The lists must be in the store before any child can start and look for them.
-    for (const g of groups) if (g.indexList !== null) await store.put(indexListKey(g.indexList), JSON.stringify(g.taskIds));
+    for (const g of groups) if (g.indexList !== null) await writeIndexList(store, g.indexList, g.taskIds);
 
     const ctx: SubmissionContext = {
       options: this.options,
@@ -177,7 +177,7 @@ export class BatchExecutor implements Executor {
       ...(this.options.region ? { region: this.options.region } : {}),
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
       submission,
-      attempts: this.options.attempts,
+      attempts: this.options.retries + 1,
       jobs,
       first_attempts: taskIds.map((id) => context.firstAttempt[id] ?? 1),
     };
@@ -260,13 +260,9 @@ export class BatchExecutor implements Executor {
    * tasks have no success yet, so they would be submitted again and run twice at once.
    */
   private async refuseWhileActive(store: Store): Promise<void> {
-    if (!(await store.exists(HANDLE_KEY))) return;
-    let previous: ExecutorHandle;
-    try {
-      previous = ExecutorHandleSchema.parse(JSON.parse((await store.get(HANDLE_KEY)).toString("utf8")));
-    } catch {
-      return;
-    }
+    // An unreadable handle belongs to no submission this executor could follow.
+    const previous = await readHandle(store).catch(() => null);
+    if (previous === null) return;
     const data = previous.kind === this.kind ? BatchHandleDataSchema.safeParse(previous.data) : undefined;
     if (!data?.success) return;
     const details = await this.api().describeJobs(data.data.jobs.map((j) => j.job_id));
@@ -328,7 +324,7 @@ export class BatchExecutor implements Executor {
       handle,
       data,
       store,
-      fragments: new FragmentCache(store, handle.ensemble_id, first),
+      fragments: new FragmentCache(store, { ensembleId: handle.ensemble_id, submission: { taskIds: handle.task_ids, firstAttempt: first }, onReadError: "skip" }),
       failed: new Map(),
       listeners: new Set(),
       seen: new Set(),
@@ -476,10 +472,9 @@ export function reattachBatchExecutor(handle: ExecutorHandle, options: BatchExec
 function parseHandleData(handle: ExecutorHandle): BatchHandleData {
   const parsed = BatchHandleDataSchema.safeParse(handle.data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new CompasEnsembleError(
       "METADATA_INVALID",
-      `The Batch handle is invalid (${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}); it was not written by this executor.`,
+      `The Batch handle is invalid (${describeZodError(parsed.error, "data")}); it was not written by this executor.`,
       { cause: parsed.error },
     );
   }

@@ -1,6 +1,6 @@
 import type { JobDefinition, RegisterJobDefinitionCommandInput } from "@aws-sdk/client-batch";
 import { CompasEnsembleError } from "../../errors.js";
-import { canonicalJson, compareStrings, sha256Hex } from "../../metadata/_canonical.js";
+import { canonicalJson, compareStrings, sha256Hex } from "../../util/canonical-json.js";
 import type { BatchApi } from "./_api.js";
 import { JobDefinitionSpecSchema, type JobDefinitionSpec } from "./options.js";
 

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { CompasEnsembleError } from "../../errors.js";
-import type { S3StoreOptions } from "../../store/_s3-client.js";
+import type { S3StoreOptions } from "../../store/s3-client.js";
 import { ApiRetrySchema } from "./_backoff.js";
+import { describeZodError } from "../../util/zod-error.js";
+import { EXECUTOR_DEFAULTS, ExecutorOptionsSchema } from "../options.js";
 
 /** Batch's own limits, checked before a request is made. */
 export const BATCH_LIMITS = {
@@ -24,13 +26,13 @@ const EnvironmentSchema = z.record(z.string(), z.string());
 /** What to register when no existing job definition is named. */
 export const JobDefinitionSpecSchema = z.strictObject({
   /** Job definition name; revisions are added under it. Default "compas-ensemble". */
-  name: z.string().regex(NAME, "letters, digits, - and _ only, at most 128").default("compas-ensemble"),
+  name: z.string().regex(NAME, "letters, digits, - and _ only, at most 128").default(EXECUTOR_DEFAULTS.batch.jobDefinitionName),
   /** Container image holding COMPAS, Node 20 and compas-ensemble (see examples/batch). */
   image: z.string().min(1),
   /** vCPUs per child. Default 1 (COMPAS is single-threaded). */
-  vcpus: z.number().positive().default(1),
+  vcpus: z.number().positive().default(EXECUTOR_DEFAULTS.batch.vcpus),
   /** Memory per child in MiB. Default 2048. */
-  memoryMiB: z.number().int().min(4).default(2048),
+  memoryMiB: z.number().int().min(4).default(EXECUTOR_DEFAULTS.batch.memoryMiB),
   /** IAM role the container runs as (S3 access to the ensemble's prefix). */
   jobRoleArn: z.string().min(1).optional(),
   /** Role ECS uses to pull the image and write logs (needed for private registries). */
@@ -45,8 +47,13 @@ export type JobDefinitionSpec = z.input<typeof JobDefinitionSpecSchema>;
 /** A spec with its defaults filled in. */
 export type ResolvedJobDefinitionSpec = z.output<typeof JobDefinitionSpecSchema>;
 
-/** Options of the Batch executor (validated scalars; credentials and store options are separate). */
-export const BatchExecutorOptionsSchema = z.strictObject({
+/**
+ * Options of the Batch executor (validated scalars; credentials and store options are
+ * separate). The shared ones (compasBinary, taskTimeoutMs, pollIntervalMs, env, retries) mean
+ * what they mean for every executor: `env` is set in every child (never secrets: use the job
+ * role), `retries` are Batch's further attempts of a child (Spot reclaims included).
+ */
+export const BatchExecutorOptionsSchema = ExecutorOptionsSchema.extend({
   /** Job queue name or ARN. Needed to submit; a re-attached executor takes it from the handle. */
   jobQueue: z.string().min(1).optional(),
   /** Existing job definition: name, name:revision or ARN. */
@@ -58,32 +65,53 @@ export const BatchExecutorOptionsSchema = z.strictObject({
   /** Batch endpoint (tests, VPC endpoints); else AWS_ENDPOINT_URL_BATCH or AWS's. */
   endpoint: z.url().optional(),
   /** How often wait() asks Batch. Default 30 s. */
-  pollIntervalMs: z.number().int().min(1).default(30_000),
-  /** Attempts per child (Spot reclaims and retryable worker failures). Default 3. */
-  attempts: z.number().int().min(1).max(BATCH_LIMITS.maxAttempts).default(3),
+  pollIntervalMs: z.number().int().min(1).default(EXECUTOR_DEFAULTS.pollIntervalMs.batch),
+  /** Further attempts of a child (Spot reclaims and retryable worker failures). Default 2. */
+  retries: z.number().int().min(0).max(BATCH_LIMITS.maxAttempts - 1).default(EXECUTOR_DEFAULTS.retries),
   /**
-   * COMPAS time limit per task, seconds: the worker kills COMPAS and records TASK_TIMEOUT
-   * (retried); Batch's attemptDurationSeconds is set 10 minutes later as a backstop.
+   * COMPAS time limit per task (ms, whole seconds are used): the worker kills COMPAS and
+   * records TASK_TIMEOUT (retried); Batch's attemptDurationSeconds is set 10 minutes later as
+   * a backstop.
    */
-  timeoutSeconds: z.number().int().min(1).optional(),
+  taskTimeoutMs: z.number().int().min(1).optional(),
   /** How the container starts compas-ensemble. Default ["compas-ensemble"]. */
-  workerCommand: z.array(z.string().min(1)).min(1).default(["compas-ensemble"]),
+  workerCommand: z.array(z.string().min(1)).min(1).default([...EXECUTOR_DEFAULTS.workerCommand]),
   /** COMPAS path inside the container (--compas-binary); default the plan's path. */
   compasBinary: z.string().min(1).optional(),
   /** Scratch folder inside the container (--scratch); default the system temp folder. */
+  scratchDir: z.string().min(1).optional(),
+  /** Environment for every child (never secrets: use the job role). */
+  env: EnvironmentSchema.default({}),
+  /**
+   * Attempts per child, the first included.
+   * @deprecated Use `retries` (attempts - 1); kept for one release.
+   */
+  attempts: z.number().int().min(1).max(BATCH_LIMITS.maxAttempts).optional(),
+  /**
+   * COMPAS time limit per task in seconds.
+   * @deprecated Use `taskTimeoutMs`; kept for one release.
+   */
+  timeoutSeconds: z.number().int().min(1).optional(),
+  /**
+   * Scratch folder inside the container.
+   * @deprecated Use `scratchDir`; kept for one release.
+   */
   scratch: z.string().min(1).optional(),
-  /** Extra environment for every child (never secrets: use the job role). */
-  environment: EnvironmentSchema.default({}),
+  /**
+   * Extra environment for every child.
+   * @deprecated Use `env`; kept for one release.
+   */
+  environment: EnvironmentSchema.optional(),
   /** Extra tags on submitted jobs (the ensemble id is always added). */
   tags: z.record(z.string(), z.string()).default({}),
   /** Prefix of job names. Default "compas-ensemble". */
   jobNamePrefix: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "letters, digits, - and _ only, at most 64")
-    .default("compas-ensemble"),
+    .default(EXECUTOR_DEFAULTS.batch.jobNamePrefix),
   /** Retries of throttled or failed API calls. */
-  apiRetry: ApiRetrySchema.default({ maxRetries: 8, baseDelayMs: 500, maxDelayMs: 20_000, lookupWindowMs: 60_000 }),
-});
+  apiRetry: ApiRetrySchema.default(ApiRetrySchema.parse({})),
+}).strict();
 
 /** Options of {@link BatchExecutor}. */
 export type BatchExecutorOptions = z.input<typeof BatchExecutorOptionsSchema> & {
@@ -92,8 +120,8 @@ export type BatchExecutorOptions = z.input<typeof BatchExecutorOptionsSchema> & 
   /** How to open the ensemble's S3 store when re-attached (endpoint, region, credentials). */
   storeOptions?: S3StoreOptions;
 };
-/** Options with defaults filled in. */
-export type ResolvedBatchExecutorOptions = z.output<typeof BatchExecutorOptionsSchema>;
+/** Options with defaults filled in, under their current names. */
+export type ResolvedBatchExecutorOptions = Omit<z.output<typeof BatchExecutorOptionsSchema>, "attempts" | "timeoutSeconds" | "scratch" | "environment">;
 
 /**
  * Validates executor options, filling in defaults; environment variables that look like
@@ -104,21 +132,30 @@ export function resolveBatchOptions(raw: BatchExecutorOptions): ResolvedBatchExe
   const { credentials: _c, storeOptions: _s, ...scalars } = raw;
   const parsed = BatchExecutorOptionsSchema.safeParse(scalars);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new CompasEnsembleError(
       "OPTIONS_INVALID",
-      `Batch executor option ${issue?.path.join(".") || "(root)"} is invalid: ${issue?.message ?? "invalid"}.`,
+      `A Batch executor option is invalid: ${describeZodError(parsed.error)}.`,
       { cause: parsed.error },
     );
   }
-  const opts = parsed.data;
+  // The names of the previous release map onto the shared ones.
+  const { attempts, timeoutSeconds, scratch, environment, ...current } = parsed.data;
+  const opts: ResolvedBatchExecutorOptions = {
+    ...current,
+    retries: scalars.retries === undefined && attempts !== undefined ? attempts - 1 : current.retries,
+    ...((current.taskTimeoutMs ?? (timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000)) !== undefined
+      ? { taskTimeoutMs: current.taskTimeoutMs ?? timeoutSeconds! * 1000 }
+      : {}),
+    ...((current.scratchDir ?? scratch) !== undefined ? { scratchDir: current.scratchDir ?? scratch } : {}),
+    env: scalars.env === undefined && environment !== undefined ? environment : current.env,
+  };
   if (opts.jobDefinition && opts.jobDefinitionSpec) {
     throw new CompasEnsembleError(
       "OPTIONS_INVALID",
       "Give either jobDefinition (--job-definition) or jobDefinitionSpec (--image ...), not both.",
     );
   }
-  checkEnvironment(opts.environment, "environment");
+  checkEnvironment(opts.env, "environment");
   if (opts.jobDefinitionSpec?.environment) checkEnvironment(opts.jobDefinitionSpec.environment, "jobDefinitionSpec.environment");
   return opts;
 }

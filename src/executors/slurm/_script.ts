@@ -1,17 +1,5 @@
 import { CompasEnsembleError } from "../../errors.js";
-
-/**
- * Quotes one word for POSIX sh: the whole word inside single quotes, each `'` written as
- * `'\''`. Inside single quotes sh expands nothing ($, `, \, newlines are literal), so
- * this is the only escaping that is safe for any byte string. NUL cannot be passed in argv.
- * @param word - any string without NUL
- */
-export function shQuote(word: string): string {
-  if (word.includes("\0")) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `A Slurm job argument contains a NUL byte (${JSON.stringify(word.slice(0, 40))}); remove it.`);
-  }
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
+import { quoteArg } from "../../util/shell-quote.js";
 
 /** What the batch script of one array runs. */
 export interface BatchScriptInput {
@@ -43,7 +31,9 @@ export function batchScript(input: BatchScriptInput): string {
   }
   for (const line of input.comment) {
     // Comments hold generated names only; anything else could break out of the comment.
-    if (!/^[\w .,:;()/=-]*$/.test(line)) throw new Error(`unsafe comment line in batch script: ${JSON.stringify(line)}`);
+    if (!/^[\w .,:;()/=-]*$/.test(line)) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", `A Slurm batch script comment line holds characters other than letters, digits and punctuation: ${JSON.stringify(line)}.`);
+    }
   }
   const words = [
     ...input.workerCommand,
@@ -53,7 +43,7 @@ export function batchScript(input: BatchScriptInput): string {
     "--index-list",
     input.indexList,
     ...input.workerArgs,
-  ].map(shQuote);
+  ].map(quoteArg);
   const command = `${words.join(" ")} --index "$SLURM_ARRAY_TASK_ID"`;
   return [
     "#!/bin/sh",

@@ -1,4 +1,4 @@
-import type { Fragment } from "../../metadata/schemas.js";
+import type { Fragment } from "../../manifest/schema.js";
 import type { ExecutorHandle, TaskStatus } from "../types.js";
 import { elementLogPath, type SlurmHandleData } from "./handle.js";
 import { slurmPhase, type SlurmElement } from "./_jobs.js";

@@ -1,24 +1,24 @@
 import { randomBytes } from "node:crypto";
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
-import type { Fragment } from "../../metadata/schemas.js";
+import type { Fragment } from "../../manifest/schema.js";
 import { LocalStore } from "../../store/local.js";
 import { openStore } from "../../store/open.js";
-import { indexListKey } from "../run-worker.js";
+import { writeIndexList } from "../../store/ensemble-files.js";
+import { FragmentCache } from "../../store/fragments.js";
+import { SLURM_LOGS_DIR, slurmCancelMarkerKey, slurmScriptKey } from "../../store/keys.js";
 import { isTerminal, type Executor, type ExecutorEvent, type ExecutorHandle, type SubmitContext, type TaskState, type TaskStatus, type WaitOptions } from "../types.js";
 import { maxArraySize, runSlurmCommand, slurmOrThrow } from "./_commands.js";
-import { FragmentCache } from "./_fragments.js";
-import { cancelMarkerKey, scriptKey, slurmHandleData, type SlurmArray, type SlurmHandleData } from "./handle.js";
+import { slurmHandleData, type SlurmArray, type SlurmHandleData } from "./handle.js";
 import { querySlurm, slurmPhase } from "./_jobs.js";
 import { batchScript } from "./_script.js";
 import { combineStatus } from "./_status.js";
 import { sbatchArgs, validateSlurmOptions, workerArgs, type SlurmExecutorOptions } from "./options.js";
+import { EXECUTOR_DEFAULTS, withEnv } from "../options.js";
 
-const DEFAULT_POLL_MS = 30_000;
-const DEFAULT_RETRIES = 2;
 /** Consecutive failed polls (slurmctld restarting, store hiccup) that wait() rides out. */
 const MAX_POLL_FAILURES = 5;
 /** How long cancel() waits for Slurm to report every element ended. */
@@ -58,7 +58,7 @@ export class SlurmExecutor implements Executor {
     const emit = (e: ExecutorEvent): void => context.onEvent?.(e);
     const env = this.env();
 
-    const logDir = resolve(this.options.logDir ?? (store instanceof LocalStore ? join(store.root, "logs", "slurm") : process.cwd()));
+    const logDir = resolve(this.options.logDir ?? (store instanceof LocalStore ? join(store.root, ...SLURM_LOGS_DIR.split("/")) : process.cwd()));
     // Slurm does not create the folder of --output; a missing one loses every log silently.
     mkdirSync(logDir, { recursive: true });
     const perArray = this.options.maxArraySize ?? (await maxArraySize(env));
@@ -77,16 +77,16 @@ export class SlurmExecutor implements Executor {
         if (context.signal?.aborted) throw new CompasEnsembleError("CANCELLED", "The Slurm submission was cancelled before every array was submitted.");
         const indexList = `${submission}-a${k}`;
         // The list must be in the store before the job exists: an element may start at once.
-        await store.put(indexListKey(indexList), JSON.stringify(ids) + "\n");
+        await writeIndexList(store, indexList, ids);
         const script = batchScript({
-          workerCommand: this.options.workerCommand ?? ["compas-ensemble"],
+          workerCommand: this.options.workerCommand ?? EXECUTOR_DEFAULTS.workerCommand,
           store: store.uri,
           indexList,
           workerArgs: workerArgs(this.options),
-          retries: this.options.retries ?? DEFAULT_RETRIES,
+          retries: this.options.retries ?? EXECUTOR_DEFAULTS.retries,
           comment: [`compas-ensemble Slurm job: ensemble ${plan.ensemble_id}`, `submission ${submission}, array ${k + 1} of ${chunks.length} (${ids.length} tasks)`],
         });
-        await store.put(scriptKey(submission, k), script);
+        await store.put(slurmScriptKey(submission, k), script);
         const args = sbatchArgs(this.options, {
           size: ids.length,
           jobName,
@@ -132,7 +132,7 @@ export class SlurmExecutor implements Executor {
   async wait(handle: ExecutorHandle, options: WaitOptions = {}): Promise<TaskStatus[]> {
     const data = slurmHandleData(handle);
     const emit = (e: ExecutorEvent): void => options.onEvent?.(e);
-    const interval = this.options.pollIntervalMs ?? DEFAULT_POLL_MS;
+    const interval = this.options.pollIntervalMs ?? EXECUTOR_DEFAULTS.pollIntervalMs.slurm;
     const reported = new Set<string>();
     const previous = new Map<string, TaskState>();
     let failures = 0;
@@ -161,7 +161,7 @@ export class SlurmExecutor implements Executor {
     const data = slurmHandleData(handle);
     const env = this.env(data);
     const store = this.cache(data.store).store;
-    const marker = cancelMarkerKey(data.submission);
+    const marker = slurmCancelMarkerKey(data.submission);
     await store.put(marker, JSON.stringify({ cancelled_at: new Date().toISOString(), host: hostname(), pid: process.pid }) + "\n");
     const ids = data.arrays.map((a) => a.job_id);
     const result = await runSlurmCommand("scancel", ids, { env });
@@ -170,7 +170,7 @@ export class SlurmExecutor implements Executor {
       throw new CompasEnsembleError("SLURM", `scancel ${ids.join(" ")} failed (exit ${result.code}): ${result.stderr.trim().split("\n").at(-1) ?? ""}.`);
     }
     const deadline = Date.now() + CANCEL_SETTLE_MS;
-    const step = Math.min(this.options.pollIntervalMs ?? DEFAULT_POLL_MS, 500);
+    const step = Math.min(this.options.pollIntervalMs ?? EXECUTOR_DEFAULTS.pollIntervalMs.slurm, 500);
     while (Date.now() < deadline) {
       const live = (await querySlurm(ids, env)).filter((e) => ["pending", "running"].includes(slurmPhase(e.state)));
       if (live.length === 0) return;
@@ -183,8 +183,9 @@ export class SlurmExecutor implements Executor {
     // Slurm first, the store second: a task that ends in between shows its fragment.
     const elements = await querySlurm(data.arrays.map((a) => a.job_id), this.env(data));
     const cache = this.cache(data.store);
-    const fragments = await cache.refresh();
-    const cancelled = await cache.store.exists(cancelMarkerKey(data.submission));
+    await cache.refresh();
+    const fragments = cache.all();
+    const cancelled = await cache.store.exists(slurmCancelMarkerKey(data.submission));
     return { statuses: combineStatus({ handle, data, elements, fragments, cancelled }), fragments };
   }
 
@@ -228,13 +229,7 @@ export class SlurmExecutor implements Executor {
 
   // The handle's SLURM_CONF reaches the cluster the jobs went to; explicit options win.
   private env(data?: SlurmHandleData): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (data?.slurm_conf) env.SLURM_CONF = data.slurm_conf;
-    for (const [k, v] of Object.entries(this.options.env ?? {})) {
-      if (v === undefined) delete env[k];
-      else env[k] = v;
-    }
-    return env;
+    return withEnv({ ...process.env, ...(data?.slurm_conf ? { SLURM_CONF: data.slurm_conf } : {}) }, this.options.env);
   }
 }
 

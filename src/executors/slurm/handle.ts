@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CompasEnsembleError } from "../../errors.js";
 import type { ExecutorHandle } from "../types.js";
+import { describeZodError } from "../../util/zod-error.js";
 
 /** One `sbatch --array` call of a submission. */
 export const SlurmArraySchema = z.strictObject({
@@ -42,24 +43,13 @@ export function slurmHandleData(handle: ExecutorHandle): SlurmHandleData {
   }
   const parsed = SlurmHandleDataSchema.safeParse(handle.data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new CompasEnsembleError("METADATA_INVALID", `The Slurm handle is invalid (data.${issue?.path.join(".")}: ${issue?.message}).`, { cause: parsed.error });
+    throw new CompasEnsembleError("METADATA_INVALID", `The Slurm handle is invalid (${describeZodError(parsed.error, "data")}).`, { cause: parsed.error });
   }
   const total = parsed.data.arrays.reduce((n, a) => n + a.size, 0);
   if (total !== handle.task_ids.length) {
     throw new CompasEnsembleError("METADATA_INVALID", `The Slurm handle's arrays hold ${total} elements but it lists ${handle.task_ids.length} tasks.`);
   }
   return parsed.data;
-}
-
-/** Store key of the marker that says a submission was cancelled (read after Slurm forgets it). */
-export function cancelMarkerKey(submission: string): string {
-  return `executor/slurm/${submission}/cancelled.json`;
-}
-
-/** Store key of the copy of an array's batch script. */
-export function scriptKey(submission: string, arrayIndex: number): string {
-  return `executor/slurm/${submission}/array-${arrayIndex}.sh`;
 }
 
 /** Where element `index` of array job `jobId` writes its stdout and stderr. */

@@ -1,9 +1,17 @@
 import { CompasEnsembleError } from "../../errors.js";
-import type { S3StoreOptions } from "../../store/_s3-client.js";
+import type { S3StoreOptions } from "../../store/s3-client.js";
 import type { Store } from "../../store/types.js";
+import { EXECUTOR_DEFAULTS, type ExecutorOptions, timeoutSeconds } from "../options.js";
 
-/** Options of the Slurm executor; every field has a documented default. */
-export interface SlurmExecutorOptions {
+/**
+ * Options of the Slurm executor; every field has a documented default. The shared ones
+ * (compasBinary, taskTimeoutMs, pollIntervalMs, env, retries) mean what they mean for every
+ * executor: `compasBinary` is COMPAS on the compute nodes, `retries` are reruns inside the
+ * same job of a task whose failure is retryable, and `env` is set over this process's
+ * environment for the Slurm commands, which pass it on to the jobs (sbatch's default
+ * --export=ALL); SLURM_CONF, if set, is kept in the handle, nothing else is.
+ */
+export interface SlurmExecutorOptions extends ExecutorOptions {
   /** `sbatch --partition`. Default: the cluster's default partition. */
   partition?: string;
   /** `sbatch --account`. Default: the user's default account. */
@@ -20,16 +28,13 @@ export interface SlurmExecutorOptions {
   extraSbatchArgs?: readonly string[];
   /** How the compute nodes start the CLI. Default `["compas-ensemble"]` (on the nodes' PATH). */
   workerCommand?: readonly string[];
-  /** COMPAS binary on the compute nodes (`worker --compas-binary`). Default: the plan's path. */
-  compasBinary?: string;
   /** Scratch folder on the compute nodes (`worker --scratch`). Default: the node's temp folder. */
   scratchDir?: string;
-  /** Kill COMPAS after this many seconds and record TASK_TIMEOUT (`worker --task-timeout`). Default: none. */
+  /**
+   * Kill COMPAS after this many seconds and record TASK_TIMEOUT.
+   * @deprecated Use `taskTimeoutMs`; kept for one release.
+   */
   taskTimeoutS?: number;
-  /** Reruns, inside the same job, of a task whose failure is retryable (crash, timeout). Default 2. */
-  retries?: number;
-  /** How often wait() asks Slurm and reads the fragments. Default 30 000 ms. */
-  pollIntervalMs?: number;
   /**
    * Folder for the jobs' stdout/stderr (`slurm-<array job>_<index>.out`); it must be visible
    * from the compute nodes. Default `<output>/logs/slurm` for a directory store, else the
@@ -38,12 +43,6 @@ export interface SlurmExecutorOptions {
   logDir?: string;
   /** `sbatch --job-name`. Default `ce-<first 8 characters of the ensemble id>`. */
   jobName?: string;
-  /**
-   * Environment of the Slurm commands, merged over process.env (sbatch passes it on to the
-   * jobs with its default --export=ALL). SLURM_CONF, if set, is kept in the handle; nothing
-   * else is.
-   */
-  env?: Readonly<Record<string, string | undefined>>;
   /** Largest array (tasks per `sbatch --array`). Default: MaxArraySize from `scontrol show config`. */
   maxArraySize?: number;
   /** Store to read fragments from when re-attaching; default: opened from the handle's URI. */
@@ -72,6 +71,7 @@ export function validateSlurmOptions(options: SlurmExecutorOptions): void {
   whole("--throttle", options.throttle, 1);
   whole("--retries", options.retries, 0);
   whole("--task-timeout", options.taskTimeoutS, 1);
+  whole("taskTimeoutMs", options.taskTimeoutMs, 1);
   whole("--max-array-size", options.maxArraySize, 1);
   whole("--poll-interval", options.pollIntervalMs, 1);
   if (options.timeLimit !== undefined && !TIME_LIMIT.test(options.timeLimit)) {
@@ -121,7 +121,7 @@ export function sbatchArgs(options: SlurmExecutorOptions, request: SbatchRequest
     `--array=0-${request.size - 1}${throttle}`,
     `--job-name=${request.jobName}`,
     `--output=${request.outputPattern}`,
-    `--cpus-per-task=${options.cpusPerTask ?? 1}`,
+    `--cpus-per-task=${options.cpusPerTask ?? EXECUTOR_DEFAULTS.slurm.cpusPerTask}`,
   ];
   if (options.partition !== undefined) args.push(`--partition=${options.partition}`);
   if (options.account !== undefined) args.push(`--account=${options.account}`);
@@ -140,6 +140,7 @@ export function workerArgs(options: SlurmExecutorOptions): string[] {
   const args: string[] = [];
   if (options.compasBinary !== undefined) args.push("--compas-binary", options.compasBinary);
   if (options.scratchDir !== undefined) args.push("--scratch", options.scratchDir);
-  if (options.taskTimeoutS !== undefined) args.push("--task-timeout", String(options.taskTimeoutS));
+  const timeoutMs = options.taskTimeoutMs ?? (options.taskTimeoutS === undefined ? undefined : options.taskTimeoutS * 1000);
+  if (timeoutMs !== undefined) args.push("--task-timeout", String(timeoutSeconds(timeoutMs)));
   return args;
 }

@@ -3,8 +3,11 @@ import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { CompasEnsembleError } from "../../errors.js";
-import { FragmentSchema, type Fragment } from "../../metadata/schemas.js";
+import type { Fragment } from "../../manifest/schema.js";
+import { parseFragment, writeFragment } from "../../store/fragments.js";
+import { FRAGMENTS_PREFIX, parseFragmentKey, PLAN_KEY } from "../../store/keys.js";
 import type { Store } from "../../store/types.js";
+import { isTempName } from "../../util/atomic-write.js";
 import type { SshConnection } from "./_connection.js";
 
 /**
@@ -22,28 +25,26 @@ import type { SshConnection } from "./_connection.js";
  */
 export async function pullJobStore(conn: SshConnection, remoteStore: string, store: Store, taskId: string, ensembleId: string): Promise<Fragment[]> {
   const sftp = await conn.sftp();
-  const fragmentNames = (await readdir(sftp, posix.join(remoteStore, "fragments")))
-    .filter((e) => e.isFile && e.name.startsWith(`${taskId}.a`) && /\.a\d+\.json$/.test(e.name))
-    .map((e) => e.name);
-  const fresh: { key: string; text: string; fragment: Fragment }[] = [];
-  for (const name of fragmentNames) {
-    const key = `fragments/${name}`;
+  const fragmentKeys = (await readdir(sftp, posix.join(remoteStore, FRAGMENTS_PREFIX.slice(0, -1))))
+    .filter((e) => e.isFile)
+    .map((e) => `${FRAGMENTS_PREFIX}${e.name}`)
+    .filter((key) => parseFragmentKey(key)?.taskId === taskId);
+  const fresh: { key: string; fragment: Fragment }[] = [];
+  for (const key of fragmentKeys) {
     if (await store.exists(key)) continue;
-    const text = (await readFile(sftp, posix.join(remoteStore, key))).toString("utf8");
-    let parsed;
-    try {
-      parsed = FragmentSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = undefined;
+    const checked = parseFragment(key, (await readFile(sftp, posix.join(remoteStore, key))).toString("utf8"));
+    if (!("fragment" in checked) || checked.fragment.ensemble_id !== ensembleId) {
+      throw new CompasEnsembleError("METADATA_INVALID", `Fragment ${key} of host ${conn.host.name} is not a fragment of task ${taskId} of ensemble ${ensembleId}.`, {
+        key,
+        host: conn.host.name,
+        taskId,
+      });
     }
-    if (!parsed?.success || parsed.data.task_id !== taskId || parsed.data.ensemble_id !== ensembleId) {
-      throw new CompasEnsembleError("METADATA_INVALID", `Fragment ${key} of host ${conn.host.name} is not a fragment of task ${taskId} of ensemble ${ensembleId}.`);
-    }
-    fresh.push({ key, text, fragment: parsed.data });
+    fresh.push({ key, fragment: checked.fragment });
   }
   if (fresh.length === 0) return [];
 
-  const files = (await walk(sftp, remoteStore, "")).filter((k) => k !== "plan.json" && !k.startsWith("fragments/") && !k.startsWith(".") && !k.endsWith(".compas-part"));
+  const files = (await walk(sftp, remoteStore, "")).filter((k) => k !== PLAN_KEY && !k.startsWith(FRAGMENTS_PREFIX) && !k.startsWith(".") && !isTempName(posix.basename(k)));
   const expected = new Map(fresh.flatMap((f) => (f.fragment.output ? [[f.fragment.output.key, f.fragment.output.sha256] as const] : [])));
   const tmp = mkdtempSync(join(tmpdir(), "compas-ensemble-pull-"));
   try {
@@ -54,7 +55,11 @@ export async function pullJobStore(conn: SshConnection, remoteStore: string, sto
       const want = expected.get(key);
       const put = await store.putFile(key, local);
       if (want !== undefined && put.sha256 !== want) {
-        throw new CompasEnsembleError("STORE_ACCESS", `Output ${key} brought back from host ${conn.host.name} has sha256 ${put.sha256.slice(0, 12)}, not the ${want.slice(0, 12)} its fragment records.`);
+        throw new CompasEnsembleError("STORE_ACCESS", `Output ${key} brought back from host ${conn.host.name} has sha256 ${put.sha256.slice(0, 12)}, not the ${want.slice(0, 12)} its fragment records.`, {
+          key,
+          host: conn.host.name,
+          taskId,
+        });
       }
       rmSync(local, { force: true });
     }
@@ -62,7 +67,7 @@ export async function pullJobStore(conn: SshConnection, remoteStore: string, sto
     rmSync(tmp, { recursive: true, force: true });
   }
   fresh.sort((a, b) => a.fragment.attempt - b.fragment.attempt);
-  for (const f of fresh) await store.put(f.key, f.text);
+  for (const f of fresh) await writeFragment(store, f.fragment);
   return fresh.map((f) => f.fragment);
 }
 

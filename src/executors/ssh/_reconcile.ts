@@ -1,5 +1,7 @@
-import type { Fragment } from "../../metadata/schemas.js";
+import type { Fragment } from "../../manifest/schema.js";
+import { backoffDelayMs } from "../../util/retry.js";
 import type { TaskStatus } from "../types.js";
+import { EXECUTOR_DEFAULTS } from "../options.js";
 
 /**
  * A job that holds its task: queued (Q), starting (S), running (R), or ended with results
@@ -106,7 +108,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       };
     } else {
       status = { ...base, state: "pending", ...(latest?.status === "failed" ? { reason: `retrying after: ${latest.error?.message ?? "failure"}` } : {}) };
-      const due = latest?.status === "failed" && !dead ? Date.parse(latest.finished_at) + Math.min(60_000, input.retryBackoffMs * 2 ** Math.max(0, failures - 1)) : input.now;
+      const due = latest?.status === "failed" && !dead ? Date.parse(latest.finished_at) + backoffDelayMs(Math.max(0, failures - 1), { baseDelayMs: input.retryBackoffMs, maxDelayMs: EXECUTOR_DEFAULTS.maxRetryBackoffMs, jitter: "none" }) : input.now;
       if (due <= input.now && !input.unknownJobsPossible) toPlace.push(t.taskId);
       else if (due > input.now) nextRetryAt = Math.min(nextRetryAt ?? Infinity, due);
     }

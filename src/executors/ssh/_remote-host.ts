@@ -3,7 +3,7 @@ import { CompasEnsembleError } from "../../errors.js";
 import { SshConnection, type ConnectionSettings } from "./_connection.js";
 import type { SshHost } from "./hosts.js";
 import type { KnownHostEntry } from "./known-hosts.js";
-import { shellQuote } from "./shell-quote.js";
+import { shellQuote } from "../../util/shell-quote.js";
 
 /** A job's state as the host's `ctl.sh status` reports it. */
 export type JobState =

@@ -1,5 +1,5 @@
 import { CompasEnsembleError } from "../../errors.js";
-import { quoteArg, shellQuote } from "./shell-quote.js";
+import { quoteArg, shellQuote } from "../../util/shell-quote.js";
 
 /**
  * Version of the host control script; written into the script so a re-attaching

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
-import { FRAGMENTS_PREFIX } from "../../ensemble/_store-io.js";
+import { FragmentCache } from "../../store/fragments.js";
+import { FRAGMENTS_PREFIX, parseFragmentKey } from "../../store/keys.js";
 import { isCompasEnsembleError } from "../../errors.js";
-import { FragmentSchema, type Fragment, type Plan } from "../../metadata/schemas.js";
+import type { Fragment } from "../../manifest/schema.js";
+import { type Plan } from "../../plan/schema.js";
 import type { Store } from "../../store/types.js";
 import { isTerminal, type ExecutorEvent, type TaskStatus } from "../types.js";
 import { lastLines } from "./_connection.js";
@@ -25,7 +27,6 @@ export interface SessionSettings {
   maxPullFailures?: number;
 }
 
-const FRAGMENT_NAME = /^fragments\/(.+)\.a(\d+)\.json$/;
 const WORKER_SUMMARY = /^worker: task \S+ (success|already-done|failed|cancelled)\b/m;
 
 /**
@@ -45,7 +46,7 @@ export class Session {
   private readonly hardFailures = new Map<string, string>();
   private readonly counted = new Set<string>();
   private readonly pullFailures = new Map<string, number>();
-  private readonly fragments = new Map<string, Fragment>();
+  private readonly fragments: FragmentCache;
   private readonly reported = new Set<string>();
   private readonly started = new Set<string>();
   private readonly progress = new Map<string, number>();
@@ -65,6 +66,12 @@ export class Session {
     this.hosts = hosts;
     for (const name of answered) this.answered.add(name);
     this.taskSet = new Set(settings.taskIds);
+    // Only this submission's attempts of its tasks count; a store's hiccup is retried next round.
+    this.fragments = new FragmentCache(settings.store, {
+      ensembleId: settings.plan.ensemble_id,
+      submission: { taskIds: settings.taskIds, firstAttempt: settings.firstAttempt },
+      onReadError: "skip",
+    });
     for (const t of settings.plan.tasks) this.nSystems.set(t.task_id, t.n_systems);
   }
 
@@ -283,26 +290,8 @@ export class Session {
   }
 
   private async readFragments(): Promise<Map<string, Fragment[]>> {
-    const store = this.settings.store;
-    const entries = await store.list(FRAGMENTS_PREFIX);
-    const fresh = entries.filter((e) => {
-      if (this.fragments.has(e.key)) return false;
-      const m = FRAGMENT_NAME.exec(e.key);
-      return m !== null && this.taskSet.has(m[1]!) && Number(m[2]) >= (this.settings.firstAttempt[m[1]!] ?? 1);
-    });
-    await Promise.all(
-      fresh.map(async (e) => {
-        try {
-          const parsed = FragmentSchema.safeParse(JSON.parse((await store.get(e.key)).toString("utf8")));
-          if (parsed.success && parsed.data.ensemble_id === this.settings.plan.ensemble_id) this.fragments.set(e.key, parsed.data);
-        } catch (err) {
-          if (!isCompasEnsembleError(err) && !(err instanceof SyntaxError)) throw err;
-        }
-      }),
-    );
-    const byTask = new Map<string, Fragment[]>();
-    for (const f of this.fragments.values()) byTask.set(f.task_id, [...(byTask.get(f.task_id) ?? []), f]);
-    return byTask;
+    await this.fragments.refresh();
+    return new Map(this.settings.taskIds.map((id) => [id, [...this.fragments.forTask(id)]]));
   }
 
   private report(statuses: readonly TaskStatus[], fragments: Map<string, Fragment[]>, live: readonly LiveJob[], emit: (e: ExecutorEvent) => void): void {
@@ -349,7 +338,7 @@ export class Session {
       for (const j of jobs) {
         // The job's own store starts with the task's fragments, so the worker numbers its
         // attempt after them, as it would against the real store.
-        const keys = existing.filter((k) => FRAGMENT_NAME.exec(k)?.[1] === j.task);
+        const keys = existing.filter((k) => parseFragmentKey(k)?.taskId === j.task);
         const files = await Promise.all(keys.map(async (key) => ({ key, content: await this.settings.store.get(key) })));
         await pushFiles(conn, posix.join(h.spec.dir, "jobs", j.job, "store"), files);
       }

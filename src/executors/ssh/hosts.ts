@@ -3,6 +3,7 @@ import { userInfo } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CompasEnsembleError } from "../../errors.js";
+import { describeZodError } from "../../util/zod-error.js";
 
 /** One SSH host as given by the user (JSON/YAML hosts file, or the API). */
 export const SshHostSchema = z.strictObject({
@@ -56,10 +57,9 @@ export function parseHosts(input: unknown, source = "the host list"): SshHost[] 
     const raw = typeof item === "string" ? parseHostString(item, `${source} entry ${i + 1}`) : item;
     const parsed = SshHostSchema.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
       throw new CompasEnsembleError(
         "OPTIONS_INVALID",
-        `${source} entry ${i + 1}: ${issue?.path.join(".") || "host"} ${issue?.message ?? "is invalid"}.`,
+        `${source} entry ${i + 1} is invalid: ${describeZodError(parsed.error)}.`,
         { cause: parsed.error, hint: "Each host needs `host`; optional: user, port, identityFile, slots, name, hostKey, remoteDir, compasBinary." },
       );
     }

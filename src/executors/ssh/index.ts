@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { abortableDelay } from "../_delay.js";
+import { abortableDelay } from "../../util/delay.js";
 import { posix } from "node:path";
 import { z } from "zod";
-import { readPlanFromStore } from "../../ensemble/_store-io.js";
+import { jsonText, readPlan } from "../../store/ensemble-files.js";
+import { HANDLE_KEY, PLAN_KEY } from "../../store/keys.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../../errors.js";
-import type { S3StoreOptions } from "../../store/_s3-client.js";
+import type { S3StoreOptions } from "../../store/s3-client.js";
 import { LocalStore } from "../../store/local.js";
 import { openStore } from "../../store/open.js";
 import { S3Store } from "../../store/s3.js";
@@ -16,37 +17,49 @@ import { CTL_SCRIPT, checkRemoteEnv, checkSafeId, workerScript } from "./_remote
 import { Session } from "./_session.js";
 import { parseHosts, type SshHost, type SshHostInput } from "./hosts.js";
 import { assertPreflightOk, formatPreflight, preflightConnection, unreachableReport, type HostPreflight } from "./preflight.js";
+import { describeZodError } from "../../util/zod-error.js";
+import { checkExecutorOptions, definedEnv, EXECUTOR_DEFAULTS, type ExecutorOptions, timeoutSeconds } from "../options.js";
 
-export { shellQuote, quoteArg } from "./shell-quote.js";
+export { shellQuote, quoteArg } from "../../util/shell-quote.js";
 export { parseHosts, loadHostsFile, SshHostSchema, type SshHost, type SshHostInput } from "./hosts.js";
 export { preflightHosts, formatPreflight, type HostPreflight, type PreflightCheck } from "./preflight.js";
 export { parseKnownHosts, verifyHostKey, fingerprint, type KnownHostEntry, type HostKeyVerdict } from "./known-hosts.js";
 
-/** Options of the SSH executor; only `hosts` is needed to submit, nothing to re-attach. */
-export interface SshExecutorOptions extends ConnectionSettings {
+/**
+ * Options of the SSH executor; only `hosts` is needed to submit, nothing to re-attach. The
+ * shared ones (compasBinary, taskTimeoutMs, pollIntervalMs, env, retries) mean what they mean
+ * for every executor; `env` is set on the hosts for remote commands and workers (e.g. PATH,
+ * AWS_REGION, S3_ENDPOINT), and names that look like secrets are refused.
+ */
+export interface SshExecutorOptions extends ConnectionSettings, ExecutorOptions {
   /** Hosts to run on (objects or `user@host:port` strings). On re-attach, an entry's identityFile and hostKey override those of the handle's host of the same name. */
   hosts?: readonly (SshHostInput | string)[];
   /** The store, when re-attaching in a process that did not submit; default: opened from the handle's URI. */
   store?: Store;
   /** S3 options (endpoint, region) for opening the handle's store. */
   storeOptions?: S3StoreOptions;
-  /** The remote `compas-ensemble` command as argv. Default `["compas-ensemble"]`. */
+  /** How the hosts start `compas-ensemble`, as argv. Default `["compas-ensemble"]`. */
+  workerCommand?: readonly string[];
+  /**
+   * The remote `compas-ensemble` command as argv.
+   * @deprecated Use `workerCommand`; kept for one release.
+   */
   remoteCommand?: readonly string[];
   /** Remote node, for the preflight check. Default `node`. */
   remoteNode?: string;
   /** Folder on each host holding `<ensemble id>/` (queue, scripts, scratch); relative paths are under the remote home. Default `.compas-ensemble`. */
   remoteDir?: string;
-  /** COMPAS path on the hosts (a host's own `compasBinary` wins); default the plan's path. */
-  compasBinary?: string;
-  /** Non-secret environment for remote commands and workers (e.g. PATH, AWS_REGION, S3_ENDPOINT); names that look like secrets are refused. */
+  /**
+   * Non-secret environment for remote commands and workers.
+   * @deprecated Use `env`; kept for one release.
+   */
   remoteEnv?: Readonly<Record<string, string>>;
-  /** Further attempts after a retryable failure or a lost worker. Default 2. */
-  retries?: number;
   /** Wait before the first retry of a failed task, doubled each time (max 60 s). Default 2000 ms. */
   retryBackoffMs?: number;
-  /** Kill a task that runs longer than this (rounded up to seconds) and record TASK_TIMEOUT. */
-  taskTimeoutMs?: number;
-  /** How often an attached orchestrator looks at the hosts and the store. Default 5000 ms. */
+  /**
+   * How often an attached orchestrator looks at the hosts and the store.
+   * @deprecated Use `pollIntervalMs`; kept for one release.
+   */
   pollMs?: number;
   /** A host unreachable this long loses its unfinished tasks to the other hosts. Default 120 s. */
   hostTimeoutMs?: number;
@@ -107,12 +120,23 @@ export class SshExecutor implements Executor {
   private knownHostsCache: ReturnType<typeof loadKnownHosts> | undefined;
 
   /** @param options - see {@link SshExecutorOptions} */
-  constructor(private readonly options: SshExecutorOptions = {}) {
-    const retries = options.retries ?? 2;
-    if (!Number.isInteger(retries) || retries < 0) throw new CompasEnsembleError("OPTIONS_INVALID", `retries ${retries} is not a whole number >= 0.`);
-    if (options.remoteEnv) checkRemoteEnv(options.remoteEnv);
-    if (options.remoteCommand && options.remoteCommand.length === 0) throw new CompasEnsembleError("OPTIONS_INVALID", "remoteCommand is empty; give the remote compas-ensemble command as argv.");
+  constructor(options: SshExecutorOptions = {}) {
+    // The names of the previous release map onto the shared ones.
+    const env = options.env ?? options.remoteEnv;
+    this.options = {
+      ...options,
+      ...(env !== undefined ? { env } : {}),
+      ...((options.pollIntervalMs ?? options.pollMs) !== undefined ? { pollIntervalMs: options.pollIntervalMs ?? options.pollMs } : {}),
+      ...((options.workerCommand ?? options.remoteCommand) !== undefined ? { workerCommand: options.workerCommand ?? options.remoteCommand } : {}),
+    };
+    checkExecutorOptions("SSH", this.options);
+    if (this.options.env) checkRemoteEnv(definedEnv(this.options.env));
+    if (this.options.workerCommand && this.options.workerCommand.length === 0) {
+      throw new CompasEnsembleError("OPTIONS_INVALID", "workerCommand is empty; give the remote compas-ensemble command as argv.");
+    }
   }
+
+  private readonly options: SshExecutorOptions;
 
   /**
    * Checks every host (preflight, reported host by host as log events and to onPreflight),
@@ -132,8 +156,8 @@ export class SshExecutor implements Executor {
     const mode = storeMode(store);
     if (!this.options.hosts) throw new CompasEnsembleError("OPTIONS_INVALID", "The SSH executor needs hosts to submit to; give a hosts file (--hosts) or a host list.");
     const hosts = parseHosts(this.options.hosts);
-    const remoteEnv = this.options.remoteEnv ?? {};
-    const taskTimeoutS = this.options.taskTimeoutMs !== undefined ? Math.max(1, Math.ceil(this.options.taskTimeoutMs / 1000)) : undefined;
+    const remoteEnv = definedEnv(this.options.env);
+    const taskTimeoutS = this.options.taskTimeoutMs !== undefined ? timeoutSeconds(this.options.taskTimeoutMs) : undefined;
 
     const settings = this.connectionSettings();
     const knownHosts = this.knownHosts();
@@ -149,7 +173,7 @@ export class SshExecutor implements Executor {
         }
         const report = await preflightConnection(
           conn,
-          { plan, remoteCommand: this.options.remoteCommand, remoteNode: this.options.remoteNode, compasBinary: this.options.compasBinary, remoteEnv },
+          { plan, remoteCommand: this.options.workerCommand, remoteNode: this.options.remoteNode, compasBinary: this.options.compasBinary, remoteEnv },
           Date.now() - started,
         );
         return { host, report, conn };
@@ -170,7 +194,7 @@ export class SshExecutor implements Executor {
       const record: HostRecord = {
         ...c.host,
         slots: c.report.slots ?? 1,
-        dir: posix.join(c.host.remoteDir ?? this.options.remoteDir ?? ".compas-ensemble", plan.ensemble_id),
+        dir: posix.join(c.host.remoteDir ?? this.options.remoteDir ?? EXECUTOR_DEFAULTS.ssh.remoteDir, plan.ensemble_id),
       };
       const rh = new RemoteHost(record, settings, knownHosts);
       rh.adopt(c.conn!);
@@ -186,29 +210,29 @@ export class SshExecutor implements Executor {
         plan,
         taskIds,
         firstAttempt: context.firstAttempt,
-        retries: this.options.retries ?? 2,
-        retryBackoffMs: this.options.retryBackoffMs ?? 2000,
-        hostTimeoutMs: this.options.hostTimeoutMs ?? 120_000,
+        retries: this.options.retries ?? EXECUTOR_DEFAULTS.retries,
+        retryBackoffMs: this.options.retryBackoffMs ?? EXECUTOR_DEFAULTS.retryBackoffMs,
+        hostTimeoutMs: this.options.hostTimeoutMs ?? EXECUTOR_DEFAULTS.ssh.hostTimeoutMs,
       },
       remoteHosts,
       remoteHosts.map((h) => h.name),
     );
     try {
-      const planText = mode === "sftp" ? JSON.stringify(plan, null, 2) + "\n" : undefined;
+      const planText = mode === "sftp" ? jsonText(plan) : undefined;
       await Promise.all(
         remoteHosts.map(async (h) => {
           await h.writeFile("ctl.sh", CTL_SCRIPT);
           await h.writeFile(
             "worker.sh",
             workerScript({
-              remoteCommand: this.options.remoteCommand ?? ["compas-ensemble"],
+              remoteCommand: this.options.workerCommand ?? EXECUTOR_DEFAULTS.workerCommand,
               ...(mode === "s3" ? { storeUri: store.uri } : {}),
               ...((h.spec.compasBinary ?? this.options.compasBinary) !== undefined ? { compasBinary: h.spec.compasBinary ?? this.options.compasBinary } : {}),
               ...(taskTimeoutS !== undefined ? { taskTimeoutS } : {}),
               env: remoteEnv,
             }),
           );
-          if (planText !== undefined) await h.writeFile("plan.json", planText);
+          if (planText !== undefined) await h.writeFile(PLAN_KEY, planText);
           // Queued jobs of an earlier submission are dropped (they are queued afresh below);
           // running ones of tasks outside this submission are stopped, the others adopted.
           const old = await h.status();
@@ -232,12 +256,12 @@ export class SshExecutor implements Executor {
       store: store.uri,
       mode,
       hosts: remoteHosts.map((h) => stripUndefined({ ...h.spec })),
-      remote_command: [...(this.options.remoteCommand ?? ["compas-ensemble"])],
+      remote_command: [...(this.options.workerCommand ?? EXECUTOR_DEFAULTS.workerCommand)],
       remote_env: { ...remoteEnv },
       first_attempt: Object.fromEntries(taskIds.map((id) => [id, context.firstAttempt[id] ?? 1])),
-      retries: this.options.retries ?? 2,
-      retry_backoff_ms: this.options.retryBackoffMs ?? 2000,
-      host_timeout_ms: this.options.hostTimeoutMs ?? 120_000,
+      retries: this.options.retries ?? EXECUTOR_DEFAULTS.retries,
+      retry_backoff_ms: this.options.retryBackoffMs ?? EXECUTOR_DEFAULTS.retryBackoffMs,
+      host_timeout_ms: this.options.hostTimeoutMs ?? EXECUTOR_DEFAULTS.ssh.hostTimeoutMs,
       ...(taskTimeoutS !== undefined ? { task_timeout_s: taskTimeoutS } : {}),
       placement: Object.fromEntries(session.placements),
     };
@@ -265,7 +289,7 @@ export class SshExecutor implements Executor {
   async wait(handle: ExecutorHandle, options: WaitOptions = {}): Promise<TaskStatus[]> {
     const session = await this.session(handle);
     const emit = (e: ExecutorEvent): void => options.onEvent?.(e);
-    const pollMs = this.options.pollMs ?? 5000;
+    const pollMs = this.options.pollIntervalMs ?? EXECUTOR_DEFAULTS.pollIntervalMs.ssh;
     try {
       for (;;) {
         const decision = await session.round(true, emit);
@@ -300,7 +324,7 @@ export class SshExecutor implements Executor {
     const existing = this.sessions.get(data.submission);
     if (existing) return existing;
     const store = this.options.store ?? openStore(data.store, this.options.storeOptions);
-    const plan = await readPlanFromStore(store);
+    const plan = await readPlan(store);
     if (!plan || plan.ensemble_id !== handle.ensemble_id) {
       throw new CompasEnsembleError("PLAN_MISMATCH", `${store.uri} does not hold the plan of ensemble ${handle.ensemble_id} that the SSH handle names.`);
     }
@@ -360,8 +384,7 @@ export function parseHandleData(handle: ExecutorHandle): SshHandleData {
   if (handle.kind !== "ssh") throw new CompasEnsembleError("OPTIONS_INVALID", `The saved handle is of a ${handle.kind} executor, not of the SSH executor.`);
   const parsed = SshHandleDataSchema.safeParse(handle.data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new CompasEnsembleError("METADATA_INVALID", `The saved SSH handle is invalid at data.${issue?.path.join(".")}: ${issue?.message}.`, { cause: parsed.error });
+    throw new CompasEnsembleError("METADATA_INVALID", `The saved SSH handle is invalid at ${describeZodError(parsed.error, "data")}.`, { cause: parsed.error, key: HANDLE_KEY });
   }
   return parsed.data;
 }

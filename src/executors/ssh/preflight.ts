@@ -1,8 +1,8 @@
 import { CompasEnsembleError, isCompasEnsembleError, type ErrorCode } from "../../errors.js";
-import type { Plan } from "../../metadata/schemas.js";
+import type { Plan } from "../../plan/schema.js";
 import { SshConnection, lastLines, loadKnownHosts, defaultKnownHostsFile, type ConnectionSettings } from "./_connection.js";
 import type { SshHost } from "./hosts.js";
-import { shellQuote } from "./shell-quote.js";
+import { shellQuote } from "../../util/shell-quote.js";
 
 /** One check of one host. */
 export interface PreflightCheck {

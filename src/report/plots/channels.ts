@@ -1,7 +1,7 @@
-import { SUMMARY_CHANNELS, SUMMARY_DCO_TYPES } from "../../hdf5/summary.js";
+import { SUMMARY_CHANNELS, SUMMARY_DCO_TYPES } from "../../dataset/summary.js";
 import type { ScienceData } from "../types.js";
-import { baseOptions, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./_figure.js";
-import type { PlotLib } from "./_lib.js";
+import { baseOptions, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./figure.js";
+import type { PlotLib } from "./plot-lib.js";
 import { byMetallicityAndAlpha, xColumn } from "./yields.js";
 
 /** Channel names for the legend (Broekgaarden et al. 2021 labels; see docs/sbi-dataset.md). */

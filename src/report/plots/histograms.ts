@@ -1,6 +1,6 @@
 import type { ScienceData } from "../types.js";
-import { baseOptions, num, serialise, sortedUnique, toCsv, zLabel, type Figure } from "./_figure.js";
-import type { PlotLib } from "./_lib.js";
+import { baseOptions, num, serialise, sortedUnique, toCsv, zLabel, type Figure } from "./figure.js";
+import type { PlotLib } from "./plot-lib.js";
 
 /** One histogrammed quantity of merging BBHs. */
 interface Quantity {

@@ -1,6 +1,6 @@
 import type { ScienceData } from "../types.js";
-import { baseOptions, num, serialise, toCsv, type Figure } from "./_figure.js";
-import type { PlotLib } from "./_lib.js";
+import { baseOptions, num, serialise, toCsv, type Figure } from "./figure.js";
+import type { PlotLib } from "./plot-lib.js";
 
 /** Most points the scatter draws; above it every k-th merging DCO is drawn (said in the caption). */
 export const MAX_SCATTER_POINTS = 4000;

@@ -1,6 +1,6 @@
 import type { RatesData } from "../types.js";
-import { baseOptions, num, serialise, sortedUnique, toCsv, type Figure } from "./_figure.js";
-import type { PlotLib } from "./_lib.js";
+import { baseOptions, num, serialise, sortedUnique, toCsv, type Figure } from "./figure.js";
+import type { PlotLib } from "./plot-lib.js";
 
 /** Most redshifts per line: the rates' z grid (step 0.01) is thinned to this for drawing. */
 export const MAX_Z_POINTS = 201;

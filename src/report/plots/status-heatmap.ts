@@ -1,8 +1,8 @@
-import { formatDuration } from "../../planner/_format.js";
+import { formatDuration } from "../../util/format.js";
 import { AXES, type AxisName } from "../../grid/schema.js";
 import type { ReportRun, RunState, StatusData } from "../types.js";
-import { baseOptions, num, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./_figure.js";
-import type { PlotLib } from "./_lib.js";
+import { baseOptions, num, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./figure.js";
+import type { PlotLib } from "./plot-lib.js";
 
 /** Fill colour of each run state (Okabe-Ito based, distinguishable with colour-blindness). */
 export const STATE_COLOURS: Record<RunState, string> = {

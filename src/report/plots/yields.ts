@@ -1,7 +1,7 @@
-import { SUMMARY_DCO_TYPES } from "../../hdf5/summary.js";
+import { SUMMARY_DCO_TYPES } from "../../dataset/summary.js";
 import type { ScienceData } from "../types.js";
-import { baseOptions, num, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./_figure.js";
-import type { PlotLib } from "./_lib.js";
+import { baseOptions, num, serialise, shortNum, sortedUnique, toCsv, zLabel, type Figure } from "./figure.js";
+import type { PlotLib } from "./plot-lib.js";
 
 /** Value of one x column for one run, NaN when the dataset has no such column. */
 export function xColumn(science: ScienceData, column: string): (run: number) => number {

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SbiDataset } from "../../../src/hdf5/dataset-types.js";
-import { writeSbiHdf5 } from "../../../src/hdf5/write-h5.js";
-import { makeDataset } from "../../hdf5/dataset-helpers.js";
+import type { SbiDataset } from "../../../src/dataset/types.js";
+import { writeSbiHdf5 } from "../../../src/dataset/write-h5.js";
+import { makeDataset } from "../../dataset/dataset-helpers.js";
 
 const DOC = readFileSync(new URL("../../../docs/rates.md", import.meta.url), "utf8");
 

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type * as H5 from "h5wasm";
-import { loadH5wasm, openH5Read } from "../../../src/hdf5/_h5wasm.js";
+import { loadH5wasm, openH5Read } from "../../../src/hdf5/h5wasm.js";
 import { FIXTURE_ROOT } from "../fixtures.js";
 
 /** Root of the read-only COMPAS fixtures. */

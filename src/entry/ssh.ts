@@ -1,0 +1,16 @@
+/**
+ * `compas-ensemble/ssh`: the SSH executor (any Linux machines, EC2 among them) and what it
+ * builds on: host lists, preflight, host keys and shell quoting. docs/ssh-executor.md.
+ * @module ssh
+ */
+export {
+  SshExecutor,
+  reattachSshExecutor,
+  SshHandleDataSchema,
+  type SshExecutorOptions,
+  type SshHandleData,
+} from "../executors/ssh/index.js";
+export { parseHosts, loadHostsFile, SshHostSchema, type SshHost, type SshHostInput } from "../executors/ssh/hosts.js";
+export type { HostPreflight, PreflightCheck } from "../executors/ssh/preflight.js";
+export { parseKnownHosts, verifyHostKey, fingerprint, type KnownHostEntry, type HostKeyVerdict } from "../executors/ssh/known-hosts.js";
+export { shellQuote, quoteArg } from "../util/shell-quote.js";
