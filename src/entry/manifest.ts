@@ -24,7 +24,7 @@ export {
   type TaskError,
 } from "../manifest/schema.js";
 export { mergeMetadata, type MergeOptions } from "../manifest/merge.js";
-export { ManifestCheckpointer, type ManifestCheckpointerOptions } from "../manifest/checkpoint.js";
+export { ManifestCheckpointer, DEFAULT_CHECKPOINT_EVERY, type ManifestCheckpointerOptions } from "../manifest/checkpoint.js";
 export { summarizeStatus, estimateRemainingSeconds, type InvalidOutput, type StatusSummary, type TaskFailure } from "../manifest/status.js";
 export { planResume, nextAttempt, type ResumePlan } from "../manifest/resume.js";
 export {
