@@ -17,6 +17,8 @@ export default defineConfig([
     // the same classes: an error thrown under compas-ensemble/ssh is a CompasEnsembleError of
     // the root, and a LocalStore from compas-ensemble/store is one to runEnsemble.
     splitting: true,
+    // import.meta.url in the CJS build too: src/util/require-cjs.ts resolves from it.
+    shims: true,
     // h5wasm is ESM-only; keeping it external lets the CJS build load it with a dynamic import.
     external: ["h5wasm", "h5wasm/node"],
   },
