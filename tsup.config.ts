@@ -3,7 +3,7 @@ import { defineConfig } from "tsup";
 // The package's entry points: the root (what a script needs to run locally and build a
 // dataset) and one subpath per part that brings heavy dependencies or is for specialists.
 // package.json "exports" and "typesVersions" and typedoc.json list the same names.
-export const ENTRIES = ["ssh", "batch", "slurm", "store", "manifest", "sbi", "estimate", "compas", "worker", "report"] as const;
+export const ENTRIES = ["ssh", "batch", "slurm", "store", "manifest", "sbi", "estimate", "compas", "worker", "report", "doctor"] as const;
 
 export default defineConfig([
   {

@@ -26,6 +26,7 @@ import { withOutput } from "../src/compas/argv.js";
 import { probeCompas } from "../src/compas/probe.js";
 import { buildPlan } from "../src/plan/build.js";
 import { expandGrid, sparseGrid, TEST_RUN_POINTS } from "../src/grid/index.js";
+import { argValue } from "./_bundle.js";
 import { loadAverage, row, takeTurns, type Timings } from "./_side-by-side.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -117,6 +118,6 @@ export async function main(options: { reps?: number } = {}): Promise<DemoBenchRe
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const i = process.argv.indexOf("--reps");
-  await main(i > 0 ? { reps: Number(process.argv[i + 1]) } : {});
+  const reps = argValue(process.argv, "--reps");
+  await main(reps === undefined ? {} : { reps: Number(reps) });
 }

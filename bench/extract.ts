@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createGunzip } from "node:zlib";
-import { build } from "esbuild";
+import { argValue, bundleForBench } from "./_bundle.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const FIXTURE = fileURLToPath(
@@ -121,7 +121,7 @@ export async function main(options: ExtractBenchOptions = {}): Promise<ExtractBe
     console.log(`built ${large}: ${copies * 5000} systems, ${(fileBytes / 1e6).toFixed(0)} MB in ${((performance.now() - tBuild) / 1000).toFixed(1)} s`);
     await warmPageCache(large);
 
-    const worker = await bundleWorker();
+    const worker = await bundleForBench("_extract_worker.ts", "extract_worker.mjs");
     const js = JSON.parse(run(process.execPath, [worker, large, String(repeat)])) as {
       loadS: number;
       times: number[];
@@ -175,26 +175,7 @@ export async function main(options: ExtractBenchOptions = {}): Promise<ExtractBe
   }
 }
 
-/** Bundles the worker with esbuild into bench/.out (h5wasm stays external, resolved from node_modules). */
-async function bundleWorker(): Promise<string> {
-  const outfile = join(HERE, ".out", "extract_worker.mjs");
-  await build({
-    entryPoints: [join(HERE, "_extract_worker.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["h5wasm", "h5wasm/node"],
-    logLevel: "warning",
-  });
-  return outfile;
-}
 
-function argValue(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);

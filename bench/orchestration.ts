@@ -26,6 +26,7 @@ import { runEnsemble } from "../src/ensemble/run.js";
 import { LocalExecutor } from "../src/executors/local/executor.js";
 import { expandGrid, fullGrid } from "../src/grid/index.js";
 import { buildPlan } from "../src/plan/build.js";
+import { argValue } from "./_bundle.js";
 import { loadAverage, row, takeTurns, type Timings } from "./_side-by-side.js";
 
 const STAND_IN = fileURLToPath(new URL("../test/support/fake-compas/COMPAS", import.meta.url));
@@ -128,17 +129,12 @@ export async function main(options: OrchestrationBenchOptions = {}): Promise<Orc
   }
 }
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const which = argValue("--path") ?? "both";
+  const which = argValue(process.argv, "--path") ?? "both";
   const common = {
-    ...(argValue("--points") ? { points: Number(argValue("--points")) } : {}),
-    ...(argValue("--reps") ? { reps: Number(argValue("--reps")) } : {}),
-    ...(argValue("--n-systems") ? { nSystems: Number(argValue("--n-systems")) } : {}),
+    ...(argValue(process.argv, "--points") ? { points: Number(argValue(process.argv, "--points")) } : {}),
+    ...(argValue(process.argv, "--reps") ? { reps: Number(argValue(process.argv, "--reps")) } : {}),
+    ...(argValue(process.argv, "--n-systems") ? { nSystems: Number(argValue(process.argv, "--n-systems")) } : {}),
   };
   for (const path of ["success", "failure"] as const) {
     if (which === path || which === "both") await main({ ...common, path });

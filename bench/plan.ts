@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { argValue, bundleForBench } from "./_bundle.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const PEAK_RSS = join(HERE, "_peak_rss.cjs");
@@ -159,34 +159,11 @@ export function goalLine(m: Measurement, startup: Measurement): string {
   );
 }
 
-/** Bundles the CLI and the buildPlan worker with esbuild into bench/.out. */
+/** Bundles the CLI and the buildPlan worker into bench/.out, dependencies left in node_modules as tsup leaves them. */
 async function bundle(): Promise<[string, string]> {
-  const out: string[] = [];
-  for (const [entry, name] of [
-    ["../src/cli.ts", "cli.mjs"],
-    ["_plan_worker.ts", "plan_worker.mjs"],
-  ] as const) {
-    const outfile = join(HERE, ".out", name);
-    await build({
-      entryPoints: [join(HERE, entry)],
-      outfile,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      // Dependencies load from node_modules, as in the published build (tsup keeps them external).
-      packages: "external",
-      logLevel: "warning",
-    });
-    out.push(outfile);
-  }
-  return out as [string, string];
+  return [await bundleForBench("../src/cli.ts", "cli.mjs", "all"), await bundleForBench("_plan_worker.ts", "plan_worker.mjs", "all")];
 }
 
-function argValue(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);

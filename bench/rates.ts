@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { argValue, bundleForBench } from "./_bundle.js";
 import { extractDcos } from "../src/physics/dco.js";
 import { encodeNpyTyped } from "../src/dataset/write-npy.js";
 import { RATE_DCO_TYPES } from "../src/physics/rates/run-rates.js";
@@ -152,7 +152,7 @@ export async function main(options: RatesBenchOptions = {}): Promise<RatesBenchR
   const dir = mkdtempSync(join(tmpdir(), "bench-rates-"));
   try {
     await writeInputs(dir, nDco, nRuns);
-    const worker = await bundleWorker();
+    const worker = await bundleForBench("_rates_worker.ts", "rates_worker.mjs");
     const js = JSON.parse(run(process.execPath, [worker, dir, String(repeat)])) as {
       times: number[];
       peakRss: number;
@@ -186,26 +186,7 @@ export async function main(options: RatesBenchOptions = {}): Promise<RatesBenchR
   }
 }
 
-/** Bundles the worker with esbuild into bench/.out. */
-async function bundleWorker(): Promise<string> {
-  const outfile = join(HERE, ".out", "rates_worker.mjs");
-  await build({
-    entryPoints: [join(HERE, "_rates_worker.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["h5wasm", "h5wasm/node"],
-    logLevel: "warning",
-  });
-  return outfile;
-}
 
-function argValue(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);

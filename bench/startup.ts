@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureBuilt } from "../scripts/built-cli.mjs";
+import { argValue } from "./_bundle.js";
 import { loadAverage, row, takeTurns, type Timings } from "./_side-by-side.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -62,6 +63,6 @@ export async function main(options: { reps?: number } = {}): Promise<StartupBenc
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const i = process.argv.indexOf("--reps");
-  await main(i > 0 ? { reps: Number(process.argv[i + 1]) } : {});
+  const reps = argValue(process.argv, "--reps");
+  await main(reps === undefined ? {} : { reps: Number(reps) });
 }

@@ -58,6 +58,8 @@ const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Command
   { names: ["sync"], load: async () => (await import("./cli/sync.js")).syncCliCommand() },
   { names: ["report"], load: async () => (await import("./cli/report.js")).reportCliCommand() },
   { names: ["worker"], load: async () => (await import("./cli/worker.js")).workerCommand() },
+  { names: ["doctor"], load: async () => (await import("./cli/doctor.js")).doctorCommand() },
+  { names: ["hosts"], load: async () => (await import("./cli/hosts.js")).hostsCommand() },
   { names: ["demo"], load: async () => (await import("./cli/run.js")).demoCommand() },
 ];
 
@@ -85,6 +87,7 @@ async function registerCommands(args: readonly string[]): Promise<void> {
       throw new Error(`The CLI's command table names ${entry.names.join("/")} but its module builds ${cmd.name()}.`);
     }
     reportUsageErrors(cmd, `compas-ensemble ${cmd.name()}`);
+    for (const sub of cmd.commands) reportUsageErrors(sub, `compas-ensemble ${cmd.name()} ${sub.name()}`);
     program.addCommand(cmd);
   }
 }

@@ -30,6 +30,7 @@ export interface ExecutorFlags {
   jobQueue?: string;
   jobDefinition?: string;
   image?: string;
+  imageCompasSha256?: string;
   jobDefinitionName?: string;
   vcpus?: string;
   memory?: string;
@@ -52,7 +53,12 @@ export interface ExecutorFlags {
   env?: string[];
 }
 
-function collect(value: string, previous: string[] = []): string[] {
+/**
+ * Commander's collector of a repeatable flag.
+ * @param value - this occurrence
+ * @param previous - the earlier ones
+ */
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
@@ -77,6 +83,7 @@ export function addExecutorOptions(cmd: Command): Command {
     .option("--job-queue <name>", "batch: job queue")
     .option("--job-definition <name>", "batch: existing job definition (name, name:revision or ARN)")
     .option("--image <uri>", "batch: register (or reuse) a job definition for this container image")
+    .option("--image-compas-sha256 <hex>", "batch: sha256 of COMPAS inside --image (examples/batch); tagged on the definition, and plans of another build are refused")
     .option("--job-definition-name <name>", `batch: name of the definition registered for --image (default: ${d.batch.jobDefinitionName})`)
     .option("--vcpus <n>", `batch: vCPUs per child (with --image; default ${d.batch.vcpus})`)
     .option("--memory <MiB>", `batch: memory per child (with --image; default ${d.batch.memoryMiB})`)
@@ -97,7 +104,11 @@ export function addExecutorOptions(cmd: Command): Command {
     .option("--env <NAME=VALUE>", "ssh/batch/slurm: non-secret environment for the workers (repeatable)", collect);
 }
 
-function envRecord(pairs: readonly string[] = []): Record<string, string> {
+/**
+ * Parses repeated `--env NAME=VALUE` flags.
+ * @param pairs - the flag values
+ */
+export function envRecord(pairs: readonly string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
@@ -156,6 +167,11 @@ export async function executorFromFlags(flags: ExecutorFlags): Promise<Executor>
       if (!flags.jobDefinition && !flags.image) {
         throw new CompasEnsembleError("OPTIONS_INVALID", "--executor batch needs --job-definition <name> or --image <uri> to register one.");
       }
+      if (flags.imageCompasSha256 && !flags.image) {
+        throw new CompasEnsembleError("OPTIONS_INVALID", "--image-compas-sha256 goes with --image; a definition named by --job-definition declares its COMPAS build with its own tag.", {
+          hint: "Drop --image-compas-sha256, or tag the definition compas-ensemble:compas-sha256=<sha256> when you register it (examples/batch/README.md).",
+        });
+      }
       const { BatchExecutor } = await import("../executors/batch/index.js");
       return new BatchExecutor({
         ...common,
@@ -169,6 +185,7 @@ export async function executorFromFlags(flags: ExecutorFlags): Promise<Executor>
                 ...(flags.vcpus ? { vcpus: wholeNumber(flags.vcpus, "--vcpus", 1) } : {}),
                 ...(flags.memory ? { memoryMiB: wholeNumber(flags.memory, "--memory", 128) } : {}),
                 ...(flags.jobRole ? { jobRoleArn: flags.jobRole } : {}),
+                ...(flags.imageCompasSha256 ? { compasSha256: flags.imageCompasSha256.toLowerCase() } : {}),
               },
             }),
         ...(flags.region ? { region: flags.region } : {}),

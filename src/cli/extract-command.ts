@@ -2,12 +2,10 @@ import { resolve } from "node:path";
 import { CompasEnsembleError } from "../errors.js";
 import { refuseProtectedOutput } from "../store/owned-paths.js";
 import { pathError } from "../util/path-errors.js";
-import type { RatesOptions } from "../physics/rates/options.js";
-import { buildSbiDataset } from "../dataset/build.js";
+import { buildSbiDataset, type BuildSbiDatasetOptions } from "../dataset/build.js";
 import { readDatasetSource } from "../dataset/source.js";
 import { parseSpinModelFlag } from "./spin-model-flag.js";
 import type { SpinModelInput } from "../physics/spins.js";
-import type { SummaryBins } from "../dataset/summary.js";
 import { writeSbiHdf5 } from "../dataset/write-h5.js";
 import { assertNpyTarget, writeSbiNpy } from "../dataset/write-npy.js";
 import { sbiParquetPaths, writeSbiParquet } from "../dataset/write-parquet.js";
@@ -16,8 +14,14 @@ import { SBI_FORMATS, type SbiFormat } from "../dataset/types.js";
 export { SBI_FORMATS, type SbiFormat };
 
 
-/** Options of {@link extractCommand}, one per CLI flag. */
-export interface ExtractCommandOptions {
+/**
+ * Options of {@link extractCommand}, one per CLI flag: where to read and write, and the
+ * dataset options of {@link BuildSbiDatasetOptions} (their flags: `--merging-only`, `--no-verify`,
+ * `--n-systems-from-output`, the rates flags of parseRatesFlags), with the spin model also
+ * accepted as `--spin-model` text.
+ */
+export interface ExtractCommandOptions
+  extends Pick<BuildSbiDatasetOptions, "mergingOnly" | "bins" | "rates" | "libraryVersion" | "verify" | "nSystemsFromOutput" | "onRun"> {
   /** Ensemble output directory or its ensemble_metadata.json. */
   source: string;
   /** Output file (h5, parquet) or directory (npy). */
@@ -26,18 +30,6 @@ export interface ExtractCommandOptions {
   format?: SbiFormat | string;
   /** `--spin-model` text (see {@link parseSpinModelFlag}) or a model object. */
   spinModel?: string | SpinModelInput;
-  mergingOnly?: boolean;
-  bins?: Partial<SummaryBins>;
-  /** Star-forming mass and merger-rate options (docs/rates.md); see parseRatesFlags for the CLI flags. */
-  rates?: RatesOptions;
-  /** Library version recorded in the output. */
-  libraryVersion?: string;
-  /** `--no-verify` sets this false: read outputs without checking their size and sha256. */
-  verify?: boolean;
-  /** `--n-systems-from-output`: divide yields by the file's count when it differs from the manifest. */
-  nSystemsFromOutput?: boolean;
-  /** Progress after each run. */
-  onRun?: (done: number, total: number, runId: string) => void;
 }
 
 /** What {@link extractCommand} wrote, for the CLI's report. */

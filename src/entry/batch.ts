@@ -15,6 +15,7 @@ export {
   resolveBatchOptions,
   jobDefinitionInput,
   SPEC_TAG,
+  COMPAS_SHA256_TAG,
   batchStatusToTaskState,
   ApiRetrySchema,
   type BatchHandleData,

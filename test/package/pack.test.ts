@@ -14,7 +14,7 @@ const repo = fileURLToPath(new URL("../..", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { name: string; version: string };
 const fixture = join(FIXTURE_ROOT, "detailed_alpha0.1_lambda0.1_Z0.0001_fa0.5_kick217_N5_seed100315/COMPAS_Output/COMPAS_Output.h5.gz");
 /** The subpath entry points besides the root (package.json "exports", tsup.config.ts). */
-const ENTRIES = ["ssh", "batch", "slurm", "store", "manifest", "sbi", "estimate", "compas", "worker", "report"];
+const ENTRIES = ["ssh", "batch", "slurm", "store", "manifest", "sbi", "estimate", "compas", "worker", "report", "doctor"];
 const BUILD = [
   ...["index", ...ENTRIES].flatMap((name) => [`dist/${name}.js`, `dist/${name}.cjs`, `dist/${name}.d.ts`, `dist/${name}.d.cts`]),
   "dist/cli.js",

@@ -77,11 +77,16 @@ export interface SshdClusterOptions {
   hosts?: number;
   /** Environment sshd sets for every session of the test key, i.e. the host's own environment. */
   setEnv?: Record<string, string>;
+  /**
+   * Login users are `<userPrefix>-a`, `-b`, ... Default `ce-ssh`. Test files that run at the
+   * same time need their own prefix: "every process of the user is the host's" must hold.
+   */
+  userPrefix?: string;
 }
 
 /**
  * Starts the hosts; fails loudly if sshd is missing or the process is not root.
- * @param options - number of hosts and their session environment
+ * @param options - number of hosts, their session environment and user names
  */
 export async function startSshdCluster(options: SshdClusterOptions = {}): Promise<SshdCluster> {
   if (!existsSync(SSHD)) {
@@ -112,7 +117,7 @@ export async function startSshdCluster(options: SshdClusterOptions = {}): Promis
   for (let i = 0; i < n; i++) {
     const letter = String.fromCharCode(97 + i);
     const name = `host-${letter}`;
-    const user = `ce-ssh-${letter}`;
+    const user = `${options.userPrefix ?? "ce-ssh"}-${letter}`;
     const uid = ensureUser(user);
     const hostDir = join(dir, name);
     mkdirSync(hostDir);

@@ -12,7 +12,7 @@ import { abortableDelay } from "../../util/delay.js";
 import { isRetryableApiError } from "./_backoff.js";
 import { childTaskStatus, isBatchTerminal, type BatchChildInfo } from "./_states.js";
 import { CANCEL_REASON, groupTasks, newSubmissionName, submitJobInput, type SubmissionContext } from "./_submission.js";
-import { ensureJobDefinition } from "./job-definition.js";
+import { COMPAS_SHA256_TAG, assertImageCompas, declaredCompasSha256, ensureJobDefinition } from "./job-definition.js";
 import { resolveBatchOptions, type BatchExecutorOptions, type ResolvedBatchExecutorOptions } from "./options.js";
 import { describeZodError } from "../../util/zod-error.js";
 
@@ -134,8 +134,12 @@ export class BatchExecutor implements Executor {
       if (!known.has(id)) throw new CompasEnsembleError("PLAN_MISMATCH", `Task ${id} is not in the plan of ensemble ${plan.ensemble_id}.`);
     }
     const emit = (e: ExecutorEvent): void => context.onEvent?.(e);
+    // A declared build that is not the plan's is refused before a definition is registered.
+    const declared = this.options.jobDefinitionSpec?.compasSha256;
+    if (declared) assertImageCompas(declared, plan.compas, `for image ${this.options.jobDefinitionSpec!.image}`);
     await this.refuseWhileActive(store);
     const jobDefinition = await this.jobDefinition(emit);
+    if (!declared) await this.checkImageCompas(jobDefinition, plan.compas, emit);
 
     const submission = newSubmissionName();
     const groups = groupTasks(taskIds, submission);
@@ -304,6 +308,19 @@ export class BatchExecutor implements Executor {
     // A failed lookup must not be cached: the next submission tries again.
     this.jobDefinitionRef.catch(() => (this.jobDefinitionRef = undefined));
     return this.jobDefinitionRef;
+  }
+
+  private async checkImageCompas(jobDefinition: string, planned: { version: string; sha256: string }, emit: (e: ExecutorEvent) => void): Promise<void> {
+    const declared = await declaredCompasSha256(this.api(), jobDefinition);
+    if (declared !== undefined) {
+      assertImageCompas(declared, planned, jobDefinition);
+      return;
+    }
+    emit({
+      type: "log",
+      level: "warn",
+      message: `Batch job definition ${jobDefinition} declares no COMPAS sha256 (tag ${COMPAS_SHA256_TAG}), so a plan made with another build is only refused by each worker; see examples/batch/README.md to declare it.`,
+    });
   }
 
   private tracker(handle: ExecutorHandle): Tracker {

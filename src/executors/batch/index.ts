@@ -19,6 +19,6 @@ export {
   type ResolvedBatchExecutorOptions,
   type ResolvedJobDefinitionSpec,
 } from "./options.js";
-export { ensureJobDefinition, jobDefinitionInput, SPEC_TAG, type ResolvedJobDefinition } from "./job-definition.js";
+export { ensureJobDefinition, jobDefinitionInput, declaredCompasSha256, SPEC_TAG, COMPAS_SHA256_TAG, type ResolvedJobDefinition } from "./job-definition.js";
 export { batchStatusToTaskState } from "./_states.js";
 export { ApiRetrySchema, type ApiRetryOptions } from "./_backoff.js";

@@ -41,6 +41,12 @@ export const JobDefinitionSpecSchema = z.strictObject({
   environment: EnvironmentSchema.optional(),
   /** Default per-attempt timeout of the definition (seconds, >= 60). */
   timeoutSeconds: z.number().int().min(BATCH_LIMITS.minTimeoutSeconds).optional(),
+  /**
+   * sha256 of the COMPAS binary inside the image (examples/batch/README.md shows how to read
+   * it). Written as the definition's `compas-ensemble:compas-sha256` tag; a plan made with
+   * another build is then refused before anything is submitted.
+   */
+  compasSha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits").optional(),
 });
 /** Input form of {@link JobDefinitionSpecSchema}. */
 export type JobDefinitionSpec = z.input<typeof JobDefinitionSpecSchema>;

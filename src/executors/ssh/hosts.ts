@@ -57,9 +57,19 @@ export function parseHosts(input: unknown, source = "the host list"): SshHost[] 
     const raw = typeof item === "string" ? parseHostString(item, `${source} entry ${i + 1}`) : item;
     const parsed = SshHostSchema.safeParse(raw);
     if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const name = typeof (raw as { host?: unknown } | null)?.host === "string" ? ` (host ${(raw as { host: string }).host})` : "";
+      if (issue?.code === "unrecognized_keys") {
+        const known = Object.keys(SshHostSchema.shape);
+        const guesses = issue.keys.map((k) => known.find((q) => q.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ""))).filter(Boolean);
+        throw new CompasEnsembleError("OPTIONS_INVALID", `${source} entry ${i + 1}${name} has the unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}.`, {
+          cause: parsed.error,
+          hint: `${guesses.length ? `Did you mean ${guesses.join(", ")}? ` : ""}A host takes: ${known.join(", ")} (names are case-sensitive).`,
+        });
+      }
       throw new CompasEnsembleError(
         "OPTIONS_INVALID",
-        `${source} entry ${i + 1} is invalid: ${describeZodError(parsed.error)}.`,
+        `${source} entry ${i + 1}${name} is invalid: ${describeZodError(parsed.error)}.`,
         { cause: parsed.error, hint: "Each host needs `host`; optional: user, port, identityFile, slots, name, hostKey, remoteDir, compasBinary." },
       );
     }

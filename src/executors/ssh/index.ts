@@ -14,6 +14,7 @@ import { isTerminal, type Executor, type ExecutorEvent, type ExecutorHandle, typ
 import { SshConnection, defaultKnownHostsFile, loadKnownHosts, type ConnectionSettings } from "./_connection.js";
 import { RemoteHost, type HostRecord } from "./_remote-host.js";
 import { CTL_SCRIPT, checkRemoteEnv, checkSafeId, workerScript } from "./_remote-scripts.js";
+import { hostRemoteDir } from "./_install-layout.js";
 import { Session } from "./_session.js";
 import { parseHosts, type SshHost, type SshHostInput } from "./hosts.js";
 import { assertPreflightOk, formatPreflight, preflightConnection, unreachableReport, type HostPreflight } from "./preflight.js";
@@ -173,7 +174,7 @@ export class SshExecutor implements Executor {
         }
         const report = await preflightConnection(
           conn,
-          { plan, remoteCommand: this.options.workerCommand, remoteNode: this.options.remoteNode, compasBinary: this.options.compasBinary, remoteEnv },
+          { plan, remoteCommand: this.options.workerCommand, remoteNode: this.options.remoteNode, compasBinary: this.options.compasBinary, remoteEnv, remoteDir: this.options.remoteDir },
           Date.now() - started,
         );
         return { host, report, conn };
@@ -194,12 +195,15 @@ export class SshExecutor implements Executor {
       const record: HostRecord = {
         ...c.host,
         slots: c.report.slots ?? 1,
-        dir: posix.join(c.host.remoteDir ?? this.options.remoteDir ?? EXECUTOR_DEFAULTS.ssh.remoteDir, plan.ensemble_id),
+        dir: posix.join(hostRemoteDir(c.host, this.options.remoteDir), plan.ensemble_id),
       };
       const rh = new RemoteHost(record, settings, knownHosts);
       rh.adopt(c.conn!);
       return rh;
     });
+    // Workers run what preflight checked: the configured command and binary, or what
+    // `hosts setup` installed for this plan.
+    const checkedWith = new Map(passed.map((c) => [c.host.name, c.report]));
 
     const submission = randomUUID();
     const session = new Session(
@@ -222,12 +226,14 @@ export class SshExecutor implements Executor {
       await Promise.all(
         remoteHosts.map(async (h) => {
           await h.writeFile("ctl.sh", CTL_SCRIPT);
+          const report = checkedWith.get(h.name);
+          const compasBinary = h.spec.compasBinary ?? this.options.compasBinary ?? report?.compasBinary;
           await h.writeFile(
             "worker.sh",
             workerScript({
-              remoteCommand: this.options.workerCommand ?? EXECUTOR_DEFAULTS.workerCommand,
+              remoteCommand: this.options.workerCommand ?? report?.remoteCommand ?? EXECUTOR_DEFAULTS.workerCommand,
               ...(mode === "s3" ? { storeUri: store.uri } : {}),
-              ...((h.spec.compasBinary ?? this.options.compasBinary) !== undefined ? { compasBinary: h.spec.compasBinary ?? this.options.compasBinary } : {}),
+              ...(compasBinary !== undefined ? { compasBinary } : {}),
               ...(taskTimeoutS !== undefined ? { taskTimeoutS } : {}),
               env: remoteEnv,
             }),

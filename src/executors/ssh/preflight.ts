@@ -2,7 +2,10 @@ import { CompasEnsembleError, isCompasEnsembleError, type ErrorCode } from "../.
 import type { Plan } from "../../plan/schema.js";
 import { SshConnection, lastLines, loadKnownHosts, defaultKnownHostsFile, type ConnectionSettings } from "./_connection.js";
 import type { SshHost } from "./hosts.js";
+import { hostRemoteDir, locateInstalled, type InstalledOnHost } from "./_install-layout.js";
 import { shellQuote } from "../../util/shell-quote.js";
+import { EXECUTOR_DEFAULTS } from "../options.js";
+import { MIN_NODE_MAJOR } from "../../version.js";
 
 /** One check of one host. */
 export interface PreflightCheck {
@@ -21,6 +24,10 @@ export interface HostPreflight {
   /** Slots to use: the host's `slots`, else its core count. */
   slots?: number;
   checks: PreflightCheck[];
+  /** The COMPAS path the checks used (configured, else installed by `hosts setup`, else the plan's). */
+  compasBinary?: string;
+  /** The remote compas-ensemble command the checks used (configured, else installed by `hosts setup`, else `compas-ensemble`). */
+  remoteCommand?: string[];
 }
 
 /** What the hosts must match, and how to run things there. */
@@ -35,15 +42,16 @@ export interface PreflightSettings {
   compasBinary?: string;
   /** Non-secret environment for remote commands (e.g. PATH). */
   remoteEnv?: Readonly<Record<string, string>>;
+  /** The executor's remoteDir (a host's own wins), where `hosts setup` installs. */
+  remoteDir?: string;
 }
-
-/** Node major version the package needs. */
-export const MIN_NODE_MAJOR = 20;
 
 /**
  * Checks one host over an open connection: core count, Node >= 20, compas-ensemble at the
  * plan's version, and the COMPAS binary with the plan's version and sha256 (`--version` and
- * `sha256sum` run on the host). Never throws for a failed check: failures are in the report.
+ * `sha256sum` run on the host). Where neither the host nor the settings name the COMPAS path
+ * or the remote command, what `hosts setup` installed for the plan's build and version under
+ * the remoteDir is used when present. Never throws for a failed check: failures are in the report.
  * @param conn - open connection to the host
  * @param settings - what to check against
  * @param elapsedMs - how long connecting took, for the report
@@ -75,6 +83,17 @@ export async function preflightConnection(conn: SshConnection, settings: Preflig
   });
 
   const node = settings.remoteNode ?? "node";
+  const configuredBinary = host.compasBinary ?? settings.compasBinary;
+  let installed: InstalledOnHost | undefined;
+  if (configuredBinary === undefined || settings.remoteCommand === undefined) {
+    try {
+      installed = await locateInstalled(conn, hostRemoteDir(host, settings.remoteDir), settings.plan.compas.sha256, settings.plan.library_version);
+    } catch (err) {
+      // Nothing installed can be found; the checks below report what is wrong with the host.
+      if (!isCompasEnsembleError(err)) throw err;
+    }
+  }
+
   await attempt("node", async () => {
     const r = await conn.exec(cmd([node, "--version"]));
     const version = r.stdout.trim();
@@ -84,7 +103,7 @@ export async function preflightConnection(conn: SshConnection, settings: Preflig
     return { ok: true, detail: `node ${version}` };
   });
 
-  const remoteCommand = settings.remoteCommand ?? ["compas-ensemble"];
+  const remoteCommand = [...(settings.remoteCommand ?? (installed?.package ? [node, installed.layout.cli] : EXECUTOR_DEFAULTS.workerCommand))];
   await attempt("package", async () => {
     const r = await conn.exec(cmd([...remoteCommand, "--version"]), { timeoutMs: 120_000 });
     const version = r.stdout.trim().split("\n").at(-1)?.trim() ?? "";
@@ -92,24 +111,24 @@ export async function preflightConnection(conn: SshConnection, settings: Preflig
       return {
         ok: false,
         code: "OPTIONS_INVALID",
-        detail: `${remoteCommand.join(" ")} --version failed (${notFound(r.code) ?? lastLines(r.stderr)}); install compas-ensemble@${settings.plan.library_version} on the host (npm install -g) or set remoteCommand`,
+        detail: `${remoteCommand.join(" ")} --version failed (${notFound(r.code) ?? lastLines(r.stderr)}); run \`compas-ensemble hosts setup\` to install compas-ensemble@${settings.plan.library_version} there (or install it yourself and set workerCommand)`,
       };
     }
     if (version !== settings.plan.library_version) {
       return {
         ok: false,
         code: "PLAN_MISMATCH",
-        detail: `compas-ensemble on the host is ${version}, but the plan was made with ${settings.plan.library_version}; install that version (npm install -g compas-ensemble@${settings.plan.library_version})`,
+        detail: `compas-ensemble on the host is ${version}, but the plan was made with ${settings.plan.library_version}; run \`compas-ensemble hosts setup\` to install that version beside it`,
       };
     }
     return { ok: true, detail: `compas-ensemble ${version}` };
   });
 
-  const binary = host.compasBinary ?? settings.compasBinary ?? settings.plan.compas.binary;
+  const binary = configuredBinary ?? (installed?.compas ? installed.layout.compasBinary : settings.plan.compas.binary);
   await attempt("compas", async () => {
     const v = await conn.exec(cmd([binary, "--version"]));
     if (v.code !== 0) {
-      return { ok: false, code: "COMPAS_NOT_FOUND", detail: `${binary} --version failed (${notFound(v.code) ?? lastLines(v.stderr || v.stdout)}); build COMPAS there or set compasBinary for this host` };
+      return { ok: false, code: "COMPAS_NOT_FOUND", detail: `${binary} --version failed (${notFound(v.code) ?? lastLines(v.stderr || v.stdout)}); copy the planned build there with \`compas-ensemble hosts setup\` (or set compasBinary for this host)` };
     }
     const version = /\bv?(\d+\.\d+\.\d+)\b/.exec(v.stdout)?.[1] ?? v.stdout.trim().split("\n")[0] ?? "";
     const h = await conn.exec(shellQuote(["sha256sum", "--", binary]));
@@ -120,14 +139,14 @@ export async function preflightConnection(conn: SshConnection, settings: Preflig
       return {
         ok: false,
         code: "PLAN_MISMATCH",
-        detail: `${binary} is COMPAS ${version} with sha256 ${sha.slice(0, 12)}, but the plan needs ${want.version} with sha256 ${want.sha256.slice(0, 12)}; copy the planned build to the host (one ensemble = one build)`,
+        detail: `${binary} is COMPAS ${version} with sha256 ${sha.slice(0, 12)}, but the plan needs ${want.version} with sha256 ${want.sha256.slice(0, 12)}; copy the planned build there with \`compas-ensemble hosts setup\` (one ensemble = one build)`,
       };
     }
     return { ok: true, detail: `COMPAS ${version} at ${binary}, sha256 ${sha.slice(0, 12)} as planned` };
   });
 
   const slots = host.slots ?? cores;
-  return { host: host.name, ok: checks.every((c) => c.ok), ...(slots !== undefined ? { slots } : {}), checks };
+  return { host: host.name, ok: checks.every((c) => c.ok), ...(slots !== undefined ? { slots } : {}), checks, compasBinary: binary, remoteCommand };
 }
 
 /**
