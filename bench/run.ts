@@ -2,6 +2,7 @@
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
  *   npm run bench -- startup | orchestration | demo | extract | plan | rates | report
+ *   npm run bench -- startup --before /path/to/older/dist/cli.js   (another build side by side)
  *
  * On a shared machine other work skews wall times: each line gives the load average, and
  * CPU-time ratios beside the wall-time ones (CPU time hardly depends on load).
@@ -13,18 +14,24 @@ import { goalLine, main as plan } from "./plan.js";
 import { main as rates } from "./rates.js";
 import { main as report } from "./report.js";
 import type { Timings } from "./_side-by-side.js";
+import { argValue } from "./_bundle.js";
 import { main as startup, STARTUP_GOAL } from "./startup.js";
 
-const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const before = argValue(process.argv, "--before");
+const which = process.argv.slice(2).filter((a) => !a.startsWith("-") && a !== before);
 const all = which.length === 0;
 const rows: string[] = [];
 const versus = (what: string, t: Timings, base: string, b: Timings, goal: number, load: string): string =>
   `${what} ${t.best.toFixed(2)} s  vs  ${base} ${b.best.toFixed(2)} s  ratio ${(t.best / b.best).toFixed(2)} (goal <= ${goal}),` +
   ` cpu ${(t.cpuBest / b.cpuBest).toFixed(2)}  [load ${load}]`;
 if (all || which.includes("startup")) {
-  const r = await startup();
+  const r = await startup(before === undefined ? {} : { before });
   rows.push(`startup        ${versus("--version", r.version, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
   rows.push(`startup        ${versus("grid --sparse", r.grid, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
+  if (r.before) {
+    rows.push(`startup        ${versus("before: --version", r.before.version, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
+    rows.push(`startup        ${versus("before: grid --sparse", r.before.grid, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
+  }
 }
 if (all || which.includes("orchestration")) {
   for (const path of ["success", "failure"] as const) {

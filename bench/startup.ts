@@ -4,7 +4,10 @@
  * bare `node -e 0` on the same machine, taking turns; best of `reps`. The ratio is what
  * loading the CLI costs on top of Node itself. Goal: at most 3x `node -e 0`.
  *
- *   npx tsx bench/startup.ts [--reps 15]
+ *   npx tsx bench/startup.ts [--reps 15] [--before /path/to/older/dist/cli.js]
+ *
+ * `--before` adds another build's CLI to the same turns (e.g. main's, built in a worktree of
+ * its own), so before and after are measured side by side under the same load.
  *
  * dist is built first if it is missing or older than src (scripts/built-cli.mjs).
  */
@@ -29,6 +32,8 @@ export interface StartupBenchResult {
   /** grid.best / node.best */
   gridRatio: number;
   loadAverage: string;
+  /** The `--before` CLI's timings, when given. */
+  before?: { version: Timings; grid: Timings };
 }
 
 function run(args: string[]): void {
@@ -40,29 +45,45 @@ function run(args: string[]): void {
  * Measures the three commands side by side and prints them.
  * @param options - repetitions per command
  */
-export async function main(options: { reps?: number } = {}): Promise<StartupBenchResult> {
+export async function main(options: { reps?: number; before?: string } = {}): Promise<StartupBenchResult> {
   ensureBuilt();
   const cli = join(REPO, "dist", "cli.js");
   const reps = options.reps ?? 15;
-  const t = await takeTurns(reps, {
+  const sides: Record<string, () => void> = {
     node: () => run(["-e", "0"]),
     version: () => run([cli, "--version"]),
     grid: () => run([cli, "grid", "--sparse"]),
-  });
+  };
+  const older = options.before;
+  if (older !== undefined) {
+    sides.beforeVersion = () => run([older, "--version"]);
+    sides.beforeGrid = () => run([older, "grid", "--sparse"]);
+  }
+  const t = await takeTurns(reps, sides);
   const load = loadAverage();
   console.log(`startup: best of ${reps}, taking turns (load average ${load})`);
-  console.log(row("node -e 0", t.node));
-  console.log(row("compas-ensemble --version", t.version, { baseline: t.node, goal: STARTUP_GOAL }));
-  console.log(row("compas-ensemble grid --sparse", t.grid, { baseline: t.node, goal: STARTUP_GOAL }));
+  const before = t.beforeVersion && t.beforeGrid ? { version: t.beforeVersion, grid: t.beforeGrid } : undefined;
+  const node = t.node!, version = t.version!, grid = t.grid!;
+  console.log(row("node -e 0", node));
+  console.log(row("compas-ensemble --version", version, { baseline: node, goal: STARTUP_GOAL }));
+  console.log(row("compas-ensemble grid --sparse", grid, { baseline: node, goal: STARTUP_GOAL }));
+  if (before) {
+    console.log(row("before: --version", before.version, { baseline: node, goal: STARTUP_GOAL }));
+    console.log(row("before: grid --sparse", before.grid, { baseline: node, goal: STARTUP_GOAL }));
+  }
   return {
-    ...t,
-    versionRatio: t.version.best / t.node.best,
-    gridRatio: t.grid.best / t.node.best,
+    node,
+    version,
+    grid,
+    ...(before ? { before } : {}),
+    versionRatio: version.best / node.best,
+    gridRatio: grid.best / node.best,
     loadAverage: load,
   };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const reps = argValue(process.argv, "--reps");
-  await main(reps === undefined ? {} : { reps: Number(reps) });
+  const before = argValue(process.argv, "--before");
+  await main({ ...(reps === undefined ? {} : { reps: Number(reps) }), ...(before === undefined ? {} : { before }) });
 }
