@@ -1,21 +1,48 @@
 /**
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
- *   npm run bench -- orchestration | extract | plan | rates | report | adaptive
+ *   npm run bench -- startup | orchestration | demo | extract | plan | rates | report | adaptive
+ *   npm run bench -- startup --before /path/to/older/dist/cli.js   (another build side by side)
+ *
+ * On a shared machine other work skews wall times: each line gives the load average, and
+ * CPU-time ratios beside the wall-time ones (CPU time hardly depends on load).
  */
 import { main as adaptive } from "./adaptive.js";
 import { main as extract } from "./extract.js";
 import { main as orchestration } from "./orchestration.js";
+import { DEMO_GOAL, main as demo } from "./demo.js";
 import { goalLine, main as plan } from "./plan.js";
 import { main as rates } from "./rates.js";
 import { main as report } from "./report.js";
+import type { Timings } from "./_side-by-side.js";
+import { argValue } from "./_bundle.js";
+import { main as startup, STARTUP_GOAL } from "./startup.js";
 
-const which = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const before = argValue(process.argv, "--before");
+const which = process.argv.slice(2).filter((a) => !a.startsWith("-") && a !== before);
 const all = which.length === 0;
 const rows: string[] = [];
+const versus = (what: string, t: Timings, base: string, b: Timings, goal: number, load: string): string =>
+  `${what} ${t.best.toFixed(2)} s  vs  ${base} ${b.best.toFixed(2)} s  ratio ${(t.best / b.best).toFixed(2)} (goal <= ${goal}),` +
+  ` cpu ${(t.cpuBest / b.cpuBest).toFixed(2)}  [load ${load}]`;
+if (all || which.includes("startup")) {
+  const r = await startup(before === undefined ? {} : { before });
+  rows.push(`startup        ${versus("--version", r.version, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
+  rows.push(`startup        ${versus("grid --sparse", r.grid, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
+  if (r.before) {
+    rows.push(`startup        ${versus("before: --version", r.before.version, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
+    rows.push(`startup        ${versus("before: grid --sparse", r.before.grid, "node -e 0", r.node, STARTUP_GOAL, r.loadAverage)}`);
+  }
+}
 if (all || which.includes("orchestration")) {
-  const r = await orchestration();
-  rows.push(`orchestration  runEnsemble ${r.libraryS.toFixed(2)} s  vs  xargs -P 2 ${r.xargsS.toFixed(2)} s  ratio ${r.ratio.toFixed(2)} (goal <= 1.3)`);
+  for (const path of ["success", "failure"] as const) {
+    const r = await orchestration({ path });
+    rows.push(`orchestration  ${versus(`${path} path, runEnsemble`, r.library, "xargs -P 2", r.xargs, r.goal, r.loadAverage)}`);
+  }
+}
+if (all || which.includes("demo")) {
+  const r = await demo();
+  for (const side of r.sides) rows.push(`demo           ${versus(side.name, side.timings, "xargs -P 2", r.xargs, DEMO_GOAL, r.loadAverage)}`);
 }
 if (all || which.includes("extract")) {
   const r = await extract();

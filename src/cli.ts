@@ -1,17 +1,4 @@
 import { Command, CommanderError } from "commander";
-import { attachCommand } from "./cli/attach.js";
-import { estimateCommand } from "./cli/estimate.js";
-import { doctorCommand } from "./cli/doctor.js";
-import { extractCliCommand } from "./cli/extract.js";
-import { commandCommand, gridCommand } from "./cli/grid.js";
-import { hostsCommand } from "./cli/hosts.js";
-import { inspectCliCommand } from "./cli/inspect.js";
-import { mergeMetadataCommand } from "./cli/merge-metadata.js";
-import { reportCliCommand } from "./cli/report.js";
-import { demoCommand, runCommand } from "./cli/run.js";
-import { statusCommand } from "./cli/status.js";
-import { syncCliCommand } from "./cli/sync.js";
-import { workerCommand } from "./cli/worker.js";
 import { CompasEnsembleError } from "./errors.js";
 import { LIBRARY_VERSION } from "./version.js";
 
@@ -50,28 +37,61 @@ function reportUsageErrors(cmd: Command, usage: string): void {
   });
 }
 
-reportUsageErrors(program, "compas-ensemble");
-for (const cmd of [
-  gridCommand(),
-  commandCommand(),
-  estimateCommand(),
-  runCommand(),
-  statusCommand(),
-  attachCommand("wait"),
-  attachCommand("cancel"),
-  mergeMetadataCommand(),
-  extractCliCommand(),
-  inspectCliCommand(),
-  syncCliCommand(),
-  reportCliCommand(),
-  workerCommand(),
-  doctorCommand(),
-  hostsCommand(),
-  demoCommand(),
-]) {
-  reportUsageErrors(cmd, `compas-ensemble ${cmd.name()}`);
-  for (const sub of cmd.commands) reportUsageErrors(sub, `compas-ensemble ${cmd.name()} ${sub.name()}`);
-  program.addCommand(cmd);
+/**
+ * Every command, by the names that call it, and the module that builds it. WHY a table and
+ * dynamic imports: a process loads only the command it runs (its flags' modules and what
+ * they import: zod schemas, grid presets, executor options), so `--version`, `grid` and
+ * `command` start at little more than Node's own cost. `--help`, `help` and a mistyped
+ * name load them all, to list them or suggest one.
+ */
+const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Command> }[] = [
+  { names: ["grid"], load: async () => (await import("./cli/grid.js")).gridCommand() },
+  { names: ["command"], load: async () => (await import("./cli/grid.js")).commandCommand() },
+  { names: ["estimate", "plan"], load: async () => (await import("./cli/estimate.js")).estimateCommand() },
+  { names: ["run"], load: async () => (await import("./cli/run.js")).runCommand() },
+  { names: ["status"], load: async () => (await import("./cli/status.js")).statusCommand() },
+  { names: ["wait"], load: async () => (await import("./cli/attach.js")).attachCommand("wait") },
+  { names: ["cancel"], load: async () => (await import("./cli/attach.js")).attachCommand("cancel") },
+  { names: ["merge-metadata"], load: async () => (await import("./cli/merge-metadata.js")).mergeMetadataCommand() },
+  { names: ["extract"], load: async () => (await import("./cli/extract.js")).extractCliCommand() },
+  { names: ["inspect"], load: async () => (await import("./cli/inspect.js")).inspectCliCommand() },
+  { names: ["sync"], load: async () => (await import("./cli/sync.js")).syncCliCommand() },
+  { names: ["report"], load: async () => (await import("./cli/report.js")).reportCliCommand() },
+  { names: ["worker"], load: async () => (await import("./cli/worker.js")).workerCommand() },
+  { names: ["doctor"], load: async () => (await import("./cli/doctor.js")).doctorCommand() },
+  { names: ["hosts"], load: async () => (await import("./cli/hosts.js")).hostsCommand() },
+  { names: ["demo"], load: async () => (await import("./cli/run.js")).demoCommand() },
+];
+
+/**
+ * The commands this command line needs: the one it names (program options such as --debug
+ * come before it, since options are positional), none for a bare `--version`, else all.
+ * @param args - the arguments after `node cli.js`
+ */
+function commandsFor(args: readonly string[]): readonly (typeof COMMANDS)[number][] {
+  const name = args.find((a) => !a.startsWith("-"));
+  if (name === undefined) {
+    const versionOnly = args.some((a) => a === "-V" || a === "--version") && !args.some((a) => a === "-h" || a === "--help");
+    return versionOnly ? [] : COMMANDS;
+  }
+  const named = COMMANDS.filter((c) => c.names.includes(name));
+  return named.length > 0 ? named : COMMANDS;
+}
+
+async function registerCommands(args: readonly string[]): Promise<void> {
+  reportUsageErrors(program, "compas-ensemble");
+  for (const entry of commandsFor(args)) {
+    const cmd = await entry.load();
+    // The table and the command files must agree, or a command would be unreachable by name.
+    if (![cmd.name(), ...cmd.aliases()].every((n) => entry.names.includes(n))) {
+      throw new CompasEnsembleError("INTERNAL", `The CLI's command table names ${entry.names.join("/")} but its module builds ${cmd.name()}.`, {
+        hint: "This is a bug in compas-ensemble; please report it.",
+      });
+    }
+    reportUsageErrors(cmd, `compas-ensemble ${cmd.name()}`);
+    for (const sub of cmd.commands) reportUsageErrors(sub, `compas-ensemble ${cmd.name()} ${sub.name()}`);
+    program.addCommand(cmd);
+  }
 }
 
 // Output is a courtesy and the manifest is the record: a reader that goes away (`run | head`,
@@ -90,7 +110,10 @@ process.on("exit", () => {
 });
 
 const debug = process.argv.includes("--debug");
-program.parseAsync(process.argv.filter((a) => a !== "--debug")).catch((err: unknown) => {
+const argv = process.argv.filter((a) => a !== "--debug");
+registerCommands(argv.slice(2))
+  .then(() => program.parseAsync(argv))
+  .catch((err: unknown) => {
   // --help and --version: commander has printed them.
   if (err instanceof CommanderError && err.exitCode === 0) return;
   // User errors get one sentence and a hint; a stack trace only on request.

@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   "ENSEMBLE_LOCKED",
   "PLAN_MISSING",
   "HANDLE_MISSING",
+  "INTERNAL",
 ] as const;
 
 /** One of the stable error codes in {@link ERROR_CODES}. */

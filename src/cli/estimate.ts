@@ -3,6 +3,7 @@ import { PROFILE_NAMES, type ProfileName } from "../compas/profiles.js";
 import { CompasEnsembleError } from "../errors.js";
 import { DEFAULT_CALIBRATION_BINARIES } from "../estimate/calibrate.js";
 import type { EstimateTarget } from "../estimate/estimate.js";
+import { addNoCacheOption } from "./_cache-option.js";
 import { addGridOptions, type GridFlags, selectionFromFlags, wholeNumber } from "./_grid-options.js";
 
 const TARGETS = ["local", "ec2", "batch", "slurm"] as const;
@@ -22,6 +23,7 @@ interface EstimateFlags extends GridFlags {
   cacheDir?: string;
   compasBinary?: string;
   json?: boolean;
+  cache: boolean;
 }
 
 /**
@@ -29,9 +31,9 @@ interface EstimateFlags extends GridFlags {
  * output size, wall time and cost of a grid on a target.
  */
 export function estimateCommand(): Command {
-  return addGridOptions(
+  return addNoCacheOption(addGridOptions(
     new Command("estimate").alias("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running"),
-  )
+  ))
     .requiredOption("--n-systems <n>", "binaries per grid point")
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
     .addOption(new Option("--profile <name>", "COMPAS flag profile").choices([...PROFILE_NAMES]).default("default"))
@@ -43,7 +45,7 @@ export function estimateCommand(): Command {
     .option("--calibrate", "time your COMPAS binary at the grid's corners first (cached per binary hash)")
     .option("--calibration-binaries <n>", "binaries in the calibration run", String(DEFAULT_CALIBRATION_BINARIES))
     .option("--recalibrate", "calibrate again even when the cache has this binary")
-    .option("--cache-dir <dir>", "calibration cache folder (default ~/.cache/compas-ensemble)")
+    .option("--cache-dir <dir>", "cache folder of calibrations and binary hashes (default ~/.cache/compas-ensemble)")
     .option("--compas-binary <path>", "COMPAS executable (else COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS, PATH)")
     .option("--json", "print the estimate as JSON")
     .action(async (flags: EstimateFlags) => {
@@ -58,6 +60,7 @@ export function estimateCommand(): Command {
         profile: flags.profile,
         target: targetFromFlags(flags),
         compasBinary: flags.compasBinary,
+        probeCache: flags.cache,
         // Without --calibrate a cached calibration of the binary is still used.
         calibrate: {
           cachedOnly: !calibrate,

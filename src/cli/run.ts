@@ -6,6 +6,7 @@ import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { RUNS_PREFIX, runOutputKey } from "../store/keys.js";
 import { formatDuration } from "../util/format.js";
 import { addCompasOptions, type RunFlags } from "./_compas-options.js";
+import { addNoCacheOption } from "./_cache-option.js";
 import { addExecutorOptions, EXECUTOR_KINDS, executorFromFlags, type ExecutorFlags } from "./_executors.js";
 import { addGridOptions, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { liveReporter, nextSteps } from "./_live.js";
@@ -13,7 +14,7 @@ import { DEFAULT_CHECKPOINT_EVERY } from "../manifest/checkpoint.js";
 
 /** `compas-ensemble run`: runs a grid (the predecessor's flags plus executor options). */
 export function runCommand(): Command {
-  return addExecutorOptions(addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true)))
+  return addNoCacheOption(addExecutorOptions(addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true))))
     .option("--output-dir <dir>", "ensemble output directory or s3://bucket/prefix", "./compas-ensemble-output")
     .addOption(new Option("--executor <kind>", "where tasks run").choices([...EXECUTOR_KINDS]).default("local"))
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
@@ -24,7 +25,7 @@ export function runCommand(): Command {
     .option("--checkpoint-every <n>", `rewrite the manifest every n finished tasks (default ${DEFAULT_CHECKPOINT_EVERY})`)
     .option("--restart", "start over when the output directory holds a different ensemble")
     .option("--detach", "ssh/batch/slurm: return after submission; follow later with `compas-ensemble wait`")
-    .action(async (extra: string[], flags: RunFlags & ExecutorFlags & AdaptiveFlags, cmd: Command) => {
+    .action(async (extra: string[], flags: RunFlags & ExecutorFlags & AdaptiveFlags & { cache: boolean }, cmd: Command) => {
       const sizes = await sizesFromFlags(flags, cmd.getOptionValueSource("nSystems") === "cli");
       const controller = new AbortController();
       const stop = (signal: string): void => {
@@ -42,6 +43,7 @@ export function runCommand(): Command {
         systemsPerTask: flags.systemsPerTask ? wholeNumber(flags.systemsPerTask, "--systems-per-task", 1) : undefined,
         seedBase: wholeNumber(flags.seedBase, "--seed-base", 0),
         compasBinary: flags.compasBinary,
+        probeCache: flags.cache,
         compas: { profile: flags.profile, extraFlags: extra, allowInertAxes: flags.allowInertAxes },
         output: flags.outputDir,
         executor,
@@ -103,11 +105,11 @@ async function sizesFromFlags(
 
 /** `npm run demo`: the sparse grid's first 3 points with 200 binaries each. */
 export function demoCommand(): Command {
-  return new Command("demo")
+  return addNoCacheOption(new Command("demo"))
     .description("run the sparse grid's first 3 points with 200 binaries each, on the COMPAS it finds")
     .option("--output-dir <dir>", "output directory", "./demo-output")
     .option("--compas-binary <path>", "COMPAS executable")
-    .action(async (flags: { outputDir: string; compasBinary?: string }) => {
+    .action(async (flags: { outputDir: string; compasBinary?: string; cache: boolean }) => {
       const points = pointsFromFlags({ sparse: true, testRun: true });
       const n = 200;
       const { probeCompas, resolveCompasBinary } = await import("../compas/probe.js");
@@ -137,7 +139,7 @@ export function demoCommand(): Command {
         );
         return;
       }
-      const probe = await probeCompas(binary);
+      const probe = await probeCompas(binary, { cache: flags.cache });
       process.stderr.write(`COMPAS ${probe.version} at ${binary}\n`);
       const { runEnsemble } = await import("../ensemble/run.js");
       const live = liveReporter(process.stderr);
@@ -145,6 +147,7 @@ export function demoCommand(): Command {
         points,
         nSystems: n,
         compasBinary: binary,
+        probeCache: flags.cache,
         output: flags.outputDir,
         onEvent: live,
       }).finally(() => live.end());

@@ -19,9 +19,11 @@ export {
 export {
   resolveCompasBinary,
   probeCompas,
+  compasSha256,
   checkFlagsKnown,
   hashFile,
   type CompasProbe,
+  type ProbeCompasOptions,
   type ResolveCompasOptions,
 } from "./probe.js";
 export { compasEnv, COMPAS_FORBIDDEN_ENV } from "./env.js";

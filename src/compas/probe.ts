@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { CompasEnsembleError } from "../errors.js";
 import { compasEnv } from "./env.js";
 import { parseFlags } from "./argv.js";
+import { binaryIdentity, cachedIdentity, identityKey, type IdentityReaders, type ProbeOutput } from "./identity-cache.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -96,26 +97,57 @@ export interface CompasProbe {
   options: ReadonlySet<string>;
 }
 
-const probeCache = new Map<string, Promise<CompasProbe>>();
+/** Options of {@link probeCompas} and {@link compasSha256}. */
+export interface ProbeCompasOptions {
+  /**
+   * Trust the on-disk cache of the binary's identity (sha256, --version, --help), kept per
+   * real path, size, mtime, ctime and inode in the user's cache folder. Default true; false
+   * reads the binary afresh (`--no-cache`) and stores the fresh result.
+   */
+  cache?: boolean;
+  /** The cache folder; default $XDG_CACHE_HOME/compas-ensemble or ~/.cache/compas-ensemble. */
+  cacheDir?: string;
+}
+
+const READERS: IdentityReaders = { hash: hashFile, probe: probeOutput };
+const probeMemo = new Map<string, Promise<CompasProbe>>();
 
 /**
- * Runs `COMPAS --version` and `COMPAS --help` and hashes the binary. Cached per path, size and
- * modification time, so a rebuilt binary is probed again.
+ * Runs `COMPAS --version` and `COMPAS --help` and hashes the binary, or takes all three from
+ * the cache while the binary is unchanged (src/compas/identity-cache.ts), so a 336 MB build is
+ * hashed once, not on every run, plan and task. Within a process the answer is also kept in
+ * memory (workers probe before every task); a changed binary is probed again.
  * @param binary - path from {@link resolveCompasBinary}
+ * @param options - see {@link ProbeCompasOptions}
  */
-export function probeCompas(binary: string): Promise<CompasProbe> {
-  const st = statSync(binary);
-  const key = `${binary}\0${st.size}\0${st.mtimeMs}`;
-  let cached = probeCache.get(key);
+export function probeCompas(binary: string, options: ProbeCompasOptions = {}): Promise<CompasProbe> {
+  const { real, identity } = binaryIdentity(binary);
+  const key = [binary, options.cacheDir ?? "", identityKey(real, identity)].join("\0");
+  let cached = options.cache === false ? undefined : probeMemo.get(key);
   if (!cached) {
-    cached = doProbe(binary);
-    cached.catch(() => probeCache.delete(key));
-    probeCache.set(key, cached);
+    cached = cachedIdentity(binary, READERS, options).then(({ entry }) => ({
+      binary,
+      version: entry.probe!.version,
+      sha256: entry.sha256,
+      options: new Set(entry.probe!.options),
+    }));
+    const mine = cached;
+    cached.catch(() => probeMemo.get(key) === mine && probeMemo.delete(key));
+    probeMemo.set(key, cached);
   }
   return cached;
 }
 
-async function doProbe(binary: string): Promise<CompasProbe> {
+/**
+ * sha256 of a COMPAS binary, from the same cache as {@link probeCompas} (without running it).
+ * @param binary - path of the binary
+ * @param options - see {@link ProbeCompasOptions}
+ */
+export async function compasSha256(binary: string, options: ProbeCompasOptions = {}): Promise<string> {
+  return (await cachedIdentity(binary, READERS, { ...options, withProbe: false })).entry.sha256;
+}
+
+async function probeOutput(binary: string): Promise<ProbeOutput> {
   const run = async (flag: string): Promise<string> => {
     try {
       const { stdout } = await execFileAsync(binary, [flag], {
@@ -132,7 +164,7 @@ async function doProbe(binary: string): Promise<CompasProbe> {
       );
     }
   };
-  const [versionText, helpText, sha256] = await Promise.all([run("--version"), run("--help"), hashFile(binary)]);
+  const [versionText, helpText] = await Promise.all([run("--version"), run("--help")]);
   const version = /\bv?(\d+\.\d+\.\d+)\b/.exec(versionText)?.[1] ?? versionText.trim().split("\n")[0] ?? "";
   const options = new Set<string>();
   for (const m of helpText.matchAll(/(?:^|[\s,[(])(--[A-Za-z][A-Za-z0-9-]*)/g)) options.add(m[1]!);
@@ -141,7 +173,7 @@ async function doProbe(binary: string): Promise<CompasProbe> {
       hint: "Point --compas-binary at the COMPAS executable.",
     });
   }
-  return { binary, version, sha256, options };
+  return { version, options: [...options] };
 }
 
 /**

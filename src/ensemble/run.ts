@@ -53,6 +53,8 @@ export interface RunEnsembleOptions {
   seedBase?: number;
   /** COMPAS binary; default from COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS or PATH. */
   compasBinary?: string;
+  /** Trust the cached sha256 and probe of the binary (see probeCompas). Default true; false reads it afresh. */
+  probeCache?: boolean;
   /** Profile, HDF5 chunk size, extra flags, allowInertAxes. */
   compas?: CompasCommandOptions;
   /** Output directory or `s3://bucket/prefix`, or an open Store. */
@@ -126,7 +128,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
   if (!points) throw new CompasEnsembleError("OPTIONS_INVALID", "runEnsemble needs a grid or points; pass one of them.");
 
   const binary = resolveCompasBinary({ compasBinary: options.compasBinary });
-  const probe = await probeCompas(binary);
+  const probe = await probeCompas(binary, { cache: options.probeCache });
   checkFlagsKnown(probe, options.compas?.extraFlags ?? []);
   const warning = PROFILES[options.compas?.profile ?? "default"]?.warning;
   if (warning) emit({ type: "warning", message: warning });

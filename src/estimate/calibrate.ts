@@ -3,7 +3,7 @@ import { cpus, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { z } from "zod";
-import { hashFile, probeCompas, resolveCompasBinary } from "../compas/probe.js";
+import { compasSha256, probeCompas, resolveCompasBinary, type ProbeCompasOptions } from "../compas/probe.js";
 import type { ProfileName } from "../compas/profiles.js";
 import { buildPlan } from "../plan/build.js";
 import { CompasEnsembleError } from "../errors.js";
@@ -41,6 +41,8 @@ export interface CalibrateOptions {
   cacheDir?: string;
   /** Measure again even when the cache has this binary and profile. Default false. */
   refresh?: boolean;
+  /** Trust the cached sha256 and probe of the binary (kept in `cacheDir` too). Default true; false reads it afresh. */
+  probeCache?: boolean;
   /** Environment for COMPAS (GSL_RNG_* are always removed). Default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Stops the calibration run. */
@@ -92,13 +94,14 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   }
   const cacheDir = options.cacheDir ?? defaultCacheDir(options.env ?? process.env);
   const binary = resolveCompasBinary({ compasBinary: options.compasBinary, env: options.env });
-  const sha256 = await hashFile(binary);
+  const probeOptions = { cache: options.probeCache, cacheDir };
+  const sha256 = await compasSha256(binary, probeOptions);
   const key = cacheKey(sha256, profile);
   const cacheFile = join(cacheDir, "calibration.json");
   const hit = options.refresh ? undefined : readCache(cacheDir).entries[key];
   if (hit && hit.binaries >= binaries) return { ...hit, cached: true, cacheFile };
 
-  const record = await measure(binary, profile, binaries, options);
+  const record = await measure(binary, profile, binaries, options, probeOptions);
   await writeCacheEntry(cacheDir, key, record);
   return { ...record, cached: false, cacheFile };
 }
@@ -108,15 +111,22 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
  * @param binary - path of the COMPAS binary
  * @param profile - profile name
  * @param cacheDir - default as in {@link calibrate}
+ * @param probeCache - trust the cached sha256 of the binary (see {@link CalibrateOptions.probeCache}); default true
  */
-export async function cachedCalibration(binary: string, profile: ProfileName, cacheDir?: string): Promise<Calibration | undefined> {
+export async function cachedCalibration(binary: string, profile: ProfileName, cacheDir?: string, probeCache?: boolean): Promise<Calibration | undefined> {
   const dir = cacheDir ?? defaultCacheDir();
-  const hit = readCache(dir).entries[cacheKey(await hashFile(binary), profile)];
+  const hit = readCache(dir).entries[cacheKey(await compasSha256(binary, { cache: probeCache, cacheDir: dir }), profile)];
   return hit ? { ...hit, cached: true, cacheFile: join(dir, "calibration.json") } : undefined;
 }
 
-async function measure(binary: string, profile: ProfileName, binaries: number, options: CalibrateOptions): Promise<CalibrationRecord> {
-  const probe = await probeCompas(binary);
+async function measure(
+  binary: string,
+  profile: ProfileName,
+  binaries: number,
+  options: CalibrateOptions,
+  probeOptions: ProbeCompasOptions,
+): Promise<CalibrationRecord> {
+  const probe = await probeCompas(binary, probeOptions);
   const corners = gridCorners(options.points);
   const perCorner = Math.max(2, Math.ceil(binaries / corners.length));
   const plan = buildPlan({ points: corners, nSystems: perCorner, compas: probe, command: { profile } });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { userCacheDir } from "../compas/identity-cache.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 
 /** One calibrated grid corner. */
@@ -44,7 +44,7 @@ type CacheFile = z.infer<typeof CacheFileSchema>;
 
 /** The cache folder: $XDG_CACHE_HOME/compas-ensemble, else ~/.cache/compas-ensemble. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "compas-ensemble");
+  return userCacheDir(env);
 }
 
 export function cachePath(cacheDir: string): string {

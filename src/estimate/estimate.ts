@@ -61,6 +61,8 @@ export interface EstimateEnsembleOptions {
   target?: EstimateTarget;
   /** Instance prices. Default {@link PRICE_TABLE}. */
   prices?: PriceTable;
+  /** Trust the cached sha256 and probe of the binary (see probeCompas). Default true; false reads it afresh. */
+  probeCache?: boolean;
   /** Environment for the binary lookup and calibration runs. Default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Stops a calibration run. */
@@ -309,11 +311,12 @@ async function costBases(
         binaries: settings.binaries ?? DEFAULT_CALIBRATION_BINARIES,
         cacheDir: settings.cacheDir,
         refresh: settings.refresh,
+        probeCache: options.probeCache,
         env: options.env,
         signal: options.signal,
       });
     } else if (binary) {
-      calibration = await cachedCalibration(binary, profile, settings.cacheDir ?? defaultCacheDir(options.env));
+      calibration = await cachedCalibration(binary, profile, settings.cacheDir ?? defaultCacheDir(options.env), options.probeCache);
     }
     if (!calibration) uncalibrated.push(profile);
     bases.set(profile, calibration ? calibratedBasis(calibration) : measuredBasis(profile));

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CompasEnsembleError } from "../errors.js";
 import { linspace, logspaceBetween } from "./axes.js";
@@ -8,6 +7,7 @@ import { MAX_GRID_POINTS } from "./expand.js";
 import type { GridSpec } from "./presets.js";
 import { AXES } from "./schema.js";
 import { nonFiniteMessage, validateGridSpec } from "./validate.js";
+import { requireCjs } from "../util/require-cjs.js";
 
 const Num = z.number();
 const Count = z.number().int().min(1);
@@ -105,7 +105,7 @@ export function loadGridFile(path: string): GridSpec {
   }
   let data: unknown;
   try {
-    data = extname(path).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
+    data = extname(path).toLowerCase() === ".json" ? JSON.parse(text) : requireCjs<typeof import("yaml")>("yaml").parse(text);
   } catch (cause) {
     const what = extname(path).toLowerCase() === ".json" ? "JSON" : "YAML";
     throw new CompasEnsembleError("GRID_INVALID", `${source} is not valid ${what}: ${(cause as Error).message}`, {

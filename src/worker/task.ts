@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { constants, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,7 +115,9 @@ export async function runTask(options: RunTaskOptions): Promise<RunTaskResult> {
     return await runInScratch(options, scratch, startedAt);
   } finally {
     // Whatever happened, the COMPAS output in scratch is either stored or worthless now.
-    rmSync(scratch, { recursive: true, force: true });
+    // Asynchronous: a synchronous removal stalls every other task's bookkeeping (and the
+    // start of the next COMPAS) for as long as the disk takes.
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 

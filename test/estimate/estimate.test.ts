@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { cachedIdentity } from "../../src/compas/identity-cache.js";
 import { hashFile } from "../../src/compas/probe.js";
 import { MEASURED_SECONDS_PER_BINARY } from "../../src/compas/profiles.js";
 import { estimateCommand as planCommand } from "../../src/cli/estimate.js";
@@ -91,6 +92,37 @@ describe("calibration against the COMPAS stand-in", () => {
     const measured = await planEnsemble({ points: sliceGrid(sparse, 0, 2), nSystems: 1000, compasBinary: other, calibrate: { binaries: 4, cacheDir }, env });
     expect(measured.basis.source).toBe("calibrated");
     expect(standInProcesses(started)).toHaveLength(2);
+  });
+
+  it("finds the calibration through the cached sha256 of the binary, and hashes afresh with probeCache: false or plan --no-cache", async () => {
+    const wrapper = join(tempDir("wrapper"), "COMPAS");
+    writeFileSync(wrapper, `#!/bin/sh\nexec "${fakeCompasPath()}" "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    // The identity cache (kept beside the calibrations) claims the wrapper is the build timed above.
+    const claim = async () =>
+      cachedIdentity(wrapper, { hash: () => hashFile(fakeCompasPath()), probe: async () => ({ version: "03.07.00", options: [] }) }, { cacheDir, withProbe: false, cache: false });
+    const options = { points: sparse, nSystems: 1000, compasBinary: wrapper, calibrate: { cachedOnly: true, cacheDir } };
+    await claim();
+    expect((await planEnsemble(options)).basis.source).toBe("cached-calibration");
+    expect((await planEnsemble({ ...options, probeCache: false })).basis.source).toBe("measured");
+    // The fresh hash replaced the claim.
+    expect((await planEnsemble(options)).basis.source).toBe("measured");
+
+    const cli = async (...flags: string[]): Promise<string> => {
+      let out = "";
+      vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((out += String(chunk)), true));
+      try {
+        await planCommand()
+          .exitOverride()
+          .parseAsync(["--sparse", "--n-systems", "1000", "--compas-binary", wrapper, "--cache-dir", cacheDir, "--json", ...flags], { from: "user" });
+      } finally {
+        vi.restoreAllMocks();
+      }
+      return (JSON.parse(out) as PlanEstimate).basis.source;
+    };
+    await claim();
+    expect(await cli()).toBe("cached-calibration");
+    expect(await cli("--no-cache")).toBe("measured");
   });
 });
 

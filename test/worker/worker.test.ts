@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -132,5 +132,24 @@ describe("the worker", () => {
     expect((bad as { code: number }).code).toBe(2);
     expect((bad as { stderr: string }).stderr).toMatch(/^error: Array index 7 is outside the 3 tasks of the index list\.\n/);
     expect((bad as { stderr: string }).stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
+  it("refuses a later task once the binary was rebuilt, though the binary's probe is cached between tasks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "worker-rebuilt-"));
+    const binary = join(dir, "COMPAS");
+    writeFileSync(binary, `#!/bin/sh\nexec "${fakeCompasPath()}" "$@"\n`);
+    chmodSync(binary, 0o755);
+    const store = new LocalStore(join(dir, "ensemble"));
+    const plan = buildPlan({ points: sliceGrid(expandGrid(sparseGrid()), 0, 3), nSystems: 3, compas: await probeCompas(binary) });
+    const task = (i: number) => runTask({ plan, task: plan.tasks[i]!, store, attempt: 1, scratchRoot: join(dir, "scratch") });
+    expect((await task(0)).status).toBe("success");
+    expect((await task(1)).status).toBe("success");
+    // Rebuilt in place: same size, same inode, and the modification time put back.
+    execFileSync("touch", ["-r", binary, join(dir, "times")]);
+    writeFileSync(binary, readFileSync(binary, "utf8").replace("#!/bin/sh", "#!/bin/bash"));
+    execFileSync("touch", ["-r", join(dir, "times"), binary]);
+    const third = await task(2);
+    expect(third.status).toBe("failed");
+    expect(third.status !== "cancelled" && third.fragment.error).toMatchObject({ code: "PLAN_MISMATCH", retryable: false });
   });
 });

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CompasEnsembleError } from "../../errors.js";
 import { describeZodError } from "../../util/zod-error.js";
+import { requireCjs } from "../../util/require-cjs.js";
 
 /** One SSH host as given by the user (JSON/YAML hosts file, or the API). */
 export const SshHostSchema = z.strictObject({
@@ -110,7 +110,7 @@ export function loadHostsFile(path: string): SshHost[] {
   }
   let data: unknown;
   try {
-    data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+    data = /\.ya?ml$/i.test(path) ? requireCjs<typeof import("yaml")>("yaml").parse(text) : JSON.parse(text);
   } catch (cause) {
     throw new CompasEnsembleError("OPTIONS_INVALID", `Hosts file ${path} is not valid ${/\.ya?ml$/i.test(path) ? "YAML" : "JSON"}.`, { cause });
   }
