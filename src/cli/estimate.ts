@@ -4,12 +4,13 @@ import { CompasEnsembleError } from "../errors.js";
 import { DEFAULT_CALIBRATION_BINARIES } from "../estimate/calibrate.js";
 import type { EstimateTarget } from "../estimate/estimate.js";
 import { addNoCacheOption } from "./_cache-option.js";
+import { addAdaptiveOptions, type AdaptiveFlags, sizesFromFlags } from "./_adaptive-options.js";
 import { addGridOptions, type GridFlags, selectionFromFlags, wholeNumber } from "./_grid-options.js";
 
 const TARGETS = ["local", "ec2", "batch", "slurm"] as const;
 
-interface EstimateFlags extends GridFlags {
-  nSystems: string;
+interface EstimateFlags extends GridFlags, AdaptiveFlags {
+  nSystems?: string;
   systemsPerTask?: string;
   profile: ProfileName;
   target: (typeof TARGETS)[number];
@@ -31,10 +32,14 @@ interface EstimateFlags extends GridFlags {
  * output size, wall time and cost of a grid on a target.
  */
 export function estimateCommand(): Command {
-  return addNoCacheOption(addGridOptions(
-    new Command("estimate").alias("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running"),
-  ))
-    .requiredOption("--n-systems <n>", "binaries per grid point")
+  return addNoCacheOption(
+    addAdaptiveOptions(
+      addGridOptions(new Command("estimate").alias("plan").description("estimate tasks, CPU-hours, output size, wall time and cost before running")).option(
+        "--n-systems <n>",
+        "binaries per grid point (or the adaptive flags below)",
+      ),
+    ),
+  )
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
     .addOption(new Option("--profile <name>", "COMPAS flag profile").choices([...PROFILE_NAMES]).default("default"))
     .addOption(new Option("--target <kind>", "where it would run").choices([...TARGETS]).default("local"))
@@ -48,14 +53,17 @@ export function estimateCommand(): Command {
     .option("--cache-dir <dir>", "cache folder of calibrations and binary hashes (default ~/.cache/compas-ensemble)")
     .option("--compas-binary <path>", "COMPAS executable (else COMPAS_BINARY, $COMPAS_ROOT_DIR/src/bin/COMPAS, PATH)")
     .option("--json", "print the estimate as JSON")
-    .action(async (flags: EstimateFlags) => {
+    .action(async (flags: EstimateFlags, cmd: Command) => {
+      const sizes = await sizesFromFlags(flags, flags.nSystems, cmd.getOptionValueSource("nSystems") === "cli");
       const [{ estimateEnsemble }, { formatEstimate }] = await Promise.all([import("../estimate/estimate.js"), import("./format-estimate.js")]);
       const calibrate = flags.calibrate || flags.recalibrate;
       if (calibrate && !flags.json) process.stderr.write("calibrating COMPAS at the grid's corners (or reading the cache)...\n");
       const plan = await estimateEnsemble({
         // Counted, not expanded: estimating a grid costs its axes, not its points.
         selection: selectionFromFlags(flags),
-        nSystems: wholeNumber(flags.nSystems, "--n-systems", 1),
+        ...(typeof sizes.nSystems === "number"
+          ? { nSystems: sizes.nSystems }
+          : { adaptive: { target: sizes.target!, chunk: sizes.nSystems.chunk, max: sizes.nSystems.max, seedStride: sizes.seedStride } }),
         systemsPerTask: flags.systemsPerTask === undefined ? undefined : wholeNumber(flags.systemsPerTask, "--systems-per-task", 1),
         profile: flags.profile,
         target: targetFromFlags(flags),

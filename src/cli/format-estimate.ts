@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration, formatHours, formatUsd } from "../util/format.js";
 import type { EnsembleEstimate, ProfileEstimate } from "../estimate/estimate.js";
+import { describeTarget } from "../plan/adaptive.js";
 
 /**
  * The estimate as text for a terminal (what `compas-ensemble estimate` prints).
@@ -8,7 +9,18 @@ import type { EnsembleEstimate, ProfileEstimate } from "../estimate/estimate.js"
 export function formatEstimate(plan: EnsembleEstimate): string {
   const lines: string[] = [];
   const chunks = plan.tasks / plan.runs;
-  lines.push(
+  const a = plan.adaptive;
+  if (a) {
+    const n = (v: number): string => v.toLocaleString("en-US");
+    lines.push(
+      `Plan: ${plan.runs} adaptive run(s) until each holds ${describeTarget(a.target)}, chunks of ${n(a.chunk)} up to ${n(a.max)} binaries per run, ` +
+        `profile '${plan.profile}'`,
+    );
+    lines.push(
+      `Predicted: ${n(a.predictedBinaries)} binaries in ${plan.tasks} task(s), against ${n(a.capBinaries)} if every run hit the cap` +
+        ` (${a.runsAtCap} of ${plan.runs} run(s) predicted at the cap)`,
+    );
+  } else lines.push(
     `Plan: ${plan.runs} run(s) x ${plan.nSystems.toLocaleString("en-US")} binaries = ${plan.binaries.toLocaleString("en-US")} binaries ` +
       `in ${plan.tasks} task(s)${chunks > 1 ? ` (${chunks} chunks of up to ${plan.systemsPerTask.toLocaleString("en-US")} per run)` : ""}, profile '${plan.profile}'`,
   );

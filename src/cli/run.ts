@@ -5,6 +5,7 @@ import { MEASURED_SECONDS_PER_BINARY } from "../compas/profiles.js";
 import { CompasEnsembleError, isCompasEnsembleError } from "../errors.js";
 import { RUNS_PREFIX, runOutputKey } from "../store/keys.js";
 import { formatDuration } from "../util/format.js";
+import { addAdaptiveOptions, type AdaptiveFlags, sizesFromFlags } from "./_adaptive-options.js";
 import { addCompasOptions, type RunFlags } from "./_compas-options.js";
 import { addNoCacheOption } from "./_cache-option.js";
 import { addExecutorOptions, EXECUTOR_KINDS, executorFromFlags, type ExecutorFlags } from "./_executors.js";
@@ -14,19 +15,15 @@ import { DEFAULT_CHECKPOINT_EVERY } from "../manifest/checkpoint.js";
 
 /** `compas-ensemble run`: runs a grid (the predecessor's flags plus executor options). */
 export function runCommand(): Command {
-  return addNoCacheOption(addExecutorOptions(addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true))))
+  return addNoCacheOption(addAdaptiveOptions(addExecutorOptions(addCompasOptions(addGridOptions(new Command("run").description("run an ensemble (resumes what is already done)"), true)))))
     .option("--output-dir <dir>", "ensemble output directory or s3://bucket/prefix", "./compas-ensemble-output")
     .addOption(new Option("--executor <kind>", "where tasks run").choices([...EXECUTOR_KINDS]).default("local"))
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
-    .option("--target-dcos <rule>", "adaptive: grow each run until it holds this many DCOs, TYPE:merging|all:COUNT (e.g. BBH:merging:200; TYPE BBH, BHNS, BNS/NSNS, any)")
-    .option("--chunk <n>", "adaptive: binaries per chunk (with --target-dcos)")
-    .option("--max-systems <n>", "adaptive: most binaries a run may get; a run that reaches it stops with a warning (with --target-dcos)")
-    .option("--seed-stride <n>", "adaptive: seeds between runs, run k starts at seed-base + k * stride (default 1000000000)")
     .option("--checkpoint-every <n>", `rewrite the manifest every n finished tasks (default ${DEFAULT_CHECKPOINT_EVERY})`)
     .option("--restart", "start over when the output directory holds a different ensemble")
     .option("--detach", "ssh/batch/slurm: return after submission; follow later with `compas-ensemble wait`")
     .action(async (extra: string[], flags: RunFlags & ExecutorFlags & AdaptiveFlags & { cache: boolean }, cmd: Command) => {
-      const sizes = await sizesFromFlags(flags, cmd.getOptionValueSource("nSystems") === "cli");
+      const sizes = await sizesFromFlags(flags, flags.nSystems, cmd.getOptionValueSource("nSystems") === "cli");
       const controller = new AbortController();
       const stop = (signal: string): void => {
         process.stderr.write(`\n${signal}: stopping every COMPAS process and writing the manifest...\n`);
@@ -70,38 +67,6 @@ export function runCommand(): Command {
     });
 }
 
-
-/** The adaptive flags of `run`. */
-interface AdaptiveFlags {
-  targetDcos?: string;
-  chunk?: string;
-  maxSystems?: string;
-  seedStride?: string;
-}
-
-// A fixed --n-systems, or the adaptive rule of --target-dcos with its chunk and cap.
-async function sizesFromFlags(
-  flags: RunFlags & AdaptiveFlags,
-  nSystemsGiven: boolean,
-): Promise<{ nSystems: number | { chunk: number; max: number }; target?: { dco: string; merging: boolean; count: number }; seedStride?: number }> {
-  if (flags.targetDcos === undefined) {
-    const stray = ([["--chunk", flags.chunk], ["--max-systems", flags.maxSystems], ["--seed-stride", flags.seedStride]] as const).find(([, v]) => v !== undefined);
-    if (stray) throw new CompasEnsembleError("OPTIONS_INVALID", `${stray[0]} only applies to adaptive runs; add --target-dcos (e.g. BBH:merging:200) or drop ${stray[0]}.`);
-    return { nSystems: wholeNumber(flags.nSystems, "--n-systems", 1) };
-  }
-  if (nSystemsGiven) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", "--n-systems cannot be combined with --target-dcos: an adaptive run's size is set by --chunk and --max-systems.");
-  }
-  if (flags.chunk === undefined || flags.maxSystems === undefined) {
-    throw new CompasEnsembleError("OPTIONS_INVALID", `--target-dcos needs ${flags.chunk === undefined ? "--chunk" : "--max-systems"} too, e.g. --chunk 5000 --max-systems 2000000.`);
-  }
-  const { parseTargetDcos } = await import("../plan/adaptive.js");
-  return {
-    nSystems: { chunk: wholeNumber(flags.chunk, "--chunk", 1), max: wholeNumber(flags.maxSystems, "--max-systems", 1) },
-    target: parseTargetDcos(flags.targetDcos),
-    ...(flags.seedStride === undefined ? {} : { seedStride: wholeNumber(flags.seedStride, "--seed-stride", 1) }),
-  };
-}
 
 /** `npm run demo`: the sparse grid's first 3 points with 200 binaries each. */
 export function demoCommand(): Command {

@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../executors/types.js";
-import { inspect, type InspectResult } from "../hdf5/inspect.js";
+import { inspect } from "../hdf5/inspect.js";
 import { nextAttempts } from "../manifest/resume.js";
 import type { Fragment, Manifest } from "../manifest/schema.js";
 import { mergeMetadata } from "../manifest/merge.js";
 import {
   chunkTaskId,
+  countTarget,
   describeTarget,
   expandAdaptivePlan,
   maxChunks,
@@ -329,15 +330,4 @@ export class DcoCounter {
     this.cache.set(sha256, n);
     return n;
   }
-}
-
-/**
- * DCOs of the target's kind in an inspect result: merging ones (COMPAS's Merges_Hubble_Time)
- * or all.
- * @param counts - from inspect()
- * @param target - the rule's target
- */
-export function countTarget(counts: Pick<InspectResult, "dco" | "merging">, target: AdaptiveTarget): number {
-  const table = target.merging ? counts.merging : counts.dco;
-  return target.dco === "any" ? table.total : table[target.dco];
 }

@@ -10,6 +10,7 @@ export {
   type EstimateCalibrationOptions,
   type EstimateTarget,
   type EnsembleEstimate,
+  type AdaptiveEstimate,
   type ProfileEstimate,
   type CostBasis,
   type PlanEnsembleOptions,
@@ -27,5 +28,6 @@ export {
   type Calibration,
   type CalibrationRecord,
 } from "../estimate/calibrate.js";
+export { predictRunSizes, type PredictedRun, type Prediction } from "../estimate/pilot.js";
 export { PRICE_TABLE, instancePrice, pricePerVcpuHour, type PriceTable, type InstancePrice } from "../estimate/prices.js";
 export { defaultCacheDir as defaultCalibrationCacheDir, CalibrationSchema, CalibrationCornerSchema } from "../estimate/calibration-cache.js";

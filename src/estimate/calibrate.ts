@@ -8,6 +8,7 @@ import type { ProfileName } from "../compas/profiles.js";
 import { buildPlan } from "../plan/build.js";
 import { CompasEnsembleError } from "../errors.js";
 import { runTask } from "../worker/task.js";
+import { inspect } from "../hdf5/inspect.js";
 import type { GridPoint } from "../grid/schema.js";
 import { detailedOutputPrefix } from "../store/keys.js";
 import { LocalStore } from "../store/local.js";
@@ -47,6 +48,11 @@ export interface CalibrateOptions {
   env?: NodeJS.ProcessEnv;
   /** Stops the calibration run. */
   signal?: AbortSignal;
+  /**
+   * The calibration is also a pilot for adaptive runs: a cached one counts only if it was
+   * made at this grid's corners and holds their DCO counts; otherwise it is measured again.
+   */
+  pilot?: boolean;
   /** Called as each corner finishes. */
   onCorner?: (done: number, total: number, runId: string) => void;
 }
@@ -99,11 +105,23 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const key = cacheKey(sha256, profile);
   const cacheFile = join(cacheDir, "calibration.json");
   const hit = options.refresh ? undefined : readCache(cacheDir).entries[key];
-  if (hit && hit.binaries >= binaries) return { ...hit, cached: true, cacheFile };
+  if (hit && hit.binaries >= binaries && (!options.pilot || isPilotFor(hit, options.points))) return { ...hit, cached: true, cacheFile };
 
   const record = await measure(binary, profile, binaries, options, probeOptions);
   await writeCacheEntry(cacheDir, key, record);
   return { ...record, cached: false, cacheFile };
+}
+
+/**
+ * True when a calibration holds DCO counts at every corner of this grid, so it can serve as
+ * the pilot of an adaptive estimate.
+ * @param calibration - cached or fresh
+ * @param points - the grid
+ */
+export function isPilotFor(calibration: CalibrationRecord, points: readonly GridPoint[]): boolean {
+  return gridCorners(points).every((p) =>
+    calibration.corners.some((c) => c.dcos !== undefined && c.alpha_ce === p.params.alpha_ce && c.metallicity === p.params.metallicity),
+  );
 }
 
 /**
@@ -162,8 +180,12 @@ async function measure(
         );
       }
       const detailed = (await store.list(detailedOutputPrefix(task.run_id))).reduce((s, e) => s + e.size, 0);
+      const point = corners.find((p) => p.run_id === task.run_id)!;
       measured.push({
         run_id: task.run_id,
+        alpha_ce: point.params.alpha_ce,
+        metallicity: point.params.metallicity,
+        dcos: await cornerDcos(store, result.fragment.output?.key),
         n_systems: task.n_systems,
         seconds_per_binary: secondsPerBinary(marks, wallS, task.n_systems),
         wall_s: wallS,
@@ -193,6 +215,14 @@ async function measure(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// The corner's DCOs, read with the reader of `inspect` (the adaptive loop counts the same way).
+async function cornerDcos(store: LocalStore, key: string | undefined): Promise<CalibrationRecord["corners"][number]["dcos"]> {
+  const path = key === undefined ? null : await store.pathForRead(key);
+  if (path === null) throw new CompasEnsembleError("COMPAS_FAILED", "A calibration run left no COMPAS_Output.h5 to count DCOs in.");
+  const { dco, merging } = await inspect(path);
+  return { dco, merging };
 }
 
 // Progress lines come as each binary ends, so their spacing is the evolution time alone.

@@ -4,9 +4,20 @@ import { z } from "zod";
 import { userCacheDir } from "../compas/identity-cache.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 
+const DcoCountsSchema = z.object({
+  total: z.number().int().nonnegative(),
+  BBH: z.number().int().nonnegative(),
+  BHNS: z.number().int().nonnegative(),
+  BNS: z.number().int().nonnegative(),
+  other: z.number().int().nonnegative(),
+});
+
 /** One calibrated grid corner. */
 export const CalibrationCornerSchema = z.object({
   run_id: z.string(),
+  /** The corner's alpha_ce and metallicity (absent in calibrations cached by older versions). */
+  alpha_ce: z.number().positive().optional(),
+  metallicity: z.number().positive().optional(),
   n_systems: z.number().int().positive(),
   /** From the spacing of COMPAS's per-binary progress lines, so process start-up is excluded. */
   seconds_per_binary: z.number().nonnegative(),
@@ -14,6 +25,11 @@ export const CalibrationCornerSchema = z.object({
   wall_s: z.number().nonnegative(),
   output_bytes: z.number().int().nonnegative(),
   detailed_bytes: z.number().int().nonnegative(),
+  /**
+   * DCOs in the corner's output, counted as `inspect` counts them: the pilot from which the
+   * estimate predicts the N of adaptive runs (docs/adaptive.md). Absent in older caches.
+   */
+  dcos: z.object({ dco: DcoCountsSchema, merging: DcoCountsSchema }).optional(),
 });
 
 /** What a calibration run measured, as cached per binary hash and profile. */

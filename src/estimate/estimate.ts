@@ -9,7 +9,10 @@ import { formatBytes as bytes, formatHours as hours } from "../util/format.js";
 import { makespan, type TaskGroup } from "./_schedule.js";
 import { measuredSizeModel, runBytes, type SizeModel } from "./size.js";
 import { defaultCacheDir } from "./calibration-cache.js";
-import { cachedCalibration, calibrate, DEFAULT_CALIBRATION_BINARIES, type Calibration } from "./calibrate.js";
+import { cachedCalibration, calibrate, DEFAULT_CALIBRATION_BINARIES, isPilotFor, type Calibration } from "./calibrate.js";
+import { predictRunSizes, type PredictedRun } from "./pilot.js";
+import { adaptiveSpec, type AdaptiveOptions } from "../plan/adaptive.js";
+import type { AdaptiveSpec } from "../plan/schema.js";
 import { instancePrice, PRICE_TABLE, type PriceTable } from "./prices.js";
 
 /** Where the ensemble would run. */
@@ -43,8 +46,13 @@ export interface EstimateEnsembleOptions {
   selection?: GridSelection;
   /** Grid points, e.g. a slice; wins over `selection` and `grid`. */
   points?: readonly GridPoint[];
-  /** Binaries per run (grid point). */
-  nSystems: number;
+  /** Binaries per run (grid point); leave out with `adaptive`. */
+  nSystems?: number;
+  /**
+   * Adaptive runs (docs/adaptive.md): each run's N is predicted from the DCO counts of the
+   * calibration at the grid's corners and priced; without them every run is priced at the cap.
+   */
+  adaptive?: AdaptiveOptions;
   /** Binaries per task; runs with more are chunked. Default nSystems. */
   systemsPerTask?: number;
   /** COMPAS flag profile. Default "default". */
@@ -99,6 +107,21 @@ export interface ProfileEstimate {
   costUsd?: { onDemand: number; spot: number };
 }
 
+/** The adaptive part of an estimate: the rule and each run's predicted N. */
+export interface AdaptiveEstimate {
+  target: AdaptiveSpec["target"];
+  chunk: number;
+  max: number;
+  seedStride: number;
+  /** Sum of the predicted N (also `binaries`). */
+  predictedBinaries: number;
+  /** Runs x the cap: what the ensemble would cost if every run hit it. */
+  capBinaries: number;
+  /** Runs predicted at the cap. */
+  runsAtCap: number;
+  runs: PredictedRun[];
+}
+
 /** What {@link estimateEnsemble} returns. */
 export interface EnsembleEstimate extends ProfileEstimate {
   runs: number;
@@ -111,6 +134,8 @@ export interface EnsembleEstimate extends ProfileEstimate {
   price?: { instanceType: string; per: "instance" | "vCPU"; onDemandPerHour: number; spotPerHour: number; date: string; region: string; source: string };
   /** With the predecessor profile: the same plan with the default profile, for comparison. */
   comparison?: ProfileEstimate;
+  /** With `adaptive`: the predicted N per run (`nSystems` is then the cap). */
+  adaptive?: AdaptiveEstimate;
   warnings: string[];
   notes: string[];
 }
@@ -134,26 +159,40 @@ export async function estimateEnsemble(options: EstimateEnsembleOptions): Promis
   if (!(PROFILE_NAMES as readonly string[]).includes(profile)) {
     throw new CompasEnsembleError("OPTIONS_INVALID", `Profile ${JSON.stringify(profile)} is not one of ${PROFILE_NAMES.join(", ")}.`);
   }
-  const n = positiveInt(options.nSystems, "nSystems (--n-systems)");
-  const perTask = Math.min(n, positiveInt(options.systemsPerTask ?? n, "systemsPerTask (--systems-per-task)"));
-  const taskSizes = chunkSizes(n, perTask);
-  const tasks = runs * taskSizes.reduce((k, g) => k + g.count, 0);
-  const binaries = runs * n;
+  const spec = options.adaptive ? adaptiveSpec(options.adaptive) : undefined;
+  if (spec && options.nSystems !== undefined) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", "nSystems (--n-systems) cannot be combined with adaptive (--target-dcos): an adaptive run's size is set by chunk and max.");
+  }
+  if (spec && options.systemsPerTask !== undefined) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", "systemsPerTask (--systems-per-task) does not apply to adaptive runs: their tasks are the chunks (--chunk).");
+  }
+  if (!spec && options.nSystems === undefined) {
+    throw new CompasEnsembleError("OPTIONS_INVALID", "estimateEnsemble needs nSystems (--n-systems) or adaptive (--target-dcos); pass one of them.");
+  }
+  const n = spec ? spec.max : positiveInt(options.nSystems!, "nSystems (--n-systems)");
+  const perTask = spec ? spec.chunk : Math.min(n, positiveInt(options.systemsPerTask ?? n, "systemsPerTask (--systems-per-task)"));
   const prices = options.prices ?? PRICE_TABLE;
   const target = resolveTarget(options.target ?? { kind: "local" }, prices);
 
-  const { bases, hint } = await costBases(options, points, profile === "predecessor" ? ["predecessor", "default"] : ["default"]);
+  const { bases, hint } = await costBases(options, points, profile === "predecessor" ? ["predecessor", "default"] : ["default"], spec !== undefined);
+  // Every run's size: the fixed N, or the N predicted from the pilot (the main profile's calibration).
+  const prediction = spec ? predictRunSizes(points(), spec, pilotOf(bases.get(profile)!.calibration, points())) : undefined;
+  const sizes = prediction ? prediction.runs.map((r) => r.nSystems) : undefined;
+  const taskSizes = sizes ? groupSizes(sizes, perTask) : chunkSizes(n, perTask).map((g) => ({ ...g, count: runs * g.count }));
+  const tasks = taskSizes.reduce((k, g) => k + g.count, 0);
+  const binaries = sizes ? sizes.reduce((a, b) => a + b, 0) : runs * n;
   const estimate = (p: ProfileName): ProfileEstimate => {
     const basis = bases.get(p)!;
-    const groups: TaskGroup[] = taskSizes.map((g) => ({ seconds: basis.taskOverheadSeconds + g.size * basis.secondsPerBinary, count: runs * g.count }));
+    const groups: TaskGroup[] = taskSizes.map((g) => ({ seconds: basis.taskOverheadSeconds + g.size * basis.secondsPerBinary, count: g.count }));
     const taskSeconds = groups.reduce((a, g) => a + g.count * g.seconds, 0);
     const wallSeconds = makespan(groups, target.slots);
+    const model = sizeModel(p, basis);
     return {
       profile: p,
       basis,
       compasCpuHours: (binaries * basis.secondsPerBinary) / 3600,
       taskHours: taskSeconds / 3600,
-      outputBytes: runs * runBytes(sizeModel(p, basis), n),
+      outputBytes: sizes ? sizes.reduce((a, k) => a + runBytes(model, k), 0) : runs * runBytes(model, n),
       wallSeconds,
       ...costOf(target, prices, wallSeconds, taskSeconds),
     };
@@ -168,7 +207,7 @@ export async function estimateEnsemble(options: EstimateEnsembleOptions): Promis
         `with 'predecessor' against ${hours(comparison.compasCpuHours)} CPU-hours and ${bytes(comparison.outputBytes)} with 'default'.`,
     );
   }
-  if (tasks < target.slots) {
+  if (tasks < target.slots && !spec) {
     // As many chunks per run as fit the slots in one round, never more.
     const split = Math.ceil(n / Math.max(1, Math.floor(target.slots / runs)));
     warnings.push(
@@ -176,7 +215,7 @@ export async function estimateEnsemble(options: EstimateEnsembleOptions): Promis
         (split < n ? `Split runs into chunks, e.g. systemsPerTask ${split} (--systems-per-task ${split}).` : "Use a smaller target."),
     );
   }
-  const notes = [main.basis.note];
+  const notes = [main.basis.note, ...(prediction?.notes ?? [])];
   if (comparison) notes.push(comparison.basis.note);
   if (hint) notes.push(hint);
   if (perTask < 1000) {
@@ -201,6 +240,20 @@ export async function estimateEnsemble(options: EstimateEnsembleOptions): Promis
     target,
     ...priceInfo(target, prices),
     ...(comparison ? { comparison } : {}),
+    ...(spec && prediction
+      ? {
+          adaptive: {
+            target: spec.target,
+            chunk: spec.chunk,
+            max: spec.max,
+            seedStride: spec.seed_stride,
+            predictedBinaries: binaries,
+            capBinaries: runs * spec.max,
+            runsAtCap: prediction.runs.filter((r) => r.atCap).length,
+            runs: prediction.runs,
+          },
+        }
+      : {}),
     warnings,
     notes,
   };
@@ -209,6 +262,18 @@ export async function estimateEnsemble(options: EstimateEnsembleOptions): Promis
 function positiveInt(v: number, what: string): number {
   if (!Number.isInteger(v) || v < 1) throw new CompasEnsembleError("OPTIONS_INVALID", `${what} ${v} is not a whole number >= 1.`);
   return v;
+}
+
+// Task sizes of runs of different N, each cut into chunks of perTask, counted over all runs.
+function groupSizes(sizes: readonly number[], perTask: number): Array<{ size: number; count: number }> {
+  const count = new Map<number, number>();
+  for (const n of sizes) for (const g of chunkSizes(n, perTask)) count.set(g.size, (count.get(g.size) ?? 0) + g.count);
+  return [...count].map(([size, c]) => ({ size, count: c }));
+}
+
+// A calibration serves as the pilot only when it was made at this grid's corners.
+function pilotOf(c: Calibration | undefined, points: readonly GridPoint[]): Calibration | undefined {
+  return c && isPilotFor(c, points) ? c : undefined;
 }
 
 // The chunks of one run: full chunks of perTask binaries and at most one smaller remainder.
@@ -289,6 +354,7 @@ async function costBases(
   options: EstimateEnsembleOptions,
   points: () => readonly GridPoint[],
   profiles: ProfileName[],
+  pilot: boolean,
 ): Promise<{ bases: Map<ProfileName, CostBasis>; hint?: string }> {
   const bases = new Map<ProfileName, CostBasis>();
   const settings: EstimateCalibrationOptions = typeof options.calibrate === "object" ? options.calibrate : {};
@@ -312,6 +378,7 @@ async function costBases(
         cacheDir: settings.cacheDir,
         refresh: settings.refresh,
         probeCache: options.probeCache,
+        pilot,
         env: options.env,
         signal: options.signal,
       });

@@ -3,6 +3,7 @@ import { withSeeds } from "../compas/argv.js";
 import { CompasEnsembleError } from "../errors.js";
 import { chunkOutputKey } from "../store/keys.js";
 import { KeyNameSchema } from "../store/safe-keys.js";
+import type { InspectResult } from "../hdf5/inspect.js";
 import {
   type AdaptiveSpec,
   type AdaptiveTarget,
@@ -113,6 +114,17 @@ export function adaptiveSpec(options: AdaptiveOptions): AdaptiveSpec {
 /** One-line description of a target, e.g. "200 merging BBH". */
 export function describeTarget(target: AdaptiveTarget): string {
   return `${target.count} ${target.merging ? "merging " : ""}${target.dco === "any" ? "DCOs" : target.dco}`;
+}
+
+/**
+ * DCOs of the target's kind in an inspect result: merging ones (COMPAS's Merges_Hubble_Time)
+ * or all.
+ * @param counts - from inspect()
+ * @param target - the rule's target
+ */
+export function countTarget(counts: Pick<InspectResult, "dco" | "merging">, target: AdaptiveTarget): number {
+  const table = target.merging ? counts.merging : counts.dco;
+  return target.dco === "any" ? table.total : table[target.dco];
 }
 
 /** Most chunks a run may get. */
