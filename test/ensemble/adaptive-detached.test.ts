@@ -10,7 +10,7 @@ import { cliCommand } from "../support/cli.js";
 import { startFakeBatch, type FakeBatch } from "../support/fake-batch.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { assertLegacyOpenssl, S3RVER_CREDENTIALS, startS3rver, type S3rverHandle } from "../support/s3rver.js";
-import { ENV, expectedRun, GRID, points } from "./_adaptive-rule.js";
+import { ENV, expectedRun, GRID, points } from "../support/adaptive-rule.js";
 
 const execFileAsync = promisify(execFile);
 

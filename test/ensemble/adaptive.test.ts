@@ -14,7 +14,7 @@ import { waitFor } from "../support/processes.js";
 
 const execFileAsync = promisify(execFile);
 
-import { ENV, expectedRun, GRID, points, STRIDE } from "./_adaptive-rule.js";
+import { ENV, expectedRun, GRID, points, STRIDE } from "../support/adaptive-rule.js";
 
 function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `adaptive-${name}-`));

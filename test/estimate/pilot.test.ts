@@ -8,7 +8,7 @@ import { estimateEnsemble, type EnsembleEstimate } from "../../src/entry/estimat
 import { expandGrid } from "../../src/grid/index.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
-import { ENV, mergingBbhs, period } from "../ensemble/_adaptive-rule.js";
+import { ENV, mergingBbhs, period } from "../support/adaptive-rule.js";
 
 const execFileAsync = promisify(execFile);
 

@@ -7,7 +7,7 @@ import { SshExecutor } from "../../src/executors/ssh/index.js";
 import { ManifestSchema } from "../../src/manifest/schema.js";
 import { readFragments } from "../../src/store/fragments.js";
 import { openStore } from "../../src/store/open.js";
-import { ENV, expectedRun, points } from "../ensemble/_adaptive-rule.js";
+import { ENV, expectedRun, points } from "../support/adaptive-rule.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { startSshdCluster, type SshdCluster } from "../support/sshd.js";
 
