@@ -17,11 +17,11 @@ import {
   type WaveRecord,
 } from "../plan/adaptive.js";
 import type { AdaptiveSpec, AdaptiveTarget, Plan, PlanRun } from "../plan/schema.js";
-import { readAdaptiveRecords, writeHandle, writeManifest, writeStopRecord, writeWaveRecord } from "../store/ensemble-files.js";
+import { readAdaptiveRecords, writeHandle, writeStopRecord, writeWaveRecord } from "../store/ensemble-files.js";
 import { readFragments } from "../store/fragments.js";
 import { LocalStore } from "../store/local.js";
 import type { Store } from "../store/types.js";
-import { finalizeEnsemble, RunMerger } from "./finalize.js";
+import { finalizeEnsemble, mergeRunsAndWriteManifest } from "./finalize.js";
 import type { EnsembleEvent } from "./run.js";
 import { verifiedSuccesses } from "./verify.js";
 
@@ -130,13 +130,8 @@ export async function runAdaptiveLoop(options: AdaptiveLoopOptions): Promise<Ada
     if (stopped > 0) plan = await currentPlan(store, base);
 
     // 2. Merge the runs that stopped.
-    const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
-    await merger.mergeReady();
-    await merger.idle();
     // The manifest as of this wave, so status and report from elsewhere see the runs so far.
-    const manifest = mergeMetadata(fragments, plan, { outputRoot: store.uri });
-    merger.markUnmerged(manifest);
-    await writeManifest(store, manifest);
+    await mergeRunsAndWriteManifest(store, plan, fragments, successes, mergedRuns, emit);
 
     // 3. The next wave.
     for (const id of submittedHere) if (!successes.has(id)) failedHere.add(id);

@@ -24,13 +24,32 @@ export async function finalizeEnsemble(
 ): Promise<{ manifest: Manifest }> {
   const { fragments } = await readFragments(store);
   const { successes, mergedRuns } = await verifiedSuccesses(store, plan, fragments);
+  return { manifest: await mergeRunsAndWriteManifest(store, plan, fragments, successes, mergedRuns, emit) };
+}
+
+/**
+ * Merges every chunked run whose chunks all succeeded, then writes the manifest of the
+ * fragments as they stand (runs whose merge failed marked so): the end of an ensemble, and
+ * of each wave of an adaptive one.
+ * @param successes - verified successes by task id
+ * @param mergedRuns - runs whose merged output is already verified
+ * @returns the manifest written
+ */
+export async function mergeRunsAndWriteManifest(
+  store: Store,
+  plan: Plan,
+  fragments: readonly Fragment[],
+  successes: Map<string, Fragment>,
+  mergedRuns: Set<string>,
+  emit: (e: EnsembleEvent) => void,
+): Promise<Manifest> {
   const merger = new RunMerger(store, plan, successes, mergedRuns, emit);
   await merger.mergeReady();
   await merger.idle();
   const manifest = mergeMetadata(fragments, plan, { outputRoot: store.uri });
   merger.markUnmerged(manifest);
   await writeManifest(store, manifest);
-  return { manifest };
+  return manifest;
 }
 
 /** Merges each chunked run as soon as its last chunk succeeds, one merge at a time. */
