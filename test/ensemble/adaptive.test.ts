@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runEnsemble, type EnsembleEvent, type RunEnsembleOptions } from "../../src/ensemble/run.js";
 import { isCompasEnsembleError } from "../../src/errors.js";
 import { LocalExecutor } from "../../src/executors/local/executor.js";
-import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { waitFor } from "../support/processes.js";
@@ -15,21 +14,10 @@ import { waitFor } from "../support/processes.js";
 const execFileAsync = promisify(execFile);
 
 import { ENV, expectedRun, GRID, points, STRIDE } from "../support/adaptive-rule.js";
+import { fragmentsIn, manifestOf } from "../support/ensemble-files.js";
 
 function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `adaptive-${name}-`));
-}
-
-function fragmentsIn(dir: string): Fragment[] {
-  const fdir = join(dir, "fragments");
-  if (!existsSync(fdir)) return [];
-  return readdirSync(fdir)
-    .filter((f) => f.endsWith(".json"))
-    .map((f) => FragmentSchema.parse(JSON.parse(readFileSync(join(fdir, f), "utf8"))));
-}
-
-function manifestOf(dir: string) {
-  return ManifestSchema.parse(JSON.parse(readFileSync(join(dir, "ensemble_metadata.json"), "utf8")));
 }
 
 function options(out: string, extra: Partial<RunEnsembleOptions> = {}): RunEnsembleOptions {

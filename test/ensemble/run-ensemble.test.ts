@@ -10,11 +10,11 @@ import { isCompasEnsembleError } from "../../src/errors.js";
 import { LocalExecutor } from "../../src/executors/local/executor.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { openH5Read } from "../../src/hdf5/h5wasm.js";
-import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
 import { cliCommand } from "../support/cli.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
 import { withTmpfs } from "../support/tmpfs.js";
+import { fragmentsIn, manifestOf } from "../support/ensemble-files.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -38,18 +38,6 @@ const points = expandGrid(sparseGrid());
 
 function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `ens-${name}-`));
-}
-
-function fragmentsIn(dir: string): Fragment[] {
-  const fdir = join(dir, "fragments");
-  if (!existsSync(fdir)) return [];
-  return readdirSync(fdir)
-    .filter((f) => f.endsWith(".json"))
-    .map((f) => FragmentSchema.parse(JSON.parse(readFileSync(join(fdir, f), "utf8"))));
-}
-
-function manifestOf(dir: string) {
-  return ManifestSchema.parse(JSON.parse(readFileSync(join(dir, "ensemble_metadata.json"), "utf8")));
 }
 
 function options(out: string, extra: Partial<RunEnsembleOptions> & { env?: Record<string, string>; concurrency?: number; retries?: number; timeoutMs?: number } = {}): RunEnsembleOptions {

@@ -5,8 +5,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { expandGrid, loadGridFile, sparseGrid } from "../../src/grid/index.js";
-import { ManifestSchema } from "../../src/manifest/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
+import { manifestOf } from "../support/ensemble-files.js";
 
 // Every example that needs no cloud credentials runs here as a user would run it (tsx), on the
 // COMPAS stand-in, with a handful of binaries, writing into a temp folder.
@@ -42,10 +42,6 @@ function example(file: string, env: Record<string, string | undefined>, args: st
   const merged = { ...base, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
   return run(process.execPath, ["--import", "tsx", join(repo, "examples", file), ...args], merged);
-}
-
-function manifestOf(dir: string) {
-  return ManifestSchema.parse(JSON.parse(readFileSync(join(dir, "ensemble_metadata.json"), "utf8")));
 }
 
 function ok(r: Run): void {

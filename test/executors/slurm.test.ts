@@ -10,12 +10,13 @@ import { SlurmExecutor, reattachSlurmExecutor, type SlurmExecutorOptions } from 
 import type { ExecutorHandle, TaskStatus } from "../../src/executors/types.js";
 import { expandGrid, sliceGrid, sparseGrid } from "../../src/grid/index.js";
 import { openStore } from "../../src/store/open.js";
-import { FragmentSchema, ManifestSchema, type Fragment } from "../../src/manifest/schema.js";
+import { FragmentSchema, type Fragment } from "../../src/manifest/schema.js";
 import { fakeCompasPath } from "../support/fake-compas/index.js";
 import { isAlive, maxOverlap, standInProcesses, waitFor } from "../support/processes.js";
 import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.js";
 import { cliCommand, REPO } from "../support/cli.js";
 import { startSlurm, type SlurmCluster } from "../support/slurm.js";
+import { manifestOf } from "../support/ensemble-files.js";
 
 // The built CLI, as users run it: a worker starts in well under a second, where tsx would
 // transform every module in every job (see test/support/cli.ts).
@@ -59,10 +60,6 @@ function fragmentsIn(dir: string): Fragment[] {
   const fdir = join(dir, "fragments");
   if (!existsSync(fdir)) return [];
   return readdirSync(fdir).map((f) => FragmentSchema.parse(JSON.parse(readFileSync(join(fdir, f), "utf8"))));
-}
-
-function manifestOf(dir: string) {
-  return ManifestSchema.parse(JSON.parse(readFileSync(join(dir, "ensemble_metadata.json"), "utf8")));
 }
 
 function arraysOf(handle: ExecutorHandle): { job_id: string; index_list: string; size: number }[] {
