@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { CompasEnsembleError } from "../errors.js";
+import { DEFAULT_SEED_STRIDE } from "../plan/adaptive.js";
 import { wholeNumber } from "./_grid-options.js";
 
 // The adaptive flags of `run` and `estimate` (docs/adaptive.md): one parser, so both commands
@@ -29,7 +30,7 @@ export function addAdaptiveOptions(cmd: Command): Command {
     .option("--target-dcos <rule>", "adaptive: grow each run until it holds this many DCOs, TYPE:merging|all:COUNT (e.g. BBH:merging:200; TYPE BBH, BHNS, BNS/NSNS, any)")
     .option("--chunk <n>", "adaptive: binaries per chunk (with --target-dcos)")
     .option("--max-systems <n>", "adaptive: most binaries a run may get; a run that reaches it stops with a warning (with --target-dcos)")
-    .option("--seed-stride <n>", "adaptive: seeds between runs, run k starts at seed-base + k * stride (default 1000000000)");
+    .option("--seed-stride <n>", `adaptive: seeds between runs, run k starts at seed-base + k * stride (default ${DEFAULT_SEED_STRIDE})`);
 }
 
 /**
