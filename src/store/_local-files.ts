@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { replaceAtomically } from "../util/atomic-write.js";
-import { HashingStream } from "./_hash.js";
+import { copyHashing, HashingStream } from "./_hash.js";
 import type { TransferResult } from "./types.js";
 
 /**
@@ -32,4 +32,16 @@ export async function writeStreamAtomically(
     source.destroy();
     throw err;
   }
+}
+
+/**
+ * Copies the file `source` to `target` through a temporary file renamed at the end, hashing
+ * on the way; on any failure (including abort) the temporary file is removed and `target` is
+ * left as it was.
+ * @param source - path of the file to copy
+ * @param target - final path (its directory must exist)
+ * @param signal - aborts the copy
+ */
+export function copyFileAtomically(source: string, target: string, signal?: AbortSignal): Promise<TransferResult> {
+  return replaceAtomically(target, (tmp) => copyHashing(source, tmp, signal));
 }

@@ -7,7 +7,7 @@ import { diskFullError, isNoSpace } from "../util/disk.js";
 import { ChecksumCache, type Checksums } from "./_checksum-cache.js";
 import { SYNC_STATE_FILE } from "./keys.js";
 import { hashBuffer, hashFile } from "./_hash.js";
-import { writeStreamAtomically } from "./_local-files.js";
+import { copyFileAtomically } from "./_local-files.js";
 import { isTempName, replaceAtomically } from "../util/atomic-write.js";
 import { pathError } from "../util/path-errors.js";
 import { assertSafeKey, isInside, keyToLocalPath } from "./safe-keys.js";
@@ -119,7 +119,7 @@ export class LocalStore implements Store {
   async putFile(key: string, localPath: string, options: TransferOptions = {}): Promise<TransferResult> {
     const target = await this.pathForWrite(key);
     try {
-      const result = await writeStreamAtomically(fs.createReadStream(localPath), target, options.signal);
+      const result = await copyFileAtomically(localPath, target, options.signal);
       await this.checksums.remember(key, await fsp.stat(target), result);
       return result;
     } catch (err) {
@@ -141,7 +141,7 @@ export class LocalStore implements Store {
     try {
       const target = path.resolve(localPath);
       await fsp.mkdir(path.dirname(target), { recursive: true });
-      return await writeStreamAtomically(fs.createReadStream(real), target, options.signal);
+      return await copyFileAtomically(real, target, options.signal);
     } catch (err) {
       throw this.accessError("read", key, err, localPath);
     }

@@ -1,7 +1,8 @@
 /**
  * The behaviour every Store must show, run against LocalStore and S3Store alike.
  */
-import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -123,6 +124,20 @@ export function storeBehaviour(label: string, fresh: StoreFactory): void {
       expect(res).toMatchObject({ size: body.length, sha256: sha256(body) });
       // No temporary files are left next to the destination.
       expect(fs.readdirSync(path.dirname(out))).toEqual(["t1.log"]);
+    });
+
+    it("copies a file of several read chunks byte for byte both ways, with the SHA-256 that sha256sum computes", async () => {
+      const store = await fresh();
+      const src = path.join(scratch, `chunks-${label}.bin`);
+      // 3.5 MiB: many reads of the local copy (256 KiB each) and not a multiple of them.
+      fs.writeFileSync(src, randomBytes(3.5 * 2 ** 20));
+      const expected = execFileSync("sha256sum", [src], { encoding: "utf8" }).split(" ")[0];
+      expect((await store.putFile("runs/r/out.h5", src)).sha256).toBe(expected);
+      const out = path.join(scratch, `chunks-out-${label}`, "out.h5");
+      const res = await store.getFile("runs/r/out.h5", out);
+      expect(res).toMatchObject({ size: 3.5 * 2 ** 20, sha256: expected });
+      expect(fs.readFileSync(out).equals(fs.readFileSync(src))).toBe(true);
+      expect((await store.head("runs/r/out.h5", { checksum: true }))?.sha256).toBe(expected);
     });
 
     it("round-trips an empty file", async () => {
