@@ -11,7 +11,7 @@ import { addNoCacheOption } from "./_cache-option.js";
 import { addExecutorOptions, EXECUTOR_KINDS, executorFromFlags, type ExecutorFlags } from "./_executors.js";
 import { addGridOptions, pointsFromFlags, wholeNumber } from "./_grid-options.js";
 import { liveReporter, nextSteps } from "./_live.js";
-import { DEFAULT_CHECKPOINT_EVERY } from "../manifest/checkpoint.js";
+import { DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_MIN_INTERVAL_MS } from "../manifest/checkpoint.js";
 
 /** `compas-ensemble run`: runs a grid (the predecessor's flags plus executor options). */
 export function runCommand(): Command {
@@ -19,7 +19,7 @@ export function runCommand(): Command {
     .option("--output-dir <dir>", "ensemble output directory or s3://bucket/prefix", "./compas-ensemble-output")
     .addOption(new Option("--executor <kind>", "where tasks run").choices([...EXECUTOR_KINDS]).default("local"))
     .option("--systems-per-task <n>", "split runs into chunks of this many binaries")
-    .option("--checkpoint-every <n>", `rewrite the manifest every n finished tasks (default ${DEFAULT_CHECKPOINT_EVERY})`)
+    .option("--checkpoint-every <n>", `rewrite the manifest every n finished tasks (default ${DEFAULT_CHECKPOINT_EVERY}), at most once per ${DEFAULT_CHECKPOINT_MIN_INTERVAL_MS / 1000} s`)
     .option("--restart", "start over when the output directory holds a different ensemble")
     .option("--detach", "ssh/batch/slurm: return after submission; follow later with `compas-ensemble wait`")
     .action(async (extra: string[], flags: RunFlags & ExecutorFlags & AdaptiveFlags & { cache: boolean }, cmd: Command) => {

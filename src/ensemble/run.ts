@@ -7,7 +7,7 @@ import type { Executor, ExecutorEvent, ExecutorHandle, TaskStatus } from "../exe
 import { expandGrid } from "../grid/expand.js";
 import type { GridSpec } from "../grid/presets.js";
 import type { GridPoint } from "../grid/schema.js";
-import { ManifestCheckpointer } from "../manifest/checkpoint.js";
+import { DEFAULT_CHECKPOINT_MIN_INTERVAL_MS, ManifestCheckpointer } from "../manifest/checkpoint.js";
 import { mergeMetadata } from "../manifest/merge.js";
 import { assertSamePlan } from "../plan/hash.js";
 import { nextAttempts } from "../manifest/resume.js";
@@ -67,6 +67,11 @@ export interface RunEnsembleOptions {
   restart?: boolean;
   /** Rewrite ensemble_metadata.json every this many finished tasks. Default 10. */
   checkpointEvery?: number;
+  /**
+   * Shortest time between two such rewrites, in ms; one that falls due sooner is made when the
+   * interval ends. Default 10,000 (DEFAULT_CHECKPOINT_MIN_INTERVAL_MS); 0 for no limit.
+   */
+  checkpointMinIntervalMs?: number;
   /** With a detached executor: return right after submission. Default false. */
   detach?: boolean;
   /** Cancels the ensemble: running tasks are killed, the manifest is written. */
@@ -144,6 +149,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
   const executor = options.executor ?? new LocalExecutor(options.local);
   const release = store instanceof LocalStore ? acquireLock(store.root) : () => {};
   let plan = proposed;
+  let checkpoint: ManifestCheckpointer | undefined;
   try {
     plan = await settlePlan(store, proposed, options.restart ?? false);
     // Holding the lock, clear what a killed or crashed predecessor left in scratch, even when
@@ -159,9 +165,10 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
 
     const all: Fragment[] = [...fragments];
     const successes = new Map(verified);
-    const checkpoint = new ManifestCheckpointer({
+    checkpoint = new ManifestCheckpointer({
       plan,
       ...(options.checkpointEvery === undefined ? {} : { every: options.checkpointEvery }),
+      minIntervalMs: options.checkpointMinIntervalMs ?? DEFAULT_CHECKPOINT_MIN_INTERVAL_MS,
       fragments,
       ...outputRoot(store),
       write: async (manifest) => void (await writeManifest(store, manifest)),
@@ -184,7 +191,7 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
             successes.set(e.fragment.task_id, e.fragment);
             merger.taskSucceeded(e.fragment.task_id);
           }
-          checkpoint
+          checkpoint!
             .record(e.fragment)
             .catch((err: unknown) => emit({ type: "warning", message: `checkpoint failed: ${(err as Error).message}` }));
         }
@@ -199,14 +206,18 @@ export async function runEnsemble(options: RunEnsembleOptions): Promise<Ensemble
       statuses = await executor.wait(handle, { signal: options.signal, onEvent });
     }
     await merger.idle();
+    // No checkpoint may land after the final manifest and put an older one in its place.
+    await checkpoint.close();
     // Fragments in the store are the source of truth, also for what other workers wrote.
     const { manifest } = await finalizeEnsemble(store, plan, emit);
     const cancelled = options.signal?.aborted === true || statuses.some((s) => s.state === "cancelled");
     return summarize(plan, store, manifest, verified.size, todo.length, started, cancelled, handle, statuses);
   } catch (err) {
+    await checkpoint?.close();
     if (!isNoSpace(err)) throw err;
     throw await stopForFullDisk(store, plan, err, emit);
   } finally {
+    await checkpoint?.close();
     release();
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { ManifestCheckpointer } from "../../src/manifest/checkpoint.js";
 import { makeFragment, makePlan } from "./_fixtures.js";
 
@@ -51,6 +51,56 @@ describe("ManifestCheckpointer", () => {
     await Promise.all(frags.map((f) => cp.record(f)));
     expect(manifestRunIds(dir)).toHaveLength(7);
     expect(cp.writeCount).toBe(7);
+  });
+
+  describe("with a minimum interval", () => {
+    // Only the clock and its timers are faked; the manifest is written to a real disk.
+    const fakeClock = (): void => void vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    afterEach(() => void vi.useRealTimers());
+    const [f0, f1, f2] = frags as [(typeof frags)[number], (typeof frags)[number], (typeof frags)[number]];
+
+    it("puts a rewrite that falls due sooner off to the interval's end, with every fragment recorded by then", async () => {
+      fakeClock();
+      const dir = join(root, "interval");
+      const cp = new ManifestCheckpointer({ dir, plan, every: 1, minIntervalMs: 10_000 });
+      expect(await cp.record(f0)).toBe(true);
+      expect(await cp.record(f1)).toBe(false);
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(await cp.record(f2)).toBe(false);
+      expect(manifestRunIds(dir)).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(5_999);
+      expect(cp.writeCount).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      await cp.close();
+      expect(manifestRunIds(dir)).toEqual(plan.runs.slice(0, 3).map((r) => r.run_id));
+      expect(cp.writeCount).toBe(2);
+    });
+
+    it("writes at once when the interval has passed since the last rewrite", async () => {
+      fakeClock();
+      const dir = join(root, "interval-passed");
+      const cp = new ManifestCheckpointer({ dir, plan, every: 1, minIntervalMs: 10_000 });
+      expect(await cp.record(f0)).toBe(true);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(await cp.record(f1)).toBe(true);
+      expect(manifestRunIds(dir)).toHaveLength(2);
+    });
+
+    it("close drops a put-off rewrite and waits for one under way, so none lands after the final manifest", async () => {
+      fakeClock();
+      const dir = join(root, "interval-close");
+      const cp = new ManifestCheckpointer({ dir, plan, every: 1, minIntervalMs: 10_000 });
+      await cp.record(f0);
+      expect(await cp.record(f1)).toBe(false);
+      const underWay = cp.flush();
+      await cp.close();
+      expect(cp.writeCount).toBe(2);
+      await vi.advanceTimersByTimeAsync(60_000);
+      await underWay;
+      expect(cp.writeCount).toBe(2);
+      expect(await cp.record(f2)).toBe(false);
+      expect(manifestRunIds(dir)).toHaveLength(2);
+    });
   });
 
   it("rejects an interval below 1 with OPTIONS_INVALID", () => {
