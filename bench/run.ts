@@ -2,7 +2,8 @@
  * Runs every benchmark and prints each against its baseline side by side:
  *   npm run bench            (all)
  *   npm run bench -- startup | orchestration | demo | extract | plan | rates | report | adaptive
- *   npm run bench -- startup --before /path/to/older/dist/cli.js   (another build side by side)
+ *   npm run bench -- startup --before /path/to/older/dist/cli.js   (another build side by side;
+ *                                                                  orchestration too)
  *
  * On a shared machine other work skews wall times: each line gives the load average, and
  * CPU-time ratios beside the wall-time ones (CPU time hardly depends on load).
@@ -36,8 +37,9 @@ if (all || which.includes("startup")) {
 }
 if (all || which.includes("orchestration")) {
   for (const path of ["success", "failure"] as const) {
-    const r = await orchestration({ path });
-    rows.push(`orchestration  ${versus(`${path} path, runEnsemble`, r.library, "xargs -P 2", r.xargs, r.goal, r.loadAverage)}`);
+    const r = await orchestration(before === undefined ? { path } : { path, before });
+    if (r.before) rows.push(`orchestration  ${versus(`${path} path, before: run`, r.before, "xargs -P 2", r.xargs, r.goal, r.loadAverage)}`);
+    rows.push(`orchestration  ${versus(`${path} path, compas-ensemble run`, r.library, "xargs -P 2", r.xargs, r.goal, r.loadAverage)}`);
   }
 }
 if (all || which.includes("demo")) {
