@@ -16,7 +16,6 @@
  *
  * dist is built first if it is missing or older than src (scripts/built-cli.mjs).
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +26,7 @@ import { probeCompas } from "../src/compas/probe.js";
 import { buildPlan } from "../src/plan/build.js";
 import { expandGrid, sparseGrid, TEST_RUN_POINTS } from "../src/grid/index.js";
 import { argValue } from "./_bundle.js";
+import { exec, xargsP2 } from "./_exec.js";
 import { loadAverage, row, takeTurns, type Timings } from "./_side-by-side.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -42,17 +42,6 @@ export interface DemoBenchResult {
   xargs: Timings;
   sides: { name: string; timings: Timings }[];
   loadAverage: string;
-}
-
-function exec(command: string, args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO, env, stdio: [stdin === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-4000)));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${stderr}`))));
-    if (stdin !== undefined) child.stdin!.end(stdin);
-  });
 }
 
 /**
@@ -75,10 +64,13 @@ export async function main(options: { reps?: number } = {}): Promise<DemoBenchRe
   try {
     const t = await takeTurns(reps, {
       xargs: async () => {
-        // Same layout as the library's output, one session per command (see bench/orchestration.ts).
+        // Same layout as the library's output, one session per command (see bench/_exec.ts).
         const dir = join(work, `xargs-${turn}`);
-        const input = plan.tasks.map((task) => withOutput(task.args, join(dir, "runs", task.run_id)).map((a) => a + "\0").join("")).join("");
-        await exec("xargs", ["-0", "-P", "2", "-n", String(withOutput(plan.tasks[0]!.args, "x").length), "setsid", STAND_IN], env, input);
+        await xargsP2(
+          STAND_IN,
+          plan.tasks.map((task) => withOutput(task.args, join(dir, "runs", task.run_id))),
+          env,
+        );
         outputOf(dir);
       },
       run: async () => {
@@ -94,12 +86,12 @@ export async function main(options: { reps?: number } = {}): Promise<DemoBenchRe
           "2",
           "--output-dir",
           dir,
-        ], env);
+        ], { env, cwd: REPO });
         outputOf(dir);
       },
       demo: async () => {
         const dir = join(work, `demo-${turn++}`);
-        await exec("npm", ["run", "--silent", "demo", "--", "--output-dir", dir], env);
+        await exec("npm", ["run", "--silent", "demo", "--", "--output-dir", dir], { env, cwd: REPO });
         outputOf(dir);
       },
     });

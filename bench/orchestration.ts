@@ -22,7 +22,6 @@
  * larger, and every fork of a larger process costs more, which is not what a user pays.
  * dist is built first if it is missing or older than src (scripts/built-cli.mjs).
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +34,7 @@ import { ManifestSchema } from "../src/manifest/schema.js";
 import { buildPlan } from "../src/plan/build.js";
 import { PlanSchema } from "../src/plan/schema.js";
 import { argValue } from "./_bundle.js";
+import { exec, xargsP2 } from "./_exec.js";
 import { loadAverage, row, takeTurns, type Timings } from "./_side-by-side.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -73,36 +73,13 @@ export interface OrchestrationBenchResult {
 }
 
 /**
- * `xargs -P 2` starting the stand-in once per argv: arguments NUL-separated, each command
- * one group of `n` arguments, no shell in between. Each command runs under `setsid`, as the
- * library starts each COMPAS in a session of its own (src/executors/_process.ts): with the
- * kernel's autogroup scheduling a session is a group that gets its own share of a busy CPU,
- * so without it the baseline would lose to the library on a loaded machine for that alone.
- */
-async function xargs(argvs: string[][], env: NodeJS.ProcessEnv): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn("xargs", ["-0", "-P", "2", "-n", String(argvs[0]!.length), "setsid", STAND_IN], { env, stdio: ["pipe", "ignore", "inherit"] });
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`xargs exited ${code}`))));
-    for (const argv of argvs) child.stdin.write(argv.map((a) => a + "\0").join(""));
-    child.stdin.end();
-  });
-}
-
-/**
  * The built CLI running the first `points` tasks of the full grid at concurrency 2 without
- * retries; resolves with its exit code (1 when runs failed, as on the failure path).
+ * retries; exit code 1 (runs failed) is expected on the failure path.
  */
-async function cli(cliJs: string, points: number, nSystems: number, dir: string, env: NodeJS.ProcessEnv): Promise<number> {
+async function cli(cliJs: string, points: number, nSystems: number, dir: string, env: NodeJS.ProcessEnv): Promise<void> {
   const args = [cliJs, "run", "--full", "--end-index", String(points), "--n-systems", String(nSystems)];
   args.push("--concurrency", "2", "--retries", "0", "--compas-binary", STAND_IN, "--output-dir", dir);
-  return new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-4000)));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 || code === 1 ? resolve(code) : reject(new Error(`compas-ensemble run exited ${code}:\n${stderr}`))));
-  });
+  await exec(process.execPath, args, { env, okExitCodes: [0, 1] });
 }
 
 /**
@@ -139,7 +116,8 @@ export async function main(options: OrchestrationBenchOptions = {}): Promise<Orc
     const t = (await takeTurns<string>(options.reps ?? 1, {
       xargs: async () => {
         const dir = join(work, `xargs-${turn}`);
-        await xargs(
+        await xargsP2(
+          STAND_IN,
           plan.tasks.map((task) => withOutput(task.args, join(dir, task.task_id))),
           env,
         );

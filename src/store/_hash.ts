@@ -57,7 +57,7 @@ const spareBuffers: Buffer[] = [];
  * @param onChunk - what else to do with each chunk (e.g. write it elsewhere)
  * @param signal - aborts between chunks
  */
-export async function readHashing(file: string, onChunk?: (chunk: Buffer) => Promise<void>, signal?: AbortSignal): Promise<TransferResult> {
+async function readHashing(file: string, onChunk?: (chunk: Buffer) => Promise<void>, signal?: AbortSignal): Promise<TransferResult> {
   signal?.throwIfAborted();
   const digests = new Digests();
   const input = await fsp.open(file, "r");
